@@ -1,0 +1,85 @@
+"""`digest`: the command line, a thin layer over the flow and the stages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from flows.settings import DEFAULT_CONFIG, ConfigError, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Dispatch Digest: daily, attributed news digests.")
+
+
+def _day(value: Optional[str]):
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD") from None
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option(help="TOML settings file.")] = DEFAULT_CONFIG,
+    date: Annotated[Optional[str], typer.Option(help="Digest date, YYYY-MM-DD (default: today).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: the config's digest.out_dir).")] = None,
+    sentences: Annotated[Optional[int], typer.Option(min=1, help="Sentences per story.")] = None,
+    words: Annotated[Optional[int], typer.Option(min=5, help="Word budget per story, instead of sentences.")] = None,
+    algorithm: Annotated[Optional[str], typer.Option(help="Summariser: news, lead, lexrank, textrank, lsa, ...")] = None,
+) -> None:
+    """Run the daily-digest flow once and print where the digest was written."""
+    day = _day(date)
+    try:
+        load_settings(config)  # fail on a bad config before Prefect starts
+    except ConfigError as exc:
+        typer.echo(f"Configuration error\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    from flows.daily_digest import daily_digest
+
+    result = daily_digest(
+        date=day, config_path=str(config), out_dir=str(out) if out else None,
+        sentences=sentences, words=words, algorithm=algorithm,
+    )
+    typer.echo(f"{result['stories']} stories for {result['date']}; {result['failures']} failures")
+    for path in result["paths"]:
+        typer.echo(path)
+
+
+@app.command()
+def summarise(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Dispatch files: one story.")],
+    sentences: Annotated[Optional[int], typer.Option(min=1, help="Sentences in the summary (default 4).")] = None,
+    words: Annotated[Optional[int], typer.Option(min=5, help="Word budget instead of sentences.")] = None,
+    language: Annotated[str, typer.Option(help="auto, fr or en.")] = "auto",
+    algorithm: Annotated[str, typer.Option(help="Summariser name.")] = "news",
+) -> None:
+    """Print the summary of one story made of FILES, one sentence a line."""
+    if sentences is not None and words is not None:
+        raise typer.BadParameter("give --sentences or --words, not both")
+    from tasks.clean import CleaningRules, clean
+    from tasks.dedup import DedupOptions, dedup_within
+    from tasks.sources import load_file
+    from tasks.summarise import SummaryOptions, summarise_dispatches
+
+    rules = CleaningRules() if language == "auto" else CleaningRules(languages=(language,), default_language=language)
+    dispatches = []
+    for path in files:
+        for raw in load_file(path, path.stem):
+            dispatch, _, failure = clean(raw, rules)
+            if failure:
+                typer.echo(f"{failure.location}: {failure.reason}", err=True)
+            else:
+                dispatches.append(dedup_within(dispatch, DedupOptions())[0])
+    if not dispatches:
+        raise typer.Exit(1)
+    options = SummaryOptions(algorithm=algorithm, sentences=sentences or 4, words=words)
+    lang = None if language == "auto" else language
+    for text, _, _ in summarise_dispatches(dispatches, options, lang):
+        typer.echo(text)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,128 @@
+"""Group the day's dispatches into stories.
+
+Each dispatch is a TF-IDF vector of stems (stop words out, names weighted up,
+since two outlets on one event share its names). Dispatches join the most
+similar story centroid above a threshold, in a fixed order (published time,
+then id), so the result does not depend on the order they arrived in. Languages
+are clustered apart: a French and an English dispatch on one event stay two stories.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from scipy import sparse
+
+from tasks.language import bundle, words
+from tasks.models import Dispatch, Story
+
+
+class ClusterOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: float = Field(0.2, gt=0, le=1, description="cosine similarity to a story's centroid to join it")
+    name_weight: float = Field(2.0, ge=1, description="weight of capitalised words (names) against other words")
+    headline_words: int = Field(16, ge=4, description="longest headline taken from a lead sentence")
+
+
+def vectorise(dispatches: Sequence[Dispatch], name_weight: float) -> sparse.csr_matrix:
+    """L2-normalised TF-IDF rows over stems, names weighted up."""
+    vocabulary: dict[str, int] = {}
+    rows, cols, values = [], [], []
+    for row, dispatch in enumerate(dispatches):
+        lang = bundle(dispatch.language)
+        text = " ".join(filter(None, [dispatch.title, dispatch.text]))
+        for word in words(text):
+            lowered = word.lower()
+            if lowered in lang.stop_words or len(lowered) < 2 or lowered.isdigit():
+                continue
+            rows.append(row)
+            cols.append(vocabulary.setdefault(lang.stem(lowered), len(vocabulary)))
+            values.append(name_weight if word[0].isupper() else 1.0)
+    counts = sparse.csr_matrix((values, (rows, cols)), shape=(len(dispatches), max(len(vocabulary), 1)))
+    counts.sum_duplicates()
+    document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = np.log((1 + len(dispatches)) / (1 + document_frequency)) + 1
+    tf = counts.copy()
+    tf.data = 1 + np.log(tf.data)  # sublinear: a long dispatch does not drown a short one
+    weighted = sparse.csr_matrix(tf.multiply(idf))
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    norms[norms == 0] = 1
+    return sparse.csr_matrix(sparse.diags(1 / norms) @ weighted)
+
+
+def group(dispatches: Sequence[Dispatch], options: ClusterOptions) -> list[list[int]]:
+    """Indices of the dispatches of each group; every dispatch is in exactly one."""
+    vectors = vectorise(dispatches, options.name_weight)
+    members: list[list[int]] = []
+    sums: list[np.ndarray] = []
+    for index in sorted(range(len(dispatches)), key=lambda i: _order_key(dispatches[i])):
+        vector = vectors[index].toarray().ravel()
+        best, best_similarity = None, options.threshold
+        for g, total in enumerate(sums):
+            if dispatches[members[g][0]].language != dispatches[index].language:
+                continue
+            norm = np.linalg.norm(total)
+            similarity = float(vector @ total / norm) if norm else 0.0
+            if similarity >= best_similarity:
+                best, best_similarity = g, similarity
+        if best is None:
+            members.append([index])
+            sums.append(vector)
+        else:
+            members[best].append(index)
+            sums[best] = sums[best] + vector
+    return members
+
+
+def cluster(dispatches: Sequence[Dispatch], options: ClusterOptions, now: datetime | None = None) -> list[Story]:
+    """Stories, most important first."""
+    groups = group(dispatches, options)
+    stories = [_story(tuple(dispatches[i] for i in members), options) for members in groups]
+    latest = now or max((s.last_published for s in stories if s.last_published), default=None)
+    scored = [(s, importance(s, latest)) for s in stories]
+    scored.sort(key=lambda pair: (-pair[1], pair[0].headline, pair[0].dispatches[0].id))
+    return [
+        Story(id=n, dispatches=s.dispatches, headline=s.headline, importance=round(score, 3))
+        for n, (s, score) in enumerate(scored, start=1)
+    ]
+
+
+def importance(story: Story, now: datetime | None) -> float:
+    """More outlets and dispatches make a story more important; age makes it less (half-life a day)."""
+    score = len(story.sources) + 0.5 * math.log1p(len(story.dispatches))
+    if now and story.last_published:
+        hours = max((now - story.last_published).total_seconds() / 3600, 0)
+        score *= 0.5 ** (hours / 24)
+    return score
+
+
+def headline(dispatches: Sequence[Dispatch], max_words: int) -> str:
+    """The title of the earliest dispatch that has one, else its shortened lead sentence."""
+    titled = [d for d in dispatches if d.title]
+    if titled:
+        return titled[0].title
+    lead = dispatches[0].sentences[0] if dispatches[0].sentences else dispatches[0].location
+    tokens = lead.split()
+    return lead if len(tokens) <= max_words else " ".join(tokens[:max_words]) + " …"
+
+
+def _story(dispatches: tuple[Dispatch, ...], options: ClusterOptions) -> Story:
+    ordered = tuple(sorted(dispatches, key=_order_key))
+    return Story(id=0, dispatches=ordered, headline=headline(ordered, options.headline_words), importance=0.0)
+
+
+def _order_key(dispatch: Dispatch) -> tuple:
+    published = dispatch.published or datetime.max.replace(tzinfo=timezone.utc)
+    return (published, dispatch.id)
+
+
+@task(name="cluster", cache_policy=NO_CACHE)
+def cluster_batch(dispatches: list[Dispatch], options: ClusterOptions, now: datetime | None = None) -> list[Story]:
+    return cluster(dispatches, options, now)

@@ -1,0 +1,156 @@
+"""The small dataclasses every stage speaks.
+
+Data walks one way: RawDispatch -> Dispatch -> Story -> StorySummary -> Digest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+
+@dataclass(frozen=True)
+class RawDispatch:
+    """A dispatch as loaded or fetched, before any cleaning."""
+
+    source: str  # the configured source's name
+    location: str  # file path or URL: where the user can find it again
+    body: str
+    kind: str  # "text" or "html"
+    outlet: str | None = None  # who published it, when the dispatch says
+    title: str | None = None
+    published: datetime | None = None  # always time-zone aware (see parse_datetime)
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph of sentences, or a heading (never summarised)."""
+
+    sentences: tuple[str, ...]
+    heading: bool = False
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.sentences)
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """A cleaned dispatch; id is the fingerprint of its normalised text."""
+
+    id: str
+    source: str  # the outlet readers see: the dispatch's own, the page's site name, else the source's name
+    location: str
+    blocks: tuple[Block, ...]
+    language: str
+    title: str | None = None
+    published: datetime | None = None
+    url: str | None = None
+
+    @property
+    def sentences(self) -> list[str]:
+        return [s for b in self.blocks if not b.heading for s in b.sentences]
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(b.text for b in self.blocks if not b.heading)
+
+
+@dataclass(frozen=True)
+class Removal:
+    """Something dropped, and why: the run report lists every one."""
+
+    level: str  # "clean", "sentence", "paragraph", "dispatch"
+    dispatch_id: str
+    source: str
+    text: str
+    reason: str
+    score: float = 1.0
+    kept: str | None = None  # what it duplicated, when it is a duplicate
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A source or an item that could not be read, with the reason."""
+
+    source: str
+    location: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Story:
+    id: int
+    dispatches: tuple[Dispatch, ...]
+    headline: str
+    importance: float
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted({d.source for d in self.dispatches})
+
+    @property
+    def first_published(self) -> datetime | None:
+        times = [d.published for d in self.dispatches if d.published]
+        return min(times) if times else None
+
+    @property
+    def last_published(self) -> datetime | None:
+        times = [d.published for d in self.dispatches if d.published]
+        return max(times) if times else None
+
+
+@dataclass(frozen=True)
+class Attribution:
+    dispatch_id: str
+    source: str
+    location: str
+    url: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class SummarySentence:
+    text: str
+    attributions: tuple[Attribution, ...]
+
+
+@dataclass(frozen=True)
+class StorySummary:
+    story: Story
+    sentences: tuple[SummarySentence, ...]
+
+
+@dataclass
+class RunReport:
+    dispatches_read: int = 0
+    dispatches_kept: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    removals: list[Removal] = field(default_factory=list)
+
+    def removed_count(self, level: str) -> int:
+        return sum(1 for r in self.removals if r.level == level)
+
+
+@dataclass
+class Digest:
+    day: date
+    title: str
+    language: str
+    stories: list[StorySummary]
+    report: RunReport
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """An ISO 8601 date or time from metadata, UTC when it names no zone; None when unreadable."""
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

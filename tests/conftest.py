@@ -1,0 +1,30 @@
+import os
+from pathlib import Path
+
+import pytest
+
+# Unit tests never talk to a Prefect API: an accidental call fails fast instead of
+# starting a server. Tests that run a flow set up their own Prefect home and server.
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_SERVER_EPHEMERAL_ENABLED"] = "false"
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+SHARED = Path(os.environ.get("DIGEST_SHARED_DIR", ROOT.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path in ../shared; skips the test when absent, fails it when DIGEST_REQUIRE_SHARED=1."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        reason = f"{path} is absent (tests on ../shared data need it beside the project)"
+        if os.environ.get("DIGEST_REQUIRE_SHARED") == "1":
+            pytest.fail(reason + "; DIGEST_REQUIRE_SHARED=1 requires it")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture
+def seeds() -> list[Path]:
+    return sorted(shared_path("seeds").glob("*.txt"))

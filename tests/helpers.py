@@ -1,0 +1,15 @@
+"""Builders for tests: dispatches from plain text, without files."""
+
+from tasks.clean import CleaningRules, clean
+from tasks.dedup import DedupOptions, dedup_within
+from tasks.models import Dispatch, RawDispatch, parse_datetime
+
+
+def make_dispatch(text: str, outlet: str = "Test", title: str | None = None, published: str | None = None,
+                  language: str | None = None) -> Dispatch:
+    rules = CleaningRules(languages=(language,), default_language=language) if language else CleaningRules()
+    raw = RawDispatch(source="test", location=f"test:{outlet}:{title}", body=text, kind="text", outlet=outlet,
+                      title=title, published=parse_datetime(published))
+    dispatch, _, failure = clean(raw, rules)
+    assert failure is None, failure
+    return dedup_within(dispatch, DedupOptions())[0]

@@ -1,0 +1,102 @@
+from pathlib import Path
+
+from tasks.clean import CleaningRules, clean, fingerprint, normalise
+from tasks.models import RawDispatch
+from tasks.sources import load_file
+from tests.conftest import SAMPLES
+
+
+def _clean_text(text: str, **rules):
+    dispatch, removals, failure = clean(RawDispatch("s", "loc", text, "text"), CleaningRules(**rules))
+    return dispatch, removals, failure
+
+
+def test_normalise_keeps_accents_and_typographic_quotes_but_plain_hyphens_and_spaces():
+    assert normalise("Maison\u2011Blanche\u00a0: « l’été »\u200b\x07") == "Maison-Blanche : « l’été »"
+
+
+def test_fingerprint_ignores_case_spacing_and_punctuation():
+    assert fingerprint("Le  Sénat, a voté.") == fingerprint("le sénat a voté")
+    assert fingerprint("Le Sénat a voté.") != fingerprint("Le Sénat n'a pas voté.")
+
+
+def test_captions_credits_datelines_signatures_and_headings():
+    text = (
+        "Le président russe Vladimir Poutine à Moscou, le 18 août 2025 ( POOL / Viacheslav PROKOFIEV )\n\n"
+        "PARIS (AFP) - Le gouvernement a présenté mercredi son projet de loi sur l’énergie.\n\n"
+        "- \"Concessions territoriales\" -\n\n"
+        "Lire aussi : Le nucléaire en débat\n\n"
+        "Le texte sera examiné en janvier par les députés, a précisé le ministre.\n\n"
+        "Un titre intermédiaire sans point\n\n"
+        "lb/abc/ybl\n"
+    )
+    dispatch, removals, failure = _clean_text(text)
+    assert failure is None
+    assert dispatch.sentences == [
+        "Le gouvernement a présenté mercredi son projet de loi sur l’énergie.",
+        "Le texte sera examiné en janvier par les députés, a précisé le ministre.",
+    ]
+    assert [b.text for b in dispatch.blocks if b.heading] == ['"Concessions territoriales"', "Un titre intermédiaire sans point"]
+    reasons = sorted(r.reason for r in removals)
+    assert reasons == ["boilerplate line", "boilerplate line", "photo caption or credit"]
+    assert dispatch.language == "fr"
+
+
+def test_english_wire_copy():
+    text = (
+        "Containers at the port, November 26, 2026. REUTERS/Piroschka van de Wouw\n\n"
+        "WASHINGTON, Aug 20 (Reuters) - The Senate passed the bill on Tuesday by 60 votes to 40.\n\n"
+        "Photo: John Smith/AP\n\n"
+        "Read more: What the bill means for you\n\n"
+        "Subscribe to our newsletter for the best of the day.\n\n"
+        "The measure now goes to the House, where its fate is unclear.\n\n"
+        "Reporting by Jane Doe; Editing by John Roe\n\n"
+        "By Mike Corder\n"
+    )
+    dispatch, removals, _ = _clean_text(text)
+    assert dispatch.sentences == [
+        "The Senate passed the bill on Tuesday by 60 votes to 40.",
+        "The measure now goes to the House, where its fate is unclear.",
+    ]
+    assert len(removals) == 6
+    assert dispatch.language == "en"
+
+
+def test_inline_photo_credit_is_cut_but_sentence_kept():
+    dispatch, _, _ = _clean_text("Le ministre (Photo AFP) a annoncé sa démission mardi soir devant la presse.")
+    assert dispatch.sentences == ["Le ministre a annoncé sa démission mardi soir devant la presse."]
+
+
+def test_nothing_left_is_a_failure_not_an_exception():
+    dispatch, _, failure = _clean_text("(Photo AFP)\n\nab/cd\n")
+    assert dispatch is None and failure.reason == "no news text left after cleaning"
+    dispatch, _, failure = clean(RawDispatch("s", "page.html", "<html><body></body></html>", "html"), CleaningRules())
+    assert dispatch is None and failure.reason == "no text after extraction"
+
+
+def test_html_goes_through_trafilatura_with_metadata():
+    [raw] = load_file(SAMPLES / "lyon-crue-progres.html", "samples")
+    dispatch, _, failure = clean(raw, CleaningRules())
+    assert failure is None
+    assert dispatch.source == "Le Courrier du Rhône"
+    assert dispatch.title.startswith("Lyon : le Rhône en crue")
+    assert dispatch.published.isoformat() == "2026-11-27T09:15:00+01:00"
+    assert dispatch.url == "https://courrier-du-rhone.example/lyon/crue-rhone-quais-fermes"
+    text = dispatch.text
+    assert "Accueil" not in text and "newsletter" not in text and "Photo" not in text
+    assert "« On a l’habitude, mais jamais aussi vite »" in text
+
+
+def test_seeds_captions_gone_date_read(seeds: list[Path]):
+    first, second = (clean(load_file(p, p.stem)[0], CleaningRules()) for p in seeds)
+    dispatch, removals, _ = first
+    assert dispatch.published.date().isoformat() == "2025-08-19"
+    assert "date" not in dispatch.text[:10] and "Photo AFP" not in dispatch.text and "Mark Rutte" not in dispatch.text
+    assert [r.text for r in removals] == ["Mark Rutte (Photo AFP)"]
+    assert "Maison-Blanche" in dispatch.text and "l’Ukraine" in dispatch.text
+    dispatch, removals, _ = second
+    assert len(removals) == 4 and all(r.reason == "photo caption or credit" for r in removals)
+    for credit in ("( AFP /", "( POOL /", "Mandel NGAN", "Guillermo RIVAS"):
+        assert credit not in dispatch.text
+    assert ['"Concessions territoriales"'] == [b.text for b in dispatch.blocks if b.heading]
+    assert dispatch.language == "fr"

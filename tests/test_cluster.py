@@ -1,0 +1,80 @@
+from datetime import datetime, timezone
+
+from tasks.cluster import ClusterOptions, cluster, importance
+from tasks.sources import SourceSpec, load_source
+from tasks.clean import CleaningRules, clean
+from tests.conftest import SAMPLES
+from tests.helpers import make_dispatch
+
+STRIKE_A = ("Dock workers at the Port of Rotterdam walked out on Friday in a 48-hour strike over plans to automate "
+            "two container terminals. About 2,000 workers joined the strike, the FNV union said.")
+STRIKE_B = ("Dockworkers at the port of Rotterdam began a 48-hour strike on Friday over automation of two terminals. "
+            "The FNV union said about 2,000 workers joined the walkout at Europe's busiest port.")
+STRIKE_C = ("Container traffic at Rotterdam was halted on Friday as the FNV union's strike against terminal automation "
+            "began. Ships were diverted to Antwerp and Hamburg.")
+CHESS = ("A 17-year-old from Uzbekistan won the world rapid chess championship in Doha on Friday. "
+         "The final was decided by a blunder in the second tie-break game.")
+GRAEVE_FR = ("Les dockers du port de Rotterdam ont entamé vendredi une grève de 48 heures contre l'automatisation "
+             "de deux terminaux à conteneurs, selon le syndicat FNV.")
+
+
+def test_one_event_three_outlets_is_one_story_with_three_sources():
+    dispatches = [make_dispatch(t, outlet=o, language="en") for t, o in
+                  [(STRIKE_A, "Reuters"), (STRIKE_B, "AP"), (STRIKE_C, "AFP"), (CHESS, "AFP")]]
+    stories = cluster(dispatches, ClusterOptions())
+    assert [s.sources for s in stories] == [["AFP", "AP", "Reuters"], ["AFP"]]
+    assert stories[0].importance > stories[1].importance
+
+
+def test_two_events_same_outlet_stay_apart():
+    stories = cluster([make_dispatch(STRIKE_A, "AFP", language="en"), make_dispatch(CHESS, "AFP", language="en")],
+                      ClusterOptions())
+    assert len(stories) == 2
+
+
+def test_french_and_english_on_one_event_stay_two_stories():
+    stories = cluster([make_dispatch(STRIKE_A, "Reuters", language="en"), make_dispatch(GRAEVE_FR, "AFP", language="fr")],
+                      ClusterOptions())
+    assert sorted(len(s.dispatches) for s in stories) == [1, 1]
+
+
+def test_order_of_input_does_not_change_stories():
+    dispatches = [make_dispatch(t, outlet=o, language="en") for t, o in
+                  [(STRIKE_A, "Reuters"), (CHESS, "AFP"), (STRIKE_B, "AP"), (STRIKE_C, "AFP")]]
+    first = [[d.id for d in s.dispatches] for s in cluster(dispatches, ClusterOptions())]
+    second = [[d.id for d in s.dispatches] for s in cluster(list(reversed(dispatches)), ClusterOptions())]
+    assert first == second
+
+
+def test_headline_is_the_earliest_title_else_a_short_lead():
+    titled = make_dispatch(STRIKE_A, "Reuters", title="Rotterdam dockers strike", published="2026-11-27T10:00:00Z")
+    later = make_dispatch(STRIKE_B, "AP", title="Strike at Rotterdam", published="2026-11-27T12:00:00Z")
+    [story] = cluster([later, titled], ClusterOptions())
+    assert story.headline == "Rotterdam dockers strike"
+    assert story.first_published < story.last_published
+    [untitled] = cluster([make_dispatch(CHESS, "AFP")], ClusterOptions(headline_words=6))
+    assert untitled.headline == "A 17-year-old from Uzbekistan won the …"
+
+
+def test_older_story_is_less_important():
+    now = datetime(2026, 11, 28, 6, tzinfo=timezone.utc)
+    fresh = make_dispatch(STRIKE_A, "Reuters", published="2026-11-28T05:00:00Z")
+    stale = make_dispatch(CHESS, "AFP", published="2026-11-26T05:00:00Z")
+    stories = cluster([stale, fresh], ClusterOptions(), now=now)
+    assert stories[0].dispatches[0] is fresh
+    assert importance(stories[0], now) > importance(stories[1], now)
+
+
+def test_bundled_samples_make_four_stories():
+    raws, _ = load_source(SourceSpec(name="samples", path=SAMPLES))
+    dispatches = [clean(r, CleaningRules())[0] for r in raws]
+    stories = cluster(dispatches, ClusterOptions())
+    assert sorted(s.sources for s in stories) == [["AFP"], ["AFP"], ["AFP", "Le Courrier du Rhône"], ["AP", "Reuters"]]
+
+
+def test_seeds_are_one_story(seeds):
+    from tasks.sources import load_file
+
+    dispatches = [clean(load_file(p, p.stem)[0], CleaningRules())[0] for p in seeds]
+    [story] = cluster(dispatches, ClusterOptions())
+    assert story.sources == sorted(p.stem for p in seeds)

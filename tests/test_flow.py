@@ -1,0 +1,107 @@
+"""The real flow through a real Prefect API: the temporary server of the test harness, and the CLI's own."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SAMPLES
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture(scope="module")
+def prefect_api():
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+        # Uploads still queued when the server stops are retried for ~80 s at exit.
+        APILogWorker.drain_all()
+        EventsWorker.drain_all()
+
+
+def _config(tmp_path: Path, extra: str = "") -> Path:
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        f'[digest]\ntitle = "Test digest"\nout_dir = "{tmp_path / "digests"}"\n\n'
+        f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n{extra}',
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_flow_writes_digest_and_artifact_and_reports_failed_source(prefect_api, tmp_path):
+    from prefect import get_client
+
+    from flows.daily_digest import daily_digest
+
+    config = _config(tmp_path, '\n[[sources]]\nname = "broken"\npath = "does-not-exist"\n')
+    state = daily_digest(date="2026-11-27", config_path=str(config), return_state=True)
+    assert state.is_completed()
+    result = state.result()
+    assert result["stories"] == 4 and result["failures"] == 1
+    out = tmp_path / "digests"
+    assert sorted(p.name for p in out.iterdir()) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md"]
+    data = json.loads((out / "2026-11-27.json").read_text(encoding="utf-8"))
+    assert data["report"]["dispatches_read"] == 6
+    assert data["report"]["failures"][0]["source"] == "broken"
+    assert data["report"]["removed"]["sentence"] == 1  # the restated sentence of the Lyon dispatch
+    assert {tuple(s["sources"]) for s in data["stories"]} >= {("AFP", "Le Courrier du Rhône"), ("AP", "Reuters")}
+    md = (out / "2026-11-27.md").read_text(encoding="utf-8")
+    assert "REUTERS/" not in md and "( AFP /" not in md and "mb/abc/lpa" not in md
+
+    async def artifacts():
+        async with get_client() as client:
+            from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["daily-digest"])))
+
+    import asyncio
+
+    [artifact] = asyncio.run(artifacts())
+    assert artifact.flow_run_id == state.state_details.flow_run_id
+    assert "Crue du Rhône" in artifact.data
+
+
+def test_flow_fails_when_every_source_fails(prefect_api, tmp_path):
+    from flows.daily_digest import daily_digest
+
+    config = tmp_path / "digest.toml"
+    config.write_text('[[sources]]\nname = "gone"\npath = "nowhere"\n')
+    state = daily_digest(date="2026-11-27", config_path=str(config), out_dir=str(tmp_path / "out"), return_state=True)
+    assert state.is_failed()
+    assert "gone: path does not exist" in state.message
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_run_uses_the_local_prefect_api(tmp_path):
+    """`digest run` as a user runs it: its own temporary Prefect server, a fresh Prefect home."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--config", str(_config(tmp_path)), "--date", "2026-11-27",
+         "--out", str(out), "--sentences", "2"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "4 stories for 2026-11-27; 0 failures" in run.stdout
+    assert str(out / "2026-11-27.md") in run.stdout
+    data = json.loads((out / "2026-11-27.json").read_text(encoding="utf-8"))
+    assert all(len(s["summary"]) <= 2 for s in data["stories"])
+
+
+def test_cli_rejects_a_bad_config_before_any_work(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[[sources]]\nname = "x"\npath = "."\ncolour = "blue"\n[summary]\nsentences = 0\n')
+    run = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(config)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert "sources.0.colour: unknown key" in run.stderr
+    assert "summary.sentences: Input should be greater than or equal to 1" in run.stderr
