@@ -11,11 +11,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-import trafilatura
 from pydantic import BaseModel, ConfigDict, Field
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.extract import extract_html
 from tasks.language import bundle, detect_language, words
 from tasks.models import Block, Dispatch, Failure, RawDispatch, Removal, parse_datetime
 
@@ -109,21 +109,6 @@ def fingerprint(text: str) -> str:
     """Id of a dispatch: stable across whitespace, case and punctuation changes."""
     canonical = " ".join(w.lower() for w in words(text))
     return hashlib.sha1(canonical.encode("utf-8")).hexdigest()[:16]
-
-
-def extract_html(html: str) -> tuple[str, dict]:
-    """Main text (paragraphs one a line) and metadata of an HTML page."""
-    doc = trafilatura.bare_extraction(
-        html,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=False,
-        date_extraction_params={"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True},
-    )
-    if doc is None or not (doc.text or "").strip():
-        return "", {}
-    meta = {"title": doc.title, "date": doc.date, "url": doc.url, "author": doc.author, "site": doc.sitename}
-    return doc.text, meta
 
 
 def clean(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list[Removal], Failure | None]:
