@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
+from urllib.parse import urlsplit
 
 import typer
-from flows.settings import DEFAULT_CONFIG, ConfigError, load_settings
+from flows.settings import DEFAULT_CONFIG, ConfigError, load_settings, load_sources
+from tasks.sources import SourceSpec
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Dispatch Digest: daily, attributed news digests.")
 
@@ -29,18 +31,22 @@ def run(
     sentences: Annotated[Optional[int], typer.Option(min=1, help="Sentences per story.")] = None,
     words: Annotated[Optional[int], typer.Option(min=5, help="Word budget per story, instead of sentences.")] = None,
     algorithm: Annotated[Optional[str], typer.Option(help="Summariser: news, lead, lexrank, textrank, lsa, ...")] = None,
+    sources: Annotated[Optional[Path], typer.Option(help="Sources file (TOML or JSON with a `sources` list) for this run.")] = None,
+    url: Annotated[Optional[list[str]], typer.Option(help="Feed, sitemap or article URL for this run (repeatable).")] = None,
 ) -> None:
     """Run the daily-digest flow once and print where the digest was written."""
     day = _day(date)
     try:
         load_settings(config)  # fail on a bad config before Prefect starts
+        run_sources = load_sources(sources) if sources else []
     except ConfigError as exc:
         typer.echo(f"Configuration error\n{exc}", err=True)
         raise typer.Exit(2) from None
+    run_sources += [SourceSpec(name=urlsplit(u).netloc or u, kind="auto", url=u) for u in url or []]
     from flows.daily_digest import daily_digest
 
     result = daily_digest(
-        date=day, config_path=str(config), out_dir=str(out) if out else None,
+        date=day, config_path=str(config), sources=run_sources or None, out_dir=str(out) if out else None,
         sentences=sentences, words=words, algorithm=algorithm,
     )
     typer.echo(f"{result['stories']} stories for {result['date']}; {result['failures']} failures")

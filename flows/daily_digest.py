@@ -6,6 +6,7 @@ and retries alone); the stages themselves are plain functions in `tasks/`.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date as Date
 from pathlib import Path
 
@@ -16,10 +17,10 @@ from flows.settings import DEFAULT_CONFIG, Settings, load_settings
 from tasks.clean import clean_batch
 from tasks.cluster import cluster_batch
 from tasks.dedup import dedup_batch
-from tasks.models import Digest, Failure, RunReport
+from tasks.models import Digest, RunReport
 from tasks.render import digest_language, render_task
-from tasks.sources import load_source_task
-from tasks.store import write_digest_task
+from tasks.sources import SourceSpec, read_sources
+from tasks.store import read_state, write_digest_task, write_state
 from tasks.summarise import SummaryOptions, summarise_batch
 
 
@@ -42,6 +43,7 @@ def apply_overrides(settings: Settings, sentences: int | None, words: int | None
 def daily_digest(
     date: Date | None = None,
     config_path: str = str(DEFAULT_CONFIG),
+    sources: list[SourceSpec] | None = None,
     out_dir: str | None = None,
     sentences: int | None = None,
     words: int | None = None,
@@ -52,6 +54,7 @@ def daily_digest(
     Args:
         date: the digest's date, YYYY-MM-DD; today when empty.
         config_path: the TOML settings file.
+        sources: sources for this run instead of the config's.
         out_dir: folder for the digest files; the config's `digest.out_dir` when empty.
         sentences: sentences per story, instead of the config's.
         words: word budget per story, instead of a sentence count.
@@ -62,19 +65,13 @@ def daily_digest(
     day = date or Date.today()
     report = RunReport()
 
-    futures = [load_source_task.submit(spec) for spec in settings.sources]
-    raws = []
-    for spec, future in zip(settings.sources, futures):
-        future.wait()
-        state = future.state
-        if state.is_completed():
-            loaded, failed = future.result()
-            raws.extend(loaded)
-            report.failures.extend(failed)
-        else:
-            report.failures.append(Failure(spec.name, str(spec.path), f"source task failed: {state.message}"))
+    validators_file = settings.digest.data_dir / "http-validators.json"
+    validators = read_state(validators_file)
+    results = asyncio.run(read_sources(sources or settings.sources, settings.fetch, validators, day))
+    raws = [raw for result in results for raw in result.raws]
+    report.failures.extend(failure for result in results for failure in result.failures)
     report.dispatches_read = len(raws)
-    if not raws and report.failures:
+    if not raws and all(result.failures for result in results):
         raise AllSourcesFailed("; ".join(f"{f.source}: {f.reason}" for f in report.failures))
 
     dispatches, removed, failed = clean_batch(raws, settings.cleaning)
@@ -93,6 +90,8 @@ def daily_digest(
 
     rendered = render_task(digest)
     paths = write_digest_task(rendered, Path(out_dir) if out_dir else settings.digest.out_dir, day)
+    # Only now: a feed answered 304 next time must have been digested this time.
+    write_state(validators_file, {**validators, **{k: v for r in results for k, v in r.validators.items()}})
     create_markdown_artifact(key="daily-digest", markdown=rendered["md"], description=f"Digest for {day}")
     for failure in report.failures:
         logger.warning("source %s failed (%s): %s", failure.source, failure.location, failure.reason)

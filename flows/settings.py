@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tasks.clean import CleaningRules
 from tasks.cluster import ClusterOptions
 from tasks.dedup import DedupOptions
+from tasks.fetch import FetchOptions
 from tasks.sources import SourceSpec
 from tasks.summarise import SummaryOptions
 
 DEFAULT_CONFIG = Path("config/digest.toml")
+SOURCE_LIST = TypeAdapter(list[SourceSpec])
 
 
 class ConfigError(Exception):
@@ -27,6 +30,7 @@ class DigestSettings(BaseModel):
     title: str = "Dispatch Digest"
     language: Literal["auto", "fr", "en"] = Field("auto", description="language of the digest's labels")
     out_dir: Path = Field(Path("digests"), description="where digests are written, relative to the working folder")
+    data_dir: Path = Field(Path("data"), description="state kept between runs (HTTP validators), relative to the working folder")
 
 
 class Settings(BaseModel):
@@ -34,6 +38,7 @@ class Settings(BaseModel):
 
     digest: DigestSettings = DigestSettings()
     sources: list[SourceSpec] = Field(min_length=1)
+    fetch: FetchOptions = FetchOptions()
     cleaning: CleaningRules = CleaningRules()
     dedup: DedupOptions = DedupOptions()
     cluster: ClusterOptions = ClusterOptions()
@@ -49,13 +54,39 @@ def load_settings(path: Path | str) -> Settings:
         raise ConfigError(f"{path}: no such configuration file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    for source in data.get("sources", []):
-        if isinstance(source, dict) and "path" in source:
-            source["path"] = str((path.parent / source["path"]).resolve())
+    resolve_source_paths(data.get("sources", []), path.parent)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError("\n".join(_describe(path, error) for error in exc.errors())) from None
+
+
+def load_sources(path: Path | str) -> list[SourceSpec]:
+    """A sources file for one run (`digest run --sources`): TOML or JSON with a `sources` list."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such sources file") from None
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'TOML'}: {exc}") from None
+    sources = data.get("sources") if isinstance(data, dict) else None
+    if not isinstance(sources, list) or not sources:
+        raise ConfigError(f"{path}: sources: a non-empty list of sources is required")
+    resolve_source_paths(sources, path.parent)
+    try:
+        return SOURCE_LIST.validate_python(sources)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_describe(path, {**e, "loc": ("sources", *e["loc"])}) for e in exc.errors())) from None
+
+
+def resolve_source_paths(sources: list, folder: Path) -> None:
+    """Paths in a settings file are relative to that file's folder."""
+    for source in sources:
+        for key in ("path", "urls_file"):
+            if isinstance(source, dict) and isinstance(source.get(key), str):
+                source[key] = str((folder / source[key]).resolve())
 
 
 def _describe(path: Path, error: dict) -> str:

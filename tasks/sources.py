@@ -1,28 +1,39 @@
-"""Sources: load dispatches from local files and folders.
+"""Sources: local files and folders, RSS/Atom feeds, sitemaps and article URLs.
 
 A `.txt` dispatch may open with metadata lines (`date 2025-08-19`, `title: …`,
 `source: …`, `url: …`); a date may share its line with the text that follows.
 `.html` pages are kept as HTML for the cleaning stage; `.json` holds one record
 or a list, `.jsonl` one record a line: `title`, `text` or `html`, `url`,
 `published`, `source`.
+
+Web sources share one `Fetcher` per run; each source is read by its own Prefect
+task, so a broken source fails (and retries) alone and becomes a line in the run report.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.feeds import Entry, NotAFeed, looks_like_feed, looks_like_sitemap, parse_feed, parse_sitemap
+from tasks.fetch import HTML_TYPES, FetchError, Fetcher, FetchOptions
 from tasks.models import Failure, RawDispatch, parse_datetime
 
 DATE_LINE = re.compile(r"^\s*date\s*:?\s*(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)[ \t]*")
 FIELD_LINE = re.compile(r"^\s*(title|source|url)\s*:\s*(.+?)\s*$", re.IGNORECASE)
 SUFFIXES = {".txt", ".html", ".htm", ".json", ".jsonl"}
+
+
+SourceKind = Literal["files", "feed", "sitemap", "urls", "auto"]
 
 
 class SourceSpec(BaseModel):
@@ -31,12 +42,41 @@ class SourceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    kind: Literal["files"] = "files"
-    path: Path = Field(description="a file or a folder of .txt, .html, .json and .jsonl dispatches")
+    kind: SourceKind = "files"
+    path: Path | None = Field(None, description="files: a file or a folder of .txt, .html, .json, .jsonl dispatches")
+    url: str | None = Field(None, description="feed, sitemap or auto: its URL")
+    urls: list[str] = Field(default_factory=list, description="urls: article pages")
+    urls_file: Path | None = Field(None, description="urls: a file of article URLs, one a line")
+    local: bool = Field(False, description="allow hosts on loopback or private addresses (tests, intranets)")
+    entry_content: bool = Field(False, description="feed: use each entry's own content instead of its page")
+    window_days: int = Field(2, ge=1, description="feed and sitemap: keep items dated within this many days")
+    max_items: int = Field(100, ge=1, description="articles fetched at most from this source")
+
+    @model_validator(mode="after")
+    def _needs_a_location(self) -> "SourceSpec":
+        needed = {"files": self.path, "feed": self.url, "sitemap": self.url, "auto": self.url,
+                  "urls": self.urls or self.urls_file}
+        if not needed[self.kind]:
+            what = {"files": "path", "urls": "urls or urls_file"}.get(self.kind, "url")
+            raise ValueError(f"a {self.kind} source needs {what}")
+        return self
+
+    @property
+    def location(self) -> str:
+        return str(self.path or self.url or self.urls_file or ", ".join(self.urls[:3]))
+
+
+@dataclass
+class SourceResult:
+    """What one source gave: dispatches, failures, and HTTP validators to send next time."""
+
+    raws: list[RawDispatch] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    validators: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def load_source(spec: SourceSpec) -> tuple[list[RawDispatch], list[Failure]]:
-    """Every dispatch of a source; unreadable files become failures, never exceptions."""
+    """Every dispatch of a files source; unreadable files become failures, never exceptions."""
     if not spec.path.exists():
         return [], [Failure(spec.name, str(spec.path), "path does not exist")]
     files = sorted(p for p in spec.path.rglob("*") if p.suffix.lower() in SUFFIXES) if spec.path.is_dir() else [spec.path]
@@ -112,7 +152,126 @@ def _from_record(record: object, path: Path, line: int, source: str) -> RawDispa
     )
 
 
-@task(name="load-source", cache_policy=NO_CACHE, retries=1)
-def load_source_task(spec: SourceSpec) -> tuple[list[RawDispatch], list[Failure]]:
-    """One task per source, so a failing source fails (and retries) alone."""
-    return load_source(spec)
+class Window:
+    """The dates a feed or sitemap item may carry to be read for a digest day."""
+
+    def __init__(self, day: date, days: int):
+        self.end = datetime.combine(day + timedelta(days=1), time(), tzinfo=timezone.utc)
+        self.start = self.end - timedelta(days=days)
+
+    def __contains__(self, moment: datetime | None) -> bool:
+        return moment is None or self.start <= moment < self.end
+
+
+async def read_source(spec: SourceSpec, fetcher: Fetcher, validators: dict[str, dict[str, str]],
+                      day: date) -> SourceResult:
+    """Read one source of any kind; nothing raises except a failure of the whole source."""
+    if spec.kind == "files":
+        raws, failures = await asyncio.to_thread(load_source, spec)
+        return SourceResult(raws, failures)
+    result = SourceResult()
+    if spec.kind == "urls":
+        urls = list(spec.urls)
+        if spec.urls_file:
+            urls += [u.strip() for u in spec.urls_file.read_text(encoding="utf-8").splitlines() if u.strip()]
+        entries = [Entry(url) for url in dict.fromkeys(urls)]
+    else:
+        entries = await _listing(spec, fetcher, validators, day, result)
+    await _read_articles(spec, fetcher, entries[: spec.max_items], result)
+    return result
+
+
+async def _listing(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: date, result: SourceResult) -> list[Entry]:
+    """The articles a feed or sitemap lists for the window; [] when it is unchanged (HTTP 304)."""
+    known = validators.get(spec.url, {})
+    fetched = await fetcher.get(spec.url, local=spec.local, etag=known.get("etag"),
+                                last_modified=known.get("last_modified"))
+    if fetched.not_modified:
+        result.validators[spec.url] = known
+        return []
+    kind = spec.kind
+    if kind == "auto":
+        kind = "feed" if looks_like_feed(fetched.content) else "sitemap" if looks_like_sitemap(fetched.content) else "page"
+    if kind == "page":
+        result.raws.append(_page(spec, fetched.url, fetched.text, Entry(spec.url)))
+        return []
+    if kind == "feed":
+        try:
+            entries = parse_feed(fetched.content, fetched.url, fetched.content_type)
+        except NotAFeed as exc:
+            raise FetchError(str(exc)) from None
+    else:
+        entries = await _sitemap_entries(spec, fetcher, fetched.content)
+    result.validators[spec.url] = {k: v for k, v in
+                                   (("etag", fetched.etag), ("last_modified", fetched.last_modified)) if v}
+    window = Window(day, spec.window_days)
+    return [entry for entry in entries if entry.published in window]
+
+
+async def _sitemap_entries(spec: SourceSpec, fetcher: Fetcher, content: bytes) -> list[Entry]:
+    try:
+        children, entries = parse_sitemap(content, fetcher.options.max_bytes)
+    except ValueError as exc:
+        raise FetchError(str(exc)) from None
+    for child in children[:50]:  # an index of indexes is not followed further
+        fetched = await fetcher.get(child, local=spec.local)
+        try:
+            entries += parse_sitemap(fetched.content, fetcher.options.max_bytes)[1]
+        except ValueError as exc:
+            raise FetchError(f"{child}: {exc}") from None
+    # Newest first, so max_items keeps the freshest articles.
+    return sorted(entries, key=lambda e: e.published or datetime.min.replace(tzinfo=timezone.utc), reverse=True)
+
+
+async def _read_articles(spec: SourceSpec, fetcher: Fetcher, entries: list[Entry], result: SourceResult) -> None:
+    async def one(entry: Entry) -> RawDispatch | Failure:
+        if spec.entry_content and entry.content:
+            return _page(spec, entry.url, entry.content, entry)
+        try:
+            if not await fetcher.allowed(entry.url, local=spec.local):
+                raise FetchError("disallowed by robots.txt")
+            fetched = await fetcher.get(entry.url, local=spec.local, accept=HTML_TYPES)
+            return _page(spec, fetched.url, fetched.text, entry)
+        except FetchError as exc:
+            if entry.content:  # the feed's own copy is better than nothing
+                return _page(spec, entry.url, entry.content, entry)
+            return Failure(spec.name, entry.url, str(exc))
+
+    for outcome in await asyncio.gather(*(one(e) for e in entries)):
+        (result.failures if isinstance(outcome, Failure) else result.raws).append(outcome)
+
+
+def _page(spec: SourceSpec, url: str, html: str, entry: Entry) -> RawDispatch:
+    return RawDispatch(source=spec.name, location=url, body=html, kind="html", title=entry.title,
+                       published=entry.published, url=url)
+
+
+@task(name="read-source", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
+async def read_source_task(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: date) -> SourceResult:
+    """One task per source: a source that raises is retried once, then reported."""
+    return await read_source(spec, fetcher, validators, day)
+
+
+async def read_sources(specs: list[SourceSpec], options: FetchOptions, validators: dict,
+                       day: date) -> list[SourceResult]:
+    """Every source concurrently over one HTTP client; a failed source becomes a failure, not an exception."""
+    async with Fetcher(options) as fetcher:
+        states = await asyncio.gather(
+            *(read_source_task(spec, fetcher, validators, day, return_state=True) for spec in specs)
+        )
+    results = []
+    for spec, state in zip(specs, states):
+        outcome = await state.aresult(raise_on_failure=False)
+        if isinstance(outcome, SourceResult):
+            results.append(outcome)
+        else:
+            results.append(SourceResult(failures=[Failure(spec.name, spec.location, _reason(outcome, state))]))
+    return results
+
+
+def _reason(outcome: object, state) -> str:
+    if isinstance(outcome, FetchError):
+        return str(outcome)
+    if isinstance(outcome, Exception):
+        return f"{outcome.__class__.__name__}: {outcome}"
+    return state.message or "failed"

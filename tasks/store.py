@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from datetime import date
@@ -24,6 +25,18 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def read_state(path: Path) -> dict:
+    """A JSON state file; empty when it does not exist yet."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def write_state(path: Path, state: dict) -> None:
+    write_atomic(path, json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
 
 
 def write_digest(rendered: dict[str, str], out_dir: Path, day: date) -> list[Path]:

@@ -29,7 +29,7 @@ def prefect_api():
 def _config(tmp_path: Path, extra: str = "") -> Path:
     config = tmp_path / "digest.toml"
     config.write_text(
-        f'[digest]\ntitle = "Test digest"\nout_dir = "{tmp_path / "digests"}"\n\n'
+        f'[digest]\ntitle = "Test digest"\nout_dir = "{tmp_path / "digests"}"\ndata_dir = "{tmp_path / "data"}"\n\n'
         f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n{extra}',
         encoding="utf-8",
     )
@@ -105,3 +105,32 @@ def test_cli_rejects_a_bad_config_before_any_work(tmp_path):
     assert run.returncode == 2
     assert "sources.0.colour: unknown key" in run.stderr
     assert "summary.sentences: Input should be greater than or equal to 1" in run.stderr
+
+
+def test_flow_reads_web_sources_and_reports_each_failure(prefect_api, tmp_path):
+    from flows.daily_digest import daily_digest
+    from tasks.sources import SourceSpec
+    from tests.http_server import FixtureServer, Reply
+    from tests.test_fetch import PAGE, rss
+
+    with FixtureServer() as server:
+        server.routes["/feed.xml"] = Reply(200, rss(
+            ("Storm hits the coast", server.url("/a1"), "Fri, 27 Nov 2026 08:00:00 GMT")),
+            {"Content-Type": "application/rss+xml", "ETag": '"v1"'})
+        server.routes["/a1"] = Reply(200, PAGE)
+        server.routes["/broken.xml"] = Reply(200, "this is not a feed")
+        sources = [
+            SourceSpec(name="coast", kind="feed", url=server.url("/feed.xml"), local=True),
+            SourceSpec(name="broken", kind="feed", url=server.url("/broken.xml"), local=True),
+            SourceSpec(name="pages", kind="urls", urls=[server.url("/missing")], local=True),
+        ]
+        config = _config(tmp_path)
+        state = daily_digest(date="2026-11-27", config_path=str(config), sources=sources, return_state=True)
+        assert state.is_completed()
+        data = json.loads((tmp_path / "digests" / "2026-11-27.json").read_text(encoding="utf-8"))
+        assert [s["headline"] for s in data["stories"]] == ["Storm hits the coast"]
+        failures = {f["source"]: f["reason"] for f in data["report"]["failures"]}
+        assert failures["pages"] == "HTTP 404"
+        assert failures["broken"].startswith("not a feed")
+        validators = json.loads((tmp_path / "data" / "http-validators.json").read_text())
+        assert validators[server.url("/feed.xml")] == {"etag": '"v1"'}
