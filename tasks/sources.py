@@ -4,7 +4,7 @@ A `.txt` dispatch may open with metadata lines (`date 2025-08-19`, `title: …`,
 `source: …`, `url: …`); a date may share its line with the text that follows.
 `.html` pages are kept as HTML for the cleaning stage; `.json` holds one record
 or a list, `.jsonl` one record a line: `title`, `text` or `html`, `url`,
-`published`, `source`.
+`published`, `source`; `.eml` is a dispatch received by email.
 
 Web sources share one `Fetcher` per run; each source is read by its own Prefect
 task, so a broken source fails (and retries) alone and becomes a line in the run report.
@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from email import policy as email_policy
+from email.parser import BytesParser
+from email.utils import parsedate_to_datetime
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -30,7 +33,7 @@ from tasks.models import Failure, RawDispatch, parse_datetime
 
 DATE_LINE = re.compile(r"^\s*date\s*:?\s*(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)[ \t]*")
 FIELD_LINE = re.compile(r"^\s*(title|source|url)\s*:\s*(.+?)\s*$", re.IGNORECASE)
-SUFFIXES = {".txt", ".html", ".htm", ".json", ".jsonl"}
+SUFFIXES = {".txt", ".html", ".htm", ".json", ".jsonl", ".eml"}
 
 
 SourceKind = Literal["files", "feed", "sitemap", "urls", "auto"]
@@ -94,6 +97,8 @@ def load_source(spec: SourceSpec) -> tuple[list[RawDispatch], list[Failure]]:
 def load_file(path: Path, source: str) -> list[RawDispatch]:
     """The dispatches of one file, attributed to the configured `source` unless they name their outlet."""
     suffix = path.suffix.lower()
+    if suffix == ".eml":
+        return [_from_email(path, source)]
     body = path.read_text(encoding="utf-8")
     if suffix in {".html", ".htm"}:
         return [RawDispatch(source=source, location=str(path), body=body, kind="html")]
@@ -131,6 +136,28 @@ def _from_text(body: str, path: Path, source: str) -> RawDispatch:
         title=fields.get("title"),
         published=published,
         url=fields.get("url"),
+    )
+
+
+def _from_email(path: Path, source: str) -> RawDispatch:
+    """A dispatch received by email (a newsletter, an agency alert): its HTML part, else its text."""
+    message = BytesParser(policy=email_policy.default).parsebytes(path.read_bytes())
+    part = message.get_body(preferencelist=("html", "plain"))
+    if part is None:
+        raise ValueError("email has no text or HTML part")
+    try:
+        published = parsedate_to_datetime(message["date"]) if message["date"] else None
+    except (TypeError, ValueError):
+        published = None
+    sender = message["from"]
+    return RawDispatch(
+        source=source,
+        location=str(path),
+        body=part.get_content(),
+        kind="html" if part.get_content_subtype() == "html" else "text",
+        outlet=(sender.addresses[0].display_name or None) if sender and sender.addresses else None,
+        title=message["subject"],
+        published=parse_datetime(published),
     )
 
 

@@ -49,3 +49,19 @@ def test_missing_path_and_empty_folder(tmp_path):
     assert failures[0].reason == "path does not exist"
     _, failures = load_source(SourceSpec(name="empty", path=tmp_path))
     assert "holds no" in failures[0].reason
+
+
+def test_email_dispatch(tmp_path):
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = "Agence Presse <alertes@agence.example>"
+    message["Subject"] = "Alerte : le Sénat adopte le budget"
+    message["Date"] = "Fri, 27 Nov 2026 18:05:00 +0100"
+    message.set_content("Le Sénat a adopté le budget.")
+    message.add_alternative("<p>Le Sénat a adopté le <b>budget</b>.</p>", subtype="html")
+    (tmp_path / "alert.eml").write_bytes(bytes(message))
+    [raw] = load_file(tmp_path / "alert.eml", "mail")
+    assert raw.kind == "html" and "<b>budget</b>" in raw.body
+    assert (raw.title, raw.outlet) == ("Alerte : le Sénat adopte le budget", "Agence Presse")
+    assert raw.published.isoformat() == "2026-11-27T18:05:00+01:00"
