@@ -54,17 +54,68 @@ def run(
         typer.echo(path)
 
 
+Input = Annotated[Optional[Path], typer.Option("--input", "-i", help="JSON lines in (default: standard input).")]
+Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="JSON lines out (default: standard output).")]
+
+
+def _stage(lines) -> None:
+    """Run a stage command, turning bad input into a one-line error and exit status 2."""
+    from flows.stages import InputError, write_lines
+
+    try:
+        write_lines(*lines)
+    except (InputError, OSError) as exc:
+        typer.echo(f"Input error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def extract(input: Input = None, output: Output = None) -> None:
+    """HTML to text: lines {"id", "html", "url"?} -> {"id", "text", "title", "published", "language"}."""
+    from flows.stages import extract as run_extract, read_lines
+    from tasks.clean import CleaningRules
+
+    _stage((run_extract(read_lines(input), CleaningRules()), output))
+
+
+@app.command()
+def dedup(input: Input = None, output: Output = None) -> None:
+    """Lines {"id", "text"} (one run) -> {"id", "text", "duplicate_of"?, "removed": [...]}."""
+    from flows.stages import dedup as run_dedup, read_lines
+    from tasks.dedup import DedupOptions
+
+    _stage((run_dedup(read_lines(input), DedupOptions()), output))
+
+
+@app.command()
+def cluster(input: Input = None, output: Output = None) -> None:
+    """Lines {"id", "text", "title"?, "published"?} -> one line a story {"story", "ids", "headline"}."""
+    from flows.stages import cluster_lines, read_lines
+    from tasks.cluster import ClusterOptions
+
+    _stage((cluster_lines(read_lines(input), ClusterOptions()), output))
+
+
 @app.command()
 def summarise(
-    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Dispatch files: one story.")],
+    files: Annotated[Optional[list[Path]], typer.Argument(exists=True, dir_okay=False, help="Dispatch files: one story.")] = None,
+    input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Batch: JSON lines {\"id\", \"docs\", \"lang\"?, \"sentences\"? | \"words\"?}; - for standard input.")] = None,
+    output: Output = None,
     sentences: Annotated[Optional[int], typer.Option(min=1, help="Sentences in the summary (default 4).")] = None,
     words: Annotated[Optional[int], typer.Option(min=5, help="Word budget instead of sentences.")] = None,
     language: Annotated[str, typer.Option(help="auto, fr or en.")] = "auto",
     algorithm: Annotated[str, typer.Option(help="Summariser name.")] = "news",
 ) -> None:
-    """Print the summary of one story made of FILES, one sentence a line."""
+    """Print the summary of one story made of FILES, one sentence a line; or summarise a batch (--input)."""
     if sentences is not None and words is not None:
         raise typer.BadParameter("give --sentences or --words, not both")
+    if input is not None:
+        from flows.stages import read_lines, summarise_lines
+
+        _stage((summarise_lines(read_lines(input), algorithm), output))
+        return
+    if not files:
+        raise typer.BadParameter("give FILES, or --input for a batch")
     from tasks.clean import CleaningRules, clean
     from tasks.dedup import DedupOptions, dedup_within
     from tasks.sources import load_file

@@ -1,23 +1,35 @@
-"""De-duplication: a sentence or paragraph said again inside a dispatch.
+"""De-duplication: a sentence or paragraph said again inside a dispatch, and the
+same dispatch carried by two feeds or URLs.
 
-A sentence is a repeat when most of its word shingles (runs of stems) were
+Within a dispatch, a sentence is a repeat when most of its word shingles (runs of stems) were
 already said earlier in the dispatch: containment, not equality, so a restated
 clause ("relançant la possibilité…" / "Ces échanges relancent la possibilité…")
 is caught. A sentence carrying a number that was not said before is new
 information and is always kept.
+
+Across dispatches, documents are compared by word 5-shingles: MinHash signatures
+and banding find candidate pairs in linear time, then the exact share of the
+shorter document's shingles found in the longer one decides. A second signature
+over each dispatch's opening finds a version cut short: editors cut news from the
+bottom, so a short version shares its opening with the long one even when it is a
+small part of it. A shorter version
+inside a longer one, or the same text under another headline, is one dispatch:
+the longest copy is kept and records every source that carried it.
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass, replace
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.language import LanguageBundle, bundle
+from tasks.language import LanguageBundle, bundle, words
 from tasks.models import Block, Dispatch, Removal
 
 NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
@@ -31,6 +43,9 @@ class DedupOptions(BaseModel):
     containment: float = Field(0.7, gt=0, le=1, description="share of a sentence's shingles already said")
     word_containment: float = Field(
         0.85, gt=0, le=1, description="share of a sentence's content words said by one earlier sentence (reworded)"
+    )
+    document_containment: float = Field(
+        0.8, gt=0, le=1, description="share of a dispatch's 5-shingles found in another for it to be the same dispatch"
     )
 
 
@@ -158,11 +173,103 @@ def dedup_within(dispatch: Dispatch, options: DedupOptions) -> tuple[Dispatch, l
     return replace(dispatch, blocks=tuple(blocks)), removals
 
 
-@task(name="dedup", cache_policy=NO_CACHE)
-def dedup_batch(dispatches: list[Dispatch], options: DedupOptions) -> tuple[list[Dispatch], list[Removal]]:
-    kept, removals = [], []
-    for dispatch in dispatches:
+DOCUMENT_SHINGLE = 5
+OPENING_SHINGLES = 60  # about the first 60 words
+BANDS, ROWS = 24, 3  # candidates from Jaccard ~0.35 up; containment is then measured exactly
+_RANDOM = np.random.default_rng(20261127)  # fixed: the same signatures in every process
+_MULTIPLIERS = _RANDOM.integers(1, 2**63, size=BANDS * ROWS, dtype=np.uint64) | np.uint64(1)
+_OFFSETS = _RANDOM.integers(0, 2**63, size=BANDS * ROWS, dtype=np.uint64)
+
+
+def document_shingles(dispatch: Dispatch) -> np.ndarray:
+    """Stable 32-bit hashes of the dispatch's lower-cased word 5-grams, in text order."""
+    tokens = [w.lower() for w in words(dispatch.text)]
+    grams = (" ".join(tokens[i : i + DOCUMENT_SHINGLE]) for i in range(max(len(tokens) - DOCUMENT_SHINGLE + 1, 1)))
+    return np.fromiter((zlib.crc32(g.encode("utf-8")) for g in grams if g), dtype=np.uint64)
+
+
+def minhash(hashes: np.ndarray) -> np.ndarray:
+    """MinHash signature by multiply-shift hashing (uint64 arithmetic wraps, as it should)."""
+    if hashes.size == 0:
+        return np.zeros(BANDS * ROWS, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        permuted = (_MULTIPLIERS[:, None] * hashes[None, :] + _OFFSETS[:, None]) >> np.uint64(32)
+    return permuted.min(axis=1)
+
+
+def dedup_across(dispatches: list[Dispatch], options: DedupOptions) -> tuple[list[Dispatch], list[Removal]]:
+    """One dispatch per group of copies (the longest), with the others as its `copies`."""
+    ordered = sorted(dispatches, key=_keep_first)
+    in_order = [document_shingles(d) for d in ordered]
+    shingle_sets = [np.unique(h) for h in in_order]
+    parent = list(range(len(ordered)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    scores: dict[int, float] = {}
+    candidates = _candidate_pairs([minhash(h) for h in shingle_sets])
+    candidates |= _candidate_pairs([minhash(np.unique(h[:OPENING_SHINGLES])) for h in in_order])
+    for a, b in sorted(candidates):
+        small, large = (a, b) if shingle_sets[a].size <= shingle_sets[b].size else (b, a)
+        if not shingle_sets[small].size or ordered[a].language != ordered[b].language:
+            continue
+        shared = np.intersect1d(shingle_sets[small], shingle_sets[large], assume_unique=True).size
+        score = shared / shingle_sets[small].size
+        if score >= options.document_containment:
+            keep, drop = sorted((root(a), root(b)))  # lower index: the copy to keep
+            parent[drop] = keep
+            scores[max(a, b)] = max(scores.get(max(a, b), 0.0), score)
+
+    kept: dict[int, list[Dispatch]] = {}
+    removals = []
+    for index, dispatch in enumerate(ordered):
+        keeper = root(index)
+        kept.setdefault(keeper, [])
+        if keeper != index:
+            kept[keeper].append(dispatch)
+            original = ordered[keeper]
+            removals.append(Removal("dispatch", dispatch.id, dispatch.source, dispatch.title or dispatch.sentences[0],
+                                    "same dispatch as another feed or URL carried", round(scores.get(index, 1.0), 3),
+                                    f"{original.source}: {original.location}"))
+    result = [
+        replace(ordered[k], copies=ordered[k].copies + tuple(c for d in copies for c in d.carriers))
+        for k, copies in kept.items()
+    ]
+    return result, removals
+
+
+def _keep_first(dispatch: Dispatch) -> tuple:
+    """The copy kept is the longest; then the earliest published; then the smallest id."""
+    published = dispatch.published.timestamp() if dispatch.published else float("inf")
+    return (-len(dispatch.sentences), published, dispatch.id)
+
+
+def _candidate_pairs(signatures: list[np.ndarray]) -> set[tuple[int, int]]:
+    pairs: set[tuple[int, int]] = set()
+    for band in range(BANDS):
+        buckets: dict[bytes, list[int]] = {}
+        for index, sig in enumerate(signatures):
+            buckets.setdefault(sig[band * ROWS : (band + 1) * ROWS].tobytes(), []).append(index)
+        for members in buckets.values():
+            pairs.update((a, b) for i, a in enumerate(members) for b in members[i + 1 :])
+    return pairs
+
+
+def dedup(dispatches: list[Dispatch], options: DedupOptions) -> tuple[list[Dispatch], list[Removal]]:
+    """Whole copies first (so their repeats are not counted twice), then repeats within each dispatch."""
+    unique, removals = dedup_across(dispatches, options)
+    kept = []
+    for dispatch in unique:
         cleaned, removed = dedup_within(dispatch, options)
         kept.append(cleaned)
         removals.extend(removed)
     return kept, removals
+
+
+@task(name="dedup", cache_policy=NO_CACHE)
+def dedup_batch(dispatches: list[Dispatch], options: DedupOptions) -> tuple[list[Dispatch], list[Removal]]:
+    return dedup(dispatches, options)

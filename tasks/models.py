@@ -36,6 +36,15 @@ class Block:
 
 
 @dataclass(frozen=True)
+class Attribution:
+    dispatch_id: str
+    source: str
+    location: str
+    url: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
 class Dispatch:
     """A cleaned dispatch; id is the fingerprint of its normalised text."""
 
@@ -45,8 +54,18 @@ class Dispatch:
     blocks: tuple[Block, ...]
     language: str
     title: str | None = None
-    published: datetime | None = None
+    published: datetime | None = None  # always time-zone aware (see parse_datetime)
     url: str | None = None
+    copies: tuple[Attribution, ...] = ()  # the same dispatch as carried by other feeds or URLs
+
+    @property
+    def attribution(self) -> Attribution:
+        return Attribution(self.id, self.source, self.location, self.url, self.title)
+
+    @property
+    def carriers(self) -> tuple[Attribution, ...]:
+        """This dispatch and every copy of it that de-duplication folded in."""
+        return (self.attribution, *self.copies)
 
     @property
     def sentences(self) -> list[str]:
@@ -88,7 +107,7 @@ class Story:
 
     @property
     def sources(self) -> list[str]:
-        return sorted({d.source for d in self.dispatches})
+        return sorted({a.source for d in self.dispatches for a in d.carriers})
 
     @property
     def first_published(self) -> datetime | None:
@@ -99,15 +118,6 @@ class Story:
     def last_published(self) -> datetime | None:
         times = [d.published for d in self.dispatches if d.published]
         return max(times) if times else None
-
-
-@dataclass(frozen=True)
-class Attribution:
-    dispatch_id: str
-    source: str
-    location: str
-    url: str | None = None
-    title: str | None = None
 
 
 @dataclass(frozen=True)

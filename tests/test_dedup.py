@@ -86,3 +86,66 @@ def test_seed_repeated_fact_is_kept_once(seeds: list[Path]):
     ]
     other = load_file(seeds[1], "seed")[0]
     assert dedup_within(clean(other, CleaningRules())[0], DedupOptions())[1] == []
+
+
+WIRE = (
+    "Le Sénat a adopté jeudi soir en première lecture le projet de budget de la Sécurité sociale pour 2027, "
+    "par 201 voix contre 112.\n\nLes sénateurs ont supprimé l’article qui doublait les franchises médicales, "
+    "une mesure jugée « injuste » par une large partie de l’hémicycle.\n\nLe texte doit désormais être examiné "
+    "en commission mixte paritaire, où députés et sénateurs tenteront de trouver une version commune.\n\n"
+    "Le gouvernement table sur un déficit ramené à 16 milliards d’euros l’an prochain."
+)
+
+
+def _wire(text: str, outlet: str, title: str, published: str = "2026-11-27T18:00:00Z"):
+    from tests.helpers import make_dispatch
+
+    return make_dispatch(text, outlet=outlet, title=title, published=published, language="fr")
+
+
+def test_same_dispatch_under_another_headline_is_kept_once_with_both_sources():
+    from tasks.dedup import dedup
+
+    a = _wire(WIRE, "AFP", "Le Sénat adopte le budget de la Sécu")
+    b = _wire(WIRE.replace("« injuste »", "\"injuste\""), "Le Figaro", "Budget de la Sécu : feu vert du Sénat",
+              "2026-11-27T18:30:00Z")
+    other = _wire("Le Rhône est monté de plus de deux mètres en vingt-quatre heures à Lyon, où les quais sont fermés.",
+                  "AFP", "Crue")
+    kept, removals = dedup([b, other, a], DedupOptions())
+    assert len(kept) == 2
+    [wire] = [d for d in kept if d.copies]
+    assert wire is not None and {c.source for c in wire.carriers} == {"AFP", "Le Figaro"}
+    [removal] = removals
+    assert removal.level == "dispatch" and removal.score >= 0.8
+    assert wire.source == "AFP"  # equal length: the earliest published copy is kept
+
+
+def test_shorter_version_folds_into_the_longer_one():
+    from tasks.dedup import dedup
+
+    short = _wire(WIRE.split("\n\n", 2)[0] + "\n\n" + WIRE.split("\n\n")[1], "Ouest-France", "Budget", "2026-11-27T17:00:00Z")
+    full = _wire(WIRE, "AFP", "Budget de la Sécu")
+    kept, removals = dedup([short, full], DedupOptions())
+    assert [d.source for d in kept] == ["AFP"] and [c.source for c in kept[0].copies] == ["Ouest-France"]
+    assert removals[0].dispatch_id == short.id
+
+
+def test_related_but_different_dispatches_are_not_merged():
+    from tasks.dedup import dedup
+
+    a = _wire(WIRE, "AFP", "Budget")
+    b = _wire("Le Sénat a adopté jeudi soir en première lecture le projet de budget de la Sécurité sociale pour 2027. "
+              "Les syndicats de pharmaciens dénoncent une réforme qui fragilise les officines rurales et appellent à "
+              "une grève le 5 décembre.", "Le Monde", "Pharmaciens en grève")
+    kept, removals = dedup([a, b], DedupOptions())
+    assert len(kept) == 2 and removals == []
+
+
+def test_cross_dispatch_dedup_does_not_depend_on_input_order():
+    from tasks.dedup import dedup
+
+    items = [_wire(WIRE, "AFP", "A"), _wire(WIRE, "Libération", "B", "2026-11-27T19:00:00Z"),
+             _wire(WIRE.replace("201", "210"), "Le Monde", "C")]
+    first = dedup(items, DedupOptions())
+    second = dedup(list(reversed(items)), DedupOptions())
+    assert [(d.id, [c.source for c in d.copies]) for d in first[0]] == [(d.id, [c.source for c in d.copies]) for d in second[0]]
