@@ -16,11 +16,12 @@ from prefect.artifacts import create_markdown_artifact
 from flows.settings import DEFAULT_CONFIG, Settings, load_settings
 from tasks.clean import clean_batch
 from tasks.cluster import cluster_batch
-from tasks.dedup import dedup_batch
+from tasks.dedup import dedup_batch, history_batch, published_on
 from tasks.models import Digest, RunReport
 from tasks.render import digest_language, render_task
 from tasks.sources import SourceSpec, read_sources
-from tasks.store import read_state, write_digest_task, write_state
+from tasks.output import write_digest_task
+from tasks.store import Store
 from tasks.summarise import SummaryOptions, summarise_batch
 
 
@@ -63,11 +64,32 @@ def daily_digest(
     logger = get_run_logger()
     settings = apply_overrides(load_settings(config_path), sentences, words, algorithm)
     day = date or Date.today()
-    report = RunReport()
+    store = Store.open(settings.digest.store)
+    run_id = store.start_run(day)
+    try:
+        digest, paths, validators = _build(settings, store, day, sources, Path(out_dir) if out_dir else None)
+    except BaseException:
+        store.finish_run(run_id, "failed")
+        raise
+    # Only now: a feed answered 304 next time must have been digested this time.
+    store.save_validators(validators)
+    report = digest.report
+    store.finish_run(run_id, "completed", report.dispatches_read, report.dispatches_kept, len(digest.stories),
+                     report.failures)
+    store.prune(settings.digest.retention_days, day)
+    store.close()
+    for failure in report.failures:
+        logger.warning("source %s failed (%s): %s", failure.source, failure.location, failure.reason)
+    logger.info("%d stories from %d dispatches; written to %s", len(digest.stories), report.dispatches_kept,
+                ", ".join(map(str, paths)))
+    return {"date": day.isoformat(), "stories": len(digest.stories), "paths": [str(p) for p in paths],
+            "failures": len(report.failures)}
 
-    validators_file = settings.digest.data_dir / "http-validators.json"
-    validators = read_state(validators_file)
-    results = asyncio.run(read_sources(sources or settings.sources, settings.fetch, validators, day))
+
+def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec] | None,
+           out_dir: Path | None) -> tuple[Digest, list[Path], dict]:
+    report = RunReport()
+    results = asyncio.run(read_sources(sources or settings.sources, settings.fetch, store.validators(), day))
     raws = [raw for result in results for raw in result.raws]
     report.failures.extend(failure for result in results for failure in result.failures)
     report.dispatches_read = len(raws)
@@ -77,7 +99,14 @@ def daily_digest(
     dispatches, removed, failed = clean_batch(raws, settings.cleaning)
     report.removals.extend(removed)
     report.failures.extend(failed)
+    # What an interrupted run of this day already stored comes back, so nothing is lost.
+    fetched = {d.id for d in dispatches}
+    dispatches += [d for d in store.first_seen_on(day) if d.id not in fetched]
+    if settings.digest.select == "published":
+        dispatches, _ = published_on(dispatches, day)
     dispatches, removed = dedup_batch(dispatches, settings.dedup)
+    report.removals.extend(removed)
+    dispatches, removed = history_batch(dispatches, store, day, settings.dedup, settings.digest.history_days)
     report.removals.extend(removed)
     report.dispatches_kept = len(dispatches)
 
@@ -89,12 +118,7 @@ def daily_digest(
     digest = Digest(day=day, title=settings.digest.title, language=language, stories=summaries, report=report)
 
     rendered = render_task(digest)
-    paths = write_digest_task(rendered, Path(out_dir) if out_dir else settings.digest.out_dir, day)
-    # Only now: a feed answered 304 next time must have been digested this time.
-    write_state(validators_file, {**validators, **{k: v for r in results for k, v in r.validators.items()}})
+    paths = write_digest_task(rendered, out_dir or settings.digest.out_dir, day)
+    store.save_digest(day, len(summaries), rendered["json"], [d.id for d in dispatches])
     create_markdown_artifact(key="daily-digest", markdown=rendered["md"], description=f"Digest for {day}")
-    for failure in report.failures:
-        logger.warning("source %s failed (%s): %s", failure.source, failure.location, failure.reason)
-    logger.info("%d stories from %d dispatches; written to %s", len(summaries), len(dispatches), ", ".join(map(str, paths)))
-    return {"date": day.isoformat(), "stories": len(summaries), "paths": [str(p) for p in paths],
-            "failures": len(report.failures)}
+    return digest, paths, {k: v for r in results for k, v in r.validators.items()}

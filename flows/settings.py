@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,7 @@ from tasks.cluster import ClusterOptions
 from tasks.dedup import DedupOptions
 from tasks.fetch import FetchOptions
 from tasks.sources import SourceSpec
+from tasks.store import store_url
 from tasks.summarise import SummaryOptions
 
 DEFAULT_CONFIG = Path("config/digest.toml")
@@ -30,7 +32,24 @@ class DigestSettings(BaseModel):
     title: str = "Dispatch Digest"
     language: Literal["auto", "fr", "en"] = Field("auto", description="language of the digest's labels")
     out_dir: Path = Field(Path("digests"), description="where digests are written, relative to the working folder")
-    data_dir: Path = Field(Path("data"), description="state kept between runs (HTTP validators), relative to the working folder")
+    data_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("DIGEST_DATA_DIR", "data")),
+        description="the default store's folder, relative to the working folder (env DIGEST_DATA_DIR)",
+    )
+    store_url: str | None = Field(
+        default_factory=lambda: os.environ.get("DIGEST_STORE_URL"),
+        description="SQLAlchemy URL of the store, e.g. postgresql+psycopg://… (env DIGEST_STORE_URL); "
+        "default a SQLite file in data_dir",
+    )
+    select: Literal["first_seen", "published"] = Field(
+        "first_seen", description="a day's digest holds dispatches first seen for it, or published on it"
+    )
+    history_days: int = Field(7, ge=0, description="days of earlier digests whose dispatches are not repeated")
+    retention_days: int = Field(90, ge=1, description="days dispatch texts are kept; fingerprints stay")
+
+    @property
+    def store(self) -> str:
+        return self.store_url or store_url(self.data_dir)
 
 
 class Settings(BaseModel):

@@ -176,9 +176,10 @@ def dedup_within(dispatch: Dispatch, options: DedupOptions) -> tuple[Dispatch, l
 DOCUMENT_SHINGLE = 5
 OPENING_SHINGLES = 60  # about the first 60 words
 BANDS, ROWS = 24, 3  # candidates from Jaccard ~0.35 up; containment is then measured exactly
-_RANDOM = np.random.default_rng(20261127)  # fixed: the same signatures in every process
-_MULTIPLIERS = _RANDOM.integers(1, 2**63, size=BANDS * ROWS, dtype=np.uint64) | np.uint64(1)
-_OFFSETS = _RANDOM.integers(0, 2**63, size=BANDS * ROWS, dtype=np.uint64)
+SIGNATURE = BANDS * ROWS
+_RANDOM = np.random.default_rng(20261127)  # fixed: the same signatures in every process and every day
+_MULTIPLIERS = _RANDOM.integers(1, 2**63, size=SIGNATURE, dtype=np.uint64) | np.uint64(1)
+_OFFSETS = _RANDOM.integers(0, 2**63, size=SIGNATURE, dtype=np.uint64)
 
 
 def document_shingles(dispatch: Dispatch) -> np.ndarray:
@@ -191,17 +192,66 @@ def document_shingles(dispatch: Dispatch) -> np.ndarray:
 def minhash(hashes: np.ndarray) -> np.ndarray:
     """MinHash signature by multiply-shift hashing (uint64 arithmetic wraps, as it should)."""
     if hashes.size == 0:
-        return np.zeros(BANDS * ROWS, dtype=np.uint64)
+        return np.zeros(SIGNATURE, dtype=np.uint64)
     with np.errstate(over="ignore"):
         permuted = (_MULTIPLIERS[:, None] * hashes[None, :] + _OFFSETS[:, None]) >> np.uint64(32)
     return permuted.min(axis=1)
 
 
+@dataclass(frozen=True)
+class DocumentPrint:
+    """What is kept of a dispatch to recognise it later, even once its text is pruned."""
+
+    size: int  # distinct 5-shingles
+    whole: np.ndarray  # MinHash of all of them
+    opening: np.ndarray  # MinHash of the opening's
+
+    @classmethod
+    def of(cls, dispatch: Dispatch) -> "DocumentPrint":
+        in_order = document_shingles(dispatch)
+        return cls(int(np.unique(in_order).size), minhash(np.unique(in_order)),
+                   minhash(np.unique(in_order[:OPENING_SHINGLES])))
+
+    def packed(self) -> np.ndarray:
+        return np.concatenate([np.array([self.size], dtype=np.uint64), self.whole, self.opening])
+
+    @classmethod
+    def unpack(cls, values: np.ndarray) -> "DocumentPrint":
+        return cls(int(values[0]), values[1 : SIGNATURE + 1], values[SIGNATURE + 1 :])
+
+    def containment_in(self, other: "DocumentPrint") -> float:
+        """Share of this dispatch's shingles the other has, estimated from the two MinHash signatures."""
+        if not self.size:
+            return 0.0
+        jaccard = float(np.mean(self.whole == other.whole))
+        shared = jaccard * (self.size + other.size) / (1 + jaccard)
+        return min(shared / self.size, 1.0)
+
+
+class BandIndex:
+    """Locality-sensitive buckets of MinHash bands: signatures that agree on a band are candidates."""
+
+    def __init__(self):
+        self._buckets: dict[tuple[int, bytes], list[int]] = {}
+
+    @staticmethod
+    def keys(signature: np.ndarray):
+        return [(band, signature[band * ROWS : (band + 1) * ROWS].tobytes()) for band in range(BANDS)]
+
+    def add(self, index: int, *signatures: np.ndarray) -> None:
+        for signature in signatures:
+            for key in self.keys(signature):
+                self._buckets.setdefault(key, []).append(index)
+
+    def candidates(self, *signatures: np.ndarray) -> set[int]:
+        return {i for signature in signatures for key in self.keys(signature) for i in self._buckets.get(key, ())}
+
+
 def dedup_across(dispatches: list[Dispatch], options: DedupOptions) -> tuple[list[Dispatch], list[Removal]]:
     """One dispatch per group of copies (the longest), with the others as its `copies`."""
     ordered = sorted(dispatches, key=_keep_first)
-    in_order = [document_shingles(d) for d in ordered]
-    shingle_sets = [np.unique(h) for h in in_order]
+    shingle_sets = [np.unique(document_shingles(d)) for d in ordered]
+    prints = [DocumentPrint.of(d) for d in ordered]
     parent = list(range(len(ordered)))
 
     def root(i: int) -> int:
@@ -210,53 +260,92 @@ def dedup_across(dispatches: list[Dispatch], options: DedupOptions) -> tuple[lis
             i = parent[i]
         return i
 
+    index = BandIndex()
     scores: dict[int, float] = {}
-    candidates = _candidate_pairs([minhash(h) for h in shingle_sets])
-    candidates |= _candidate_pairs([minhash(np.unique(h[:OPENING_SHINGLES])) for h in in_order])
-    for a, b in sorted(candidates):
-        small, large = (a, b) if shingle_sets[a].size <= shingle_sets[b].size else (b, a)
-        if not shingle_sets[small].size or ordered[a].language != ordered[b].language:
-            continue
-        shared = np.intersect1d(shingle_sets[small], shingle_sets[large], assume_unique=True).size
-        score = shared / shingle_sets[small].size
-        if score >= options.document_containment:
-            keep, drop = sorted((root(a), root(b)))  # lower index: the copy to keep
-            parent[drop] = keep
-            scores[max(a, b)] = max(scores.get(max(a, b), 0.0), score)
+    for b, printed in enumerate(prints):
+        for a in sorted(index.candidates(printed.whole, printed.opening)):
+            small, large = (a, b) if shingle_sets[a].size <= shingle_sets[b].size else (b, a)
+            if not shingle_sets[small].size or ordered[a].language != ordered[b].language:
+                continue
+            shared = np.intersect1d(shingle_sets[small], shingle_sets[large], assume_unique=True).size
+            score = shared / shingle_sets[small].size
+            if score >= options.document_containment:
+                keep, drop = sorted((root(a), root(b)))  # lower index: the copy to keep
+                parent[drop] = keep
+                scores[b] = max(scores.get(b, 0.0), score)
+        index.add(b, printed.whole, printed.opening)
 
     kept: dict[int, list[Dispatch]] = {}
     removals = []
-    for index, dispatch in enumerate(ordered):
-        keeper = root(index)
+    for position, dispatch in enumerate(ordered):
+        keeper = root(position)
         kept.setdefault(keeper, [])
-        if keeper != index:
+        if keeper != position:
             kept[keeper].append(dispatch)
             original = ordered[keeper]
-            removals.append(Removal("dispatch", dispatch.id, dispatch.source, dispatch.title or dispatch.sentences[0],
-                                    "same dispatch as another feed or URL carried", round(scores.get(index, 1.0), 3),
+            removals.append(Removal("dispatch", dispatch.id, dispatch.source, _label(dispatch),
+                                    "same dispatch as another feed or URL carried", round(scores.get(position, 1.0), 3),
                                     f"{original.source}: {original.location}"))
-    result = [
-        replace(ordered[k], copies=ordered[k].copies + tuple(c for d in copies for c in d.carriers))
-        for k, copies in kept.items()
-    ]
+    result = [replace(ordered[k], copies=_unique(ordered[k], copies)) for k, copies in kept.items()]
     return result, removals
+
+
+def _unique(keeper: Dispatch, copies: list[Dispatch]) -> tuple:
+    """The keeper's copies and the new ones', once each (a re-run meets the same copies again)."""
+    found = {}
+    for attribution in (*keeper.copies, *(c for d in copies for c in d.carriers)):
+        if (attribution.dispatch_id, attribution.location) != (keeper.id, keeper.location):
+            found.setdefault((attribution.dispatch_id, attribution.location), attribution)
+    return tuple(found.values())
+
+
+def dedup_history(dispatches: list[Dispatch], seen: list, options: DedupOptions) -> tuple[list[Dispatch], list[Removal]]:
+    """Drop what an earlier digest already said: a dispatch mostly contained in one digested before.
+
+    `seen` holds objects with `id`, `digest_date` and `signature` (a packed DocumentPrint).
+    An updated version that adds enough new content is kept: it is news again.
+    """
+    old = [DocumentPrint.unpack(s.signature) for s in seen]
+    same_id = {s.id: number for number, s in enumerate(seen)}
+    index = BandIndex()
+    for number, printed in enumerate(old):
+        index.add(number, printed.whole, printed.opening)
+    kept, removals = [], []
+    for dispatch in dispatches:
+        printed = DocumentPrint.of(dispatch)
+        scored = [(printed.containment_in(old[n]), n) for n in sorted(index.candidates(printed.whole, printed.opening))]
+        score, best = (1.0, same_id[dispatch.id]) if dispatch.id in same_id else max(scored, default=(0.0, None))
+        if best is not None and score >= options.document_containment:
+            removals.append(Removal("history", dispatch.id, dispatch.source, _label(dispatch),
+                                    f"already in the digest of {seen[best].digest_date}", round(score, 3), seen[best].id))
+        else:
+            kept.append(dispatch)
+    return kept, removals
+
+
+def published_on(dispatches: list[Dispatch], day) -> tuple[list[Dispatch], list[Dispatch]]:
+    """(dispatches published on `day` or undated, the others) for digests that select by publication date."""
+    inside = [d for d in dispatches if d.published is None or d.published.date() == day]
+    return inside, [d for d in dispatches if d not in inside]
+
+
+@task(name="history", cache_policy=NO_CACHE)
+def history_batch(dispatches: list[Dispatch], store, day, options: DedupOptions,
+                  days: int) -> tuple[list[Dispatch], list[Removal]]:
+    """Level 3: drop what earlier digests said, then record what is left as seen for `day`."""
+    kept, removals = dedup_history(dispatches, store.digested_before(day, days), options)
+    store.record(((d, DocumentPrint.of(d).packed()) for d in kept), day)
+    return kept, removals
+
+
+def _label(dispatch: Dispatch) -> str:
+    return dispatch.title or (dispatch.sentences[0] if dispatch.sentences else dispatch.location)
 
 
 def _keep_first(dispatch: Dispatch) -> tuple:
     """The copy kept is the longest; then the earliest published; then the smallest id."""
     published = dispatch.published.timestamp() if dispatch.published else float("inf")
     return (-len(dispatch.sentences), published, dispatch.id)
-
-
-def _candidate_pairs(signatures: list[np.ndarray]) -> set[tuple[int, int]]:
-    pairs: set[tuple[int, int]] = set()
-    for band in range(BANDS):
-        buckets: dict[bytes, list[int]] = {}
-        for index, sig in enumerate(signatures):
-            buckets.setdefault(sig[band * ROWS : (band + 1) * ROWS].tobytes(), []).append(index)
-        for members in buckets.values():
-            pairs.update((a, b) for i, a in enumerate(members) for b in members[i + 1 :])
-    return pairs
 
 
 def dedup(dispatches: list[Dispatch], options: DedupOptions) -> tuple[list[Dispatch], list[Removal]]:

@@ -25,6 +25,13 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def isolated_store(tmp_path, monkeypatch):
+    """Every test gets its own data folder: no state leaks between tests or into the project."""
+    monkeypatch.setenv("DIGEST_DATA_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("DIGEST_STORE_URL", raising=False)
+
+
 @pytest.fixture
 def seeds() -> list[Path]:
     return sorted(shared_path("seeds").glob("*.txt"))

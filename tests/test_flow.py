@@ -132,5 +132,8 @@ def test_flow_reads_web_sources_and_reports_each_failure(prefect_api, tmp_path):
         failures = {f["source"]: f["reason"] for f in data["report"]["failures"]}
         assert failures["pages"] == "HTTP 404"
         assert failures["broken"].startswith("not a feed")
-        validators = json.loads((tmp_path / "data" / "http-validators.json").read_text())
-        assert validators[server.url("/feed.xml")] == {"etag": '"v1"'}
+        from tasks.store import Store, store_url
+
+        store = Store.open(store_url(tmp_path / "data"))
+        assert store.validators()[server.url("/feed.xml")] == {"etag": '"v1"'}
+        assert [run["status"] for run in store.history()] == ["completed"]
