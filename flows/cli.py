@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
@@ -23,6 +25,30 @@ def _day(value: Optional[str]):
         raise typer.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD") from None
 
 
+StoreOption = Annotated[Optional[str], typer.Option("--store", help="Store URL (env DIGEST_STORE_URL).")]
+DataDirOption = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of the default SQLite store (env DIGEST_DATA_DIR).")]
+ConfigOption = Annotated[Path, typer.Option(help="TOML settings file.")]
+
+
+def _store_environment(store: Optional[str], data_dir: Optional[Path]) -> None:
+    """Command-line store options win over the environment and the file (see flows.settings.ENVIRONMENT)."""
+    if store:
+        os.environ["DIGEST_STORE_URL"] = store
+    if data_dir:
+        os.environ["DIGEST_DATA_DIR"] = str(data_dir)
+
+
+def _open_store(config: Path, store: Optional[str], data_dir: Optional[Path]):
+    from tasks.store import Store, StoreError
+
+    _store_environment(store, data_dir)
+    try:
+        return Store.open(load_settings(config).digest.store)
+    except (ConfigError, StoreError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def run(
     config: Annotated[Path, typer.Option(help="TOML settings file.")] = DEFAULT_CONFIG,
@@ -33,9 +59,12 @@ def run(
     algorithm: Annotated[Optional[str], typer.Option(help="Summariser: news, lead, lexrank, textrank, lsa, ...")] = None,
     sources: Annotated[Optional[Path], typer.Option(help="Sources file (TOML or JSON with a `sources` list) for this run.")] = None,
     url: Annotated[Optional[list[str]], typer.Option(help="Feed, sitemap or article URL for this run (repeatable).")] = None,
+    store: StoreOption = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Run the daily-digest flow once and print where the digest was written."""
     day = _day(date)
+    _store_environment(store, data_dir)
     try:
         load_settings(config)  # fail on a bad config before Prefect starts
         run_sources = load_sources(sources) if sources else []
@@ -136,6 +165,45 @@ def summarise(
     lang = None if language == "auto" else language
     for text, _, _ in summarise_dispatches(dispatches, options, lang):
         typer.echo(text)
+
+
+@app.command()
+def history(config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, data_dir: DataDirOption = None,
+            limit: Annotated[int, typer.Option(min=1, help="Runs to show.")] = 20) -> None:
+    """Recent runs and the digests they wrote."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("run", "date", "started (UTC)", "status", "read", "kept", "stories", "failures", "digest written")
+    for row in _open_store(config, store, data_dir).history(limit):
+        failures = len(json.loads(row["failures"]))
+        written = f"{row['written_at']:%Y-%m-%d %H:%M}" if row["written_at"] else "-"
+        table.add_row(str(row["id"]), str(row["day"]), f"{row['started_at']:%Y-%m-%d %H:%M:%S}", row["status"],
+                      str(row["dispatches_read"]), str(row["dispatches_kept"]), str(row["stories"]), str(failures), written)
+    Console().print(table)
+
+
+@app.command()
+def forget(config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, data_dir: DataDirOption = None,
+           date: Annotated[Optional[str], typer.Option(help="Forget this day: its dispatches, digest and deliveries.")] = None,
+           source: Annotated[Optional[str], typer.Option(help="Forget every dispatch of this outlet.")] = None) -> None:
+    """Reset state so a day (or a source) can be rebuilt from scratch."""
+    if not date and not source:
+        raise typer.BadParameter("give --date, --source or both")
+    counts = _open_store(config, store, data_dir).forget(_day(date), source)
+    typer.echo(", ".join(f"{n} {what}" for what, n in counts.items()) + " forgotten")
+
+
+@app.command()
+def export(date: Annotated[str, typer.Option(help="The digest's date, YYYY-MM-DD.")],
+           config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, data_dir: DataDirOption = None) -> None:
+    """Print the stored digest of a date as JSON."""
+    content = _open_store(config, store, data_dir).digest(_day(date))
+    if content is None:
+        typer.echo(f"no digest stored for {date}", err=True)
+        raise typer.Exit(1)
+    typer.echo(content, nl=False)
+
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from tasks.summarise import SummaryOptions
 
 DEFAULT_CONFIG = Path("config/digest.toml")
 SOURCE_LIST = TypeAdapter(list[SourceSpec])
+# Environment variables that override the file (containers, CI, `digest run --store/--data-dir`).
+ENVIRONMENT = {"DIGEST_STORE_URL": "store_url", "DIGEST_DATA_DIR": "data_dir"}
 
 
 class ConfigError(Exception):
@@ -32,14 +34,9 @@ class DigestSettings(BaseModel):
     title: str = "Dispatch Digest"
     language: Literal["auto", "fr", "en"] = Field("auto", description="language of the digest's labels")
     out_dir: Path = Field(Path("digests"), description="where digests are written, relative to the working folder")
-    data_dir: Path = Field(
-        default_factory=lambda: Path(os.environ.get("DIGEST_DATA_DIR", "data")),
-        description="the default store's folder, relative to the working folder (env DIGEST_DATA_DIR)",
-    )
+    data_dir: Path = Field(Path("data"), description="the default store's folder, relative to the working folder")
     store_url: str | None = Field(
-        default_factory=lambda: os.environ.get("DIGEST_STORE_URL"),
-        description="SQLAlchemy URL of the store, e.g. postgresql+psycopg://… (env DIGEST_STORE_URL); "
-        "default a SQLite file in data_dir",
+        None, description="SQLAlchemy URL of the store, e.g. postgresql+psycopg://…; default a SQLite file in data_dir"
     )
     select: Literal["first_seen", "published"] = Field(
         "first_seen", description="a day's digest holds dispatches first seen for it, or published on it"
@@ -65,7 +62,7 @@ class Settings(BaseModel):
 
 
 def load_settings(path: Path | str) -> Settings:
-    """Settings from a TOML file; source paths are relative to the file's folder."""
+    """Settings from a TOML file, then the environment; source paths are relative to the file's folder."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -74,6 +71,10 @@ def load_settings(path: Path | str) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     resolve_source_paths(data.get("sources", []), path.parent)
+    digest = data.setdefault("digest", {}) if isinstance(data.get("digest", {}), dict) else {}
+    for variable, key in ENVIRONMENT.items():
+        if os.environ.get(variable):
+            digest[key] = os.environ[variable]
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

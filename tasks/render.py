@@ -27,6 +27,8 @@ class Labels:
     removed_clean: str
     removed_sentence: str
     removed_dispatch: str
+    removed_history: str
+    nothing_new: str
     failures: str
     story: str
     stories: str
@@ -44,6 +46,8 @@ LABELS = {
         removed_clean="Captions, credits and boilerplate removed",
         removed_sentence="Repeated sentences removed",
         removed_dispatch="Duplicate dispatches removed",
+        removed_history="Already in an earlier digest",
+        nothing_new="Nothing new since the last digest.",
         failures="Failures",
         story="story",
         stories="stories",
@@ -56,6 +60,8 @@ LABELS = {
         removed_clean="Légendes, crédits et mentions retirés",
         removed_sentence="Phrases répétées retirées",
         removed_dispatch="Dépêches en double retirées",
+        removed_history="Déjà dans un précédent digest",
+        nothing_new="Rien de nouveau depuis le dernier digest.",
         failures="Échecs",
         story="sujet",
         stories="sujets",
@@ -159,7 +165,8 @@ def to_json(digest: Digest) -> str:
         "report": {
             "dispatches_read": report.dispatches_read,
             "dispatches_kept": report.dispatches_kept,
-            "removed": {level: report.removed_count(level) for level in ("clean", "paragraph", "sentence", "dispatch")},
+            "removed": {level: report.removed_count(level)
+                        for level in ("clean", "paragraph", "sentence", "dispatch", "history")},
             "failures": [asdict(f) for f in report.failures],
             "removals": [asdict(r) for r in report.removals],
         },

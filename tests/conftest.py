@@ -27,8 +27,9 @@ def shared_path(*parts: str) -> Path:
 
 @pytest.fixture(autouse=True)
 def isolated_store(tmp_path, monkeypatch):
-    """Every test gets its own data folder: no state leaks between tests or into the project."""
-    monkeypatch.setenv("DIGEST_DATA_DIR", str(tmp_path / "state"))
+    """Every test runs in its own folder, so the default ./data and ./digests never leak between tests."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DIGEST_DATA_DIR", raising=False)
     monkeypatch.delenv("DIGEST_STORE_URL", raising=False)
 
 

@@ -137,3 +137,98 @@ def test_flow_reads_web_sources_and_reports_each_failure(prefect_api, tmp_path):
         store = Store.open(store_url(tmp_path / "data"))
         assert store.validators()[server.url("/feed.xml")] == {"etag": '"v1"'}
         assert [run["status"] for run in store.history()] == ["completed"]
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir())} if folder.exists() else {}
+
+
+def test_same_date_twice_gives_the_same_digest_and_the_next_day_nothing_new(prefect_api, tmp_path):
+    from flows.daily_digest import daily_digest
+    from tasks.store import Store, store_url
+
+    config = str(_config(tmp_path))
+    daily_digest(date="2026-11-27", config_path=config)
+    first = _files(tmp_path / "digests")
+    store = Store.open(store_url(tmp_path / "data"))
+    counts = {t: store.count(t) for t in ("dispatches", "digests")}
+    daily_digest(date="2026-11-27", config_path=config)
+    assert _files(tmp_path / "digests") == first
+    assert {t: store.count(t) for t in ("dispatches", "digests")} == counts == {"dispatches": 6, "digests": 1}
+
+    result = daily_digest(date="2026-11-28", config_path=config)
+    assert result["stories"] == 0
+    data = json.loads((tmp_path / "digests" / "2026-11-28.json").read_text(encoding="utf-8"))
+    assert data["report"]["removed"]["history"] == 6
+    assert "Nothing new since the last digest." in (tmp_path / "digests" / "2026-11-28.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kill_after", ["a page request", "Task run 'history", "Task run 'render"])
+def test_a_killed_run_leaves_nothing_partial_and_the_rerun_completes(prefect_api, tmp_path, kill_after):
+    """SIGKILL the flow process mid-run, re-run the date: no loss, no duplicate, no partial file."""
+    import signal
+    import time
+
+    import prefect.settings
+
+    from flows.daily_digest import daily_digest
+    from tasks.store import Store, store_url
+    from tests.http_server import FixtureServer, Reply
+    from tests.test_fetch import PAGE, article, rss
+
+    with FixtureServer() as server:
+        server.routes["/feed.xml"] = Reply(200, rss(
+            ("Storm hits the coast", server.url("/a1"), "Fri, 27 Nov 2026 08:00:00 GMT"),
+            ("Flood in the valley", server.url("/a2"), "Fri, 27 Nov 2026 09:00:00 GMT")),
+            {"Content-Type": "application/rss+xml", "ETag": '"v1"'})
+        server.routes["/a1"] = Reply(200, PAGE)
+        slow = kill_after == "a page request"
+        flood = article("Flood in the valley",
+                        "The river burst its banks in the valley on Friday morning, flooding the old town's main square.",
+                        "The mayor opened the school gym for residents who had to leave their homes before dawn.",
+                        "Engineers will inspect the dam on Saturday once the water level has dropped below the alert line.")
+        server.routes["/a2"] = Reply(200, flood, delay=30 if slow else 0)
+        sources = tmp_path / "sources.toml"
+        sources.write_text(f'[[sources]]\nname = "coast"\nkind = "feed"\nurl = "{server.url("/feed.xml")}"\nlocal = true\n'
+                           f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n')
+        config = _config(tmp_path)
+        env = {**os.environ, "PREFECT_API_URL": prefect.settings.PREFECT_API_URL.value(),
+               "PREFECT_LOGGING_LEVEL": "INFO"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--sources", str(sources),
+             "--date", "2026-11-27"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 120
+        if slow:
+            while "/a2" not in server.requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+        else:
+            for line in process.stdout:
+                if kill_after in line and "Finished" in line:
+                    break
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        assert time.monotonic() < deadline, "the run never reached the kill point"
+
+        out = tmp_path / "digests"
+        for name, text in _files(out).items():  # whatever was written is whole
+            assert not name.startswith("."), f"temporary file left: {name}"
+            if name.endswith(".json"):
+                json.loads(text)
+
+        server.routes["/a2"] = Reply(200, flood)
+        from flows.settings import load_sources
+
+        spec = load_sources(sources)
+        daily_digest(date="2026-11-27", config_path=str(config), sources=spec)
+        rerun = _files(out)
+
+        reference_config = tmp_path / "reference.toml"
+        reference_config.write_text(config.read_text().replace(str(tmp_path / "digests"), str(tmp_path / "ref"))
+                                    .replace(str(tmp_path / "data"), str(tmp_path / "ref-data")))
+        server.requests.clear()
+        daily_digest(date="2026-11-27", config_path=str(reference_config), sources=spec)
+        assert rerun == _files(tmp_path / "ref")
+
+    store = Store.open(store_url(tmp_path / "data"))
+    assert store.count("dispatches") == 8 and store.count("digests") == 1
+    assert [run["status"] for run in store.history()] == ["completed", "running"]
