@@ -18,7 +18,8 @@ from tasks.clean import clean_batch
 from tasks.cluster import cluster_batch
 from tasks.dedup import dedup_batch, history_batch, published_on
 from tasks.models import Digest, RunReport
-from tasks.render import digest_language, render_task
+from tasks.deliver import DeliveryError, EmailSettings, build_message, send_task
+from tasks.render import digest_language, render_task, subject, to_plain_text
 from tasks.sources import SourceSpec, read_sources
 from tasks.output import write_digest_task
 from tasks.store import Store
@@ -27,6 +28,10 @@ from tasks.summarise import SummaryOptions, summarise_batch
 
 class AllSourcesFailed(RuntimeError):
     """Nothing could be read: the run fails instead of writing an empty digest."""
+
+
+class DeliveryFailed(RuntimeError):
+    """The digest is written and stored, but the email could not be sent: the run shows Failed."""
 
 
 def apply_overrides(settings: Settings, sentences: int | None, words: int | None, algorithm: str | None) -> Settings:
@@ -44,40 +49,50 @@ def apply_overrides(settings: Settings, sentences: int | None, words: int | None
 def daily_digest(
     date: Date | None = None,
     config_path: str = str(DEFAULT_CONFIG),
+    only_sources: list[str] | None = None,
     sources: list[SourceSpec] | None = None,
     out_dir: str | None = None,
     sentences: int | None = None,
     words: int | None = None,
     algorithm: str | None = None,
+    email: bool = True,
+    resend: bool = False,
 ) -> dict:
     """Build the digest for `date` (default: today) and write it as Markdown, HTML and JSON.
 
     Args:
         date: the digest's date, YYYY-MM-DD; today when empty.
         config_path: the TOML settings file.
-        sources: sources for this run instead of the config's.
+        only_sources: names of the config's sources to read (all when empty).
+        sources: sources for this run instead of the config's (each with name, kind, url or path...).
         out_dir: folder for the digest files; the config's `digest.out_dir` when empty.
         sentences: sentences per story, instead of the config's.
         words: word budget per story, instead of a sentence count.
         algorithm: summariser (news, lead, lexrank, textrank, lsa, luhn, sumbasic, kl, reduction, edmundson).
+        email: send the digest to the configured recipients (those not sent it yet for this date).
+        resend: send it again to every recipient, even if it was sent for this date already.
     """
     logger = get_run_logger()
     settings = apply_overrides(load_settings(config_path), sentences, words, algorithm)
     day = date or Date.today()
+    chosen = sources or select_sources(settings.sources, only_sources)
     store = Store.open(settings.digest.store)
     run_id = store.start_run(day)
     try:
-        digest, paths, validators = _build(settings, store, day, sources, Path(out_dir) if out_dir else None)
+        digest, rendered, paths, validators = _build(settings, store, day, chosen, Path(out_dir) if out_dir else None)
     except BaseException:
         store.finish_run(run_id, "failed")
         raise
     # Only now: a feed answered 304 next time must have been digested this time.
     store.save_validators(validators)
     report = digest.report
-    store.finish_run(run_id, "completed", report.dispatches_read, report.dispatches_kept, len(digest.stories),
-                     report.failures)
+    delivery = _deliver(digest, rendered["html"], settings.email, store, resend) if email else None
+    store.finish_run(run_id, "completed" if delivery is None else "email failed", report.dispatches_read,
+                     report.dispatches_kept, len(digest.stories), report.failures)
     store.prune(settings.digest.retention_days, day)
     store.close()
+    if delivery is not None:
+        raise DeliveryFailed(f"digest written to {paths[0].parent}, but the email failed: {delivery}")
     for failure in report.failures:
         logger.warning("source %s failed (%s): %s", failure.source, failure.location, failure.reason)
     logger.info("%d stories from %d dispatches; written to %s", len(digest.stories), report.dispatches_kept,
@@ -86,10 +101,41 @@ def daily_digest(
             "failures": len(report.failures)}
 
 
-def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec] | None,
-           out_dir: Path | None) -> tuple[Digest, list[Path], dict]:
+def select_sources(configured: list[SourceSpec], names: list[str] | None) -> list[SourceSpec]:
+    if not names:
+        return configured
+    unknown = sorted(set(names) - {s.name for s in configured})
+    if unknown:
+        raise ValueError(f"no source named {', '.join(unknown)} in the config; it has {', '.join(s.name for s in configured)}")
+    return [s for s in configured if s.name in names]
+
+
+def _deliver(digest: Digest, html: str, settings: EmailSettings, store: Store, resend: bool) -> str | None:
+    """Email the digest to recipients who do not have it yet; the reason when sending failed."""
+    if not settings.enabled:
+        return None
+    done = set() if resend else set(store.delivered(digest.day, "email"))
+    recipients = [r for r in settings.recipients if r not in done]
+    if not recipients:
+        get_run_logger().info("digest for %s already sent to every recipient; --resend sends it again", digest.day)
+        return None
+    try:
+        message = build_message(subject(digest), to_plain_text(digest), html, settings, recipients)
+    except DeliveryError as exc:
+        return str(exc)
+    delays = [settings.retry_delay * 2**n for n in range(settings.retries)]
+    state = send_task.with_options(retries=settings.retries, retry_delay_seconds=delays)(
+        message, settings, return_state=True)
+    if not state.is_completed():
+        return str(state.result(raise_on_failure=False))
+    store.record_delivery(digest.day, "email", recipients, state.result())
+    return None
+
+
+def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec],
+           out_dir: Path | None) -> tuple[Digest, dict[str, str], list[Path], dict]:
     report = RunReport()
-    results = asyncio.run(read_sources(sources or settings.sources, settings.fetch, store.validators(), day))
+    results = asyncio.run(read_sources(sources, settings.fetch, store.validators(), day))
     raws = [raw for result in results for raw in result.raws]
     report.failures.extend(failure for result in results for failure in result.failures)
     report.dispatches_read = len(raws)
@@ -121,4 +167,4 @@ def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec
     paths = write_digest_task(rendered, out_dir or settings.digest.out_dir, day)
     store.save_digest(day, len(summaries), rendered["json"], [d.id for d in dispatches])
     create_markdown_artifact(key="daily-digest", markdown=rendered["md"], description=f"Digest for {day}")
-    return digest, paths, {k: v for r in results for k, v in r.validators.items()}
+    return digest, rendered, paths, {k: v for r in results for k, v in r.validators.items()}

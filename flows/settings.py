@@ -8,11 +8,13 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from prefect.client.schemas.schedules import CronSchedule
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from tasks.clean import CleaningRules
 from tasks.cluster import ClusterOptions
 from tasks.dedup import DedupOptions
+from tasks.deliver import EmailSettings
 from tasks.fetch import FetchOptions
 from tasks.sources import SourceSpec
 from tasks.store import store_url
@@ -21,7 +23,17 @@ from tasks.summarise import SummaryOptions
 DEFAULT_CONFIG = Path("config/digest.toml")
 SOURCE_LIST = TypeAdapter(list[SourceSpec])
 # Environment variables that override the file (containers, CI, `digest run --store/--data-dir`).
-ENVIRONMENT = {"DIGEST_STORE_URL": "store_url", "DIGEST_DATA_DIR": "data_dir"}
+ENVIRONMENT = {
+    "DIGEST_STORE_URL": ("digest", "store_url"),
+    "DIGEST_DATA_DIR": ("digest", "data_dir"),
+    "DIGEST_SMTP_HOST": ("email", "host"),
+    "DIGEST_SMTP_PORT": ("email", "port"),
+    "DIGEST_SMTP_SECURITY": ("email", "security"),
+    "DIGEST_SMTP_USER": ("email", "username"),
+    "DIGEST_SMTP_PASSWORD": ("email", "password"),
+    "DIGEST_EMAIL_FROM": ("email", "sender"),
+    "DIGEST_EMAIL_TO": ("email", "recipients"),
+}
 
 
 class ConfigError(Exception):
@@ -49,10 +61,41 @@ class DigestSettings(BaseModel):
         return self.store_url or store_url(self.data_dir)
 
 
+class ScheduleSettings(BaseModel):
+    """One deployment of the daily-digest flow, with its schedule and its parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field("daily", min_length=1, pattern=r"^[\w.-]+$")
+    cron: str = Field("0 6 * * *", description="minute hour day month weekday")
+    timezone: str = Field("UTC", description="IANA time zone of the cron, e.g. Europe/Paris")
+    sources: list[str] | None = Field(None, description="names of the config's sources to read; all when unset")
+    sentences: int | None = Field(None, ge=1, le=50)
+    words: int | None = Field(None, ge=5, le=2000)
+    algorithm: str | None = None
+    email: bool = True
+    out_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _valid_schedule(self) -> "ScheduleSettings":
+        try:
+            CronSchedule(cron=self.cron, timezone=self.timezone)  # Prefect's own checks
+        except ValidationError as exc:
+            raise ValueError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+        return self
+
+    def parameters(self) -> dict:
+        chosen = {"only_sources": self.sources, "sentences": self.sentences, "words": self.words,
+                  "algorithm": self.algorithm, "out_dir": self.out_dir}
+        return {"email": self.email, **{k: v for k, v in chosen.items() if v is not None}}
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     digest: DigestSettings = DigestSettings()
+    schedules: list[ScheduleSettings] = Field(default_factory=lambda: [ScheduleSettings()])
+    email: EmailSettings = EmailSettings()
     sources: list[SourceSpec] = Field(min_length=1)
     fetch: FetchOptions = FetchOptions()
     cleaning: CleaningRules = CleaningRules()
@@ -71,10 +114,10 @@ def load_settings(path: Path | str) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     resolve_source_paths(data.get("sources", []), path.parent)
-    digest = data.setdefault("digest", {}) if isinstance(data.get("digest", {}), dict) else {}
-    for variable, key in ENVIRONMENT.items():
-        if os.environ.get(variable):
-            digest[key] = os.environ[variable]
+    for variable, (table, key) in ENVIRONMENT.items():
+        value = os.environ.get(variable)
+        if value and isinstance(data.setdefault(table, {}), dict):
+            data[table][key] = [v.strip() for v in value.split(",") if v.strip()] if key == "recipients" else value
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

@@ -123,6 +123,11 @@ def _render(template: str, digest: Digest) -> str:
     )
 
 
+def subject(digest: Digest) -> str:
+    labels = LABELS.get(digest.language, LABELS["en"])
+    return f"{digest.title} — {digest.day.isoformat()} — {labels.stories_count(len(digest.stories))}"
+
+
 def to_markdown(digest: Digest) -> str:
     return re.sub(r"\n{3,}", "\n\n", _render("digest.md.j2", digest))
 

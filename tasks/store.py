@@ -16,7 +16,7 @@ from typing import Iterable
 
 import numpy as np
 from sqlalchemy import (
-    Column, Date, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint, create_engine, delete,
+    Column, Date, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, create_engine, delete,
     event, func, insert, select, update,
 )
 from sqlalchemy.engine import Engine
@@ -64,8 +64,7 @@ deliveries = Table(
     Column("channel", String(32), nullable=False),
     Column("recipients", Text, nullable=False),
     Column("message_id", Text),
-    Column("sent_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("day", "channel", "recipients", name="one_delivery"),
+    Column("sent_at", DateTime(timezone=True), nullable=False),  # a resend is one more row
 )
 runs = Table(
     "runs", metadata,

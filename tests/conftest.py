@@ -36,3 +36,17 @@ def isolated_store(tmp_path, monkeypatch):
 @pytest.fixture
 def seeds() -> list[Path]:
     return sorted(shared_path("seeds").glob("*.txt"))
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """One temporary Prefect server for every flow test of the session (~15 s to start)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+        # Uploads still queued when the server stops are retried for ~80 s at exit.
+        APILogWorker.drain_all()
+        EventsWorker.drain_all()

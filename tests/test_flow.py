@@ -13,19 +13,6 @@ from tests.conftest import ROOT, SAMPLES
 pytestmark = pytest.mark.prefect
 
 
-@pytest.fixture(scope="module")
-def prefect_api():
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-        # Uploads still queued when the server stops are retried for ~80 s at exit.
-        APILogWorker.drain_all()
-        EventsWorker.drain_all()
-
-
 def _config(tmp_path: Path, extra: str = "") -> Path:
     config = tmp_path / "digest.toml"
     config.write_text(

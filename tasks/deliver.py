@@ -1,0 +1,119 @@
+"""Deliver a digest by email: one multipart/alternative message (plain text and HTML).
+
+SMTP settings come from a prefect-email `EmailServerCredentials` block, or from the
+config and the environment (DIGEST_SMTP_*). The password is a secret: never logged,
+never in an exception's message. Temporary failures (4xx replies, lost connections)
+are retried by the Prefect task; permanent ones (5xx) are not.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
+from typing import Literal
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class EmailSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    block: str | None = Field(None, description="name of a prefect-email EmailServerCredentials block")
+    host: str | None = None
+    port: int | None = Field(None, ge=1, le=65535, description="default: 465 for ssl, 587 for starttls, 25 for none")
+    security: Literal["ssl", "starttls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str | None = Field(None, description="From: address")
+    sender_name: str = "Dispatch Digest"
+    recipients: list[str] = Field(default_factory=list)
+    timeout: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+    retry_delay: float = Field(10.0, ge=0, description="seconds before the first retry; doubled after each")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.recipients)
+
+
+class DeliveryError(RuntimeError):
+    """Sending failed; `temporary` says whether trying again may help."""
+
+    def __init__(self, message: str, temporary: bool):
+        super().__init__(message)
+        self.temporary = temporary
+
+
+def build_message(subject: str, plain: str, html: str, settings: EmailSettings, recipients: list[str]) -> EmailMessage:
+    if not settings.sender:
+        raise DeliveryError("no sender address: set email.sender or DIGEST_EMAIL_FROM", temporary=False)
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = formataddr((settings.sender_name, settings.sender))
+    message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    message.set_content(plain)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def send(message: EmailMessage, settings: EmailSettings) -> str:
+    """Send and return the Message-ID; raises DeliveryError with a reason that holds no secret."""
+    try:
+        with _connect(settings) as server:
+            server.send_message(message)
+    except smtplib.SMTPResponseException as exc:
+        raise DeliveryError(f"SMTP server answered {exc.smtp_code}: {_text(exc.smtp_error)}",
+                            temporary=400 <= exc.smtp_code < 500) from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        raise DeliveryError(f"recipients refused: {', '.join(sorted(exc.recipients))}",
+                            temporary=all(400 <= c < 500 for c in codes)) from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"cannot reach the SMTP server: {exc.__class__.__name__}: {exc}", temporary=True) from None
+    return message["Message-ID"]
+
+
+def _connect(settings: EmailSettings) -> smtplib.SMTP:
+    if settings.block:
+        from prefect_email import EmailServerCredentials
+
+        return EmailServerCredentials.load(settings.block).get_server()
+    if not settings.host:
+        raise DeliveryError("no SMTP host: set email.host, DIGEST_SMTP_HOST or email.block", temporary=False)
+    context = ssl.create_default_context()
+    if settings.security == "ssl":
+        server = smtplib.SMTP_SSL(settings.host, settings.port or 465, timeout=settings.timeout, context=context)
+    else:
+        server = smtplib.SMTP(settings.host, settings.port or (587 if settings.security == "starttls" else 25),
+                              timeout=settings.timeout)
+        if settings.security == "starttls":
+            server.starttls(context=context)
+    if settings.username:
+        server.login(settings.username, settings.password.get_secret_value() if settings.password else "")
+    return server
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _temporary(task, task_run, state) -> bool:
+    """Prefect's retry condition: only failures that may pass are tried again."""
+    try:
+        state.result()
+    except DeliveryError as exc:
+        return exc.temporary
+    except Exception:
+        return False
+    return False
+
+
+@task(name="send-email", cache_policy=NO_CACHE, retry_condition_fn=_temporary)
+def send_task(message: EmailMessage, settings: EmailSettings) -> str:
+    return send(message, settings)

@@ -1,0 +1,111 @@
+"""Email delivery against a real SMTP server on 127.0.0.1 (aiosmtpd), through the real flow."""
+
+import email
+import json
+import socket
+from datetime import date
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.conftest import SAMPLES
+
+pytestmark = pytest.mark.prefect
+
+
+class Inbox:
+    """Collects messages; `replies` scripts the answers to DATA (the last one repeats)."""
+
+    def __init__(self, replies=("250 OK",)):
+        self.messages, self.attempts, self.replies = [], 0, list(replies)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        reply = self.replies[min(self.attempts, len(self.replies) - 1)]
+        self.attempts += 1
+        if reply.startswith("250"):
+            self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default)))
+        return reply
+
+
+@pytest.fixture
+def smtp():
+    def start(replies=("250 OK",)):
+        inbox = Inbox(replies)
+        with socket.socket() as probe:  # a free port: aiosmtpd checks readiness by connecting to it
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        started.append(controller)
+        return inbox, port
+
+    started = []
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+def _french_config(tmp_path, port):
+    folder = tmp_path / "fr"
+    folder.mkdir()
+    for name in ("lyon-crue-afp.txt", "lyon-crue-progres.html", "senat-budget-afp.txt"):
+        (folder / name).write_bytes((SAMPLES / name).read_bytes())
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        f'[digest]\ntitle = "Revue de presse"\nout_dir = "{tmp_path / "digests"}"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nsender = "digest@desk.example"\n'
+        f'recipients = ["a@desk.example", "b@desk.example"]\nretries = 2\nretry_delay = 0.2\n'
+        f'[[sources]]\nname = "fr"\npath = "{folder}"\n', encoding="utf-8")
+    return str(config)
+
+
+def test_digest_arrives_once_as_multipart_alternative_in_french(prefect_api, tmp_path, smtp):
+    from flows.daily_digest import daily_digest
+
+    inbox, port = smtp()
+    config = _french_config(tmp_path, port)
+    daily_digest(date="2026-11-27", config_path=config)
+    [(recipients, message)] = inbox.messages
+    assert sorted(recipients) == ["a@desk.example", "b@desk.example"]
+    assert message["Subject"] == "Revue de presse — 2026-11-27 — 2 sujets"
+    assert message.get_content_type() == "multipart/alternative"
+    plain = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "La préfecture du Rhône a fermé jeudi matin l’ensemble des quais" in plain
+    assert "« injuste »" in plain and "« injuste »" in html and "\\<" not in plain
+    assert "Rapport d’exécution" in html and "<script" not in html
+    assert 'href="https://courrier-du-rhone.example/lyon/crue-rhone-quais-fermes"' in html
+
+    daily_digest(date="2026-11-27", config_path=config)  # the same date again: not sent twice
+    assert len(inbox.messages) == 1
+    daily_digest(date="2026-11-27", config_path=config, resend=True)
+    assert len(inbox.messages) == 2
+
+
+def test_temporary_smtp_failure_is_retried(prefect_api, tmp_path, smtp):
+    from flows.daily_digest import daily_digest
+
+    inbox, port = smtp(["451 4.3.0 Try again later", "250 OK"])
+    daily_digest(date="2026-11-27", config_path=_french_config(tmp_path, port))
+    assert inbox.attempts == 2 and len(inbox.messages) == 1
+
+
+def test_smtp_down_leaves_the_digest_on_disk_and_fails_the_run(prefect_api, tmp_path, smtp):
+    from flows.daily_digest import daily_digest
+    from tasks.store import Store, store_url
+
+    inbox, port = smtp(["550 5.7.1 Relaying denied"])
+    state = daily_digest(date="2026-11-27", config_path=_french_config(tmp_path, port), return_state=True)
+    assert state.is_failed() and "550" in state.message
+    assert inbox.attempts == 1  # a permanent refusal is not retried
+    assert json.loads((tmp_path / "digests" / "2026-11-27.json").read_text(encoding="utf-8"))["stories"]
+
+    closed = tmp_path / "closed"
+    closed.mkdir()
+    state = daily_digest(date="2026-11-27", config_path=_french_config(closed, 9), return_state=True)
+    assert state.is_failed() and "cannot reach the SMTP server" in state.message
+    assert (closed / "digests" / "2026-11-27.md").exists()
+    store = Store.open(store_url(closed / "data"))
+    assert store.history()[0]["status"] == "email failed"
+    assert store.delivered(date(2026, 11, 27), "email") == []
