@@ -99,6 +99,21 @@ def _stage(lines) -> None:
 
 
 @app.command()
+def serve(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Serve the daily-digest deployments of the config's [[schedules]] (needs a Prefect API, see README)."""
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        typer.echo(f"Configuration error\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    from flows.serve import serve_config
+
+    for schedule in settings.schedules:
+        typer.echo(f"daily-digest/{schedule.name}: '{schedule.cron}' in {schedule.timezone}")
+    serve_config(settings, config)
+
+
+@app.command()
 def extract(input: Input = None, output: Output = None) -> None:
     """HTML to text: lines {"id", "html", "url"?} -> {"id", "text", "title", "published", "language"}."""
     from flows.stages import extract as run_extract, read_lines

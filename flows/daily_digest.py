@@ -23,7 +23,7 @@ from tasks.render import digest_language, render_task, subject, to_plain_text
 from tasks.sources import SourceSpec, read_sources
 from tasks.output import write_digest_task
 from tasks.store import Store
-from tasks.summarise import SummaryOptions, summarise_batch
+from tasks.summarise import Algorithm, SummaryOptions, summarise_batch
 
 
 class AllSourcesFailed(RuntimeError):
@@ -54,7 +54,7 @@ def daily_digest(
     out_dir: str | None = None,
     sentences: int | None = None,
     words: int | None = None,
-    algorithm: str | None = None,
+    algorithm: Algorithm | None = None,
     email: bool = True,
     resend: bool = False,
 ) -> dict:

@@ -1,0 +1,66 @@
+"""Deployment files: served deployments from the config, prefect.yaml, docker-compose.yml."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.settings import ConfigError, load_settings
+from tests.conftest import ROOT
+
+
+def test_each_schedule_is_a_deployment_with_its_parameters(tmp_path):
+    from flows.serve import deployments
+
+    config = tmp_path / "digest.toml"
+    config.write_text('[summary]\nsentences = 3\n[[sources]]\nname = "a"\npath = "."\n[[sources]]\nname = "b"\npath = "."\n'
+                      '[[schedules]]\nname = "morning"\ncron = "0 6 * * *"\ntimezone = "Europe/Paris"\n'
+                      '[[schedules]]\nname = "evening-fr"\ncron = "30 18 * * 1-5"\ntimezone = "Europe/Paris"\n'
+                      'sources = ["b"]\nwords = 80\nemail = false\n')
+    morning, evening = deployments(load_settings(config), config)
+    assert (morning.name, evening.name) == ("morning", "evening-fr")
+    assert morning.entrypoint == "flows.daily_digest.daily_digest"
+    assert morning.parameters == {"config_path": str(config.resolve()), "sentences": 3, "algorithm": "news",
+                                  "email": True}
+    assert evening.parameters["only_sources"] == ["b"] and evening.parameters["words"] == 80
+    assert evening.parameters["email"] is False
+    assert evening.schedules[0].schedule.cron == "30 18 * * 1-5"
+
+
+def test_bad_schedule_is_a_configuration_error(tmp_path):
+    config = tmp_path / "digest.toml"
+    config.write_text('[[sources]]\nname = "a"\npath = "."\n[[schedules]]\ncron = "0 25 * * *"\ntimezone = "Paris"\n')
+    with pytest.raises(ConfigError) as error:
+        load_settings(config)
+    assert 'schedules.0: Value error, Invalid cron string: "0 25 * * *"; Invalid timezone: "Paris"' in str(error.value)
+
+
+def test_prefect_yaml_points_at_the_flow():
+    project = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    [deployment] = project["deployments"]
+    path, name = deployment["entrypoint"].split(":")
+    assert (ROOT / path).exists() and f"def {name}(" in (ROOT / path).read_text()
+    assert deployment["schedules"][0] == {"cron": "0 6 * * *", "timezone": "Europe/Paris"}
+
+
+def test_docker_compose_file_is_valid():
+    command = None
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        command = ["docker", "compose"]
+    elif shutil.which("docker-compose"):
+        command = ["docker-compose"]
+    if command is None:
+        reason = "no compose CLI (scripts/test.sh installs Debian's docker-compose when run as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; CI requires it")
+        pytest.skip(reason)
+    checked = subprocess.run([*command, "-f", str(ROOT / "docker-compose.yml"), "config"], capture_output=True, text=True,
+                             env={**os.environ, "DIGEST_EMAIL_TO": "desk@example.org"})
+    assert checked.returncode == 0, checked.stderr
+    config = yaml.safe_load(checked.stdout)
+    assert set(config["services"]) == {"postgres", "prefect-server", "digest"}
+    assert config["services"]["digest"]["environment"]["DIGEST_EMAIL_TO"] == "desk@example.org"
+    assert "postgresql+asyncpg://" in config["services"]["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]

@@ -1,0 +1,153 @@
+"""End to end as a user does it: a real Prefect server, `digest serve`, and a Custom run from the UI
+in headless Chromium (Debian's package, driven by Playwright; nothing leaves 127.0.0.1)."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, SAMPLES
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.prefect
+
+
+def _require_browser():
+    reason = None
+    if not Path(CHROMIUM).exists():
+        reason = "Debian's chromium is not installed (scripts/test.sh installs it when run as root)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright package is not installed (pip install -e '.[test]')"
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; CI requires it")
+        pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def prefect_server(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_API_HOST="127.0.0.1",
+               PREFECT_SERVER_API_PORT=str(port), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_API_URL=f"http://127.0.0.1:{port}/api", PREFECT_RUNNER_POLL_FREQUENCY="2",
+               PREFECT_LOGGING_LEVEL="INFO")
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start"], env=env,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait(lambda: _healthy(env["PREFECT_API_URL"]), 120, "the Prefect server")
+        yield env
+    finally:
+        _stop(server)
+
+
+def _healthy(api: str) -> bool:
+    try:
+        return httpx.get(f"{api}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_custom_run_from_the_ui_writes_the_digest_and_the_artifact(prefect_server, tmp_path):
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    env, api = prefect_server, prefect_server["PREFECT_API_URL"]
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        f'[digest]\nout_dir = "{tmp_path / "digests"}"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[[schedules]]\nname = "morning"\ncron = "0 6 * * *"\ntimezone = "Europe/Paris"\n'
+        f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n', encoding="utf-8")
+    serving = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--config", str(config)], cwd=ROOT, env=env,
+                               stdout=(tmp_path / "serve.log").open("w"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        deployment = _wait(lambda: _deployment(api), 90, "the served deployment")
+        assert deployment["schedules"][0]["schedule"] == {"cron": "0 6 * * *", "timezone": "Europe/Paris",
+                                                         "day_or": True}
+        base = api.removesuffix("/api")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            page = browser.new_page()
+            outside = []
+            page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda route: (outside.append(route.request.url),
+                                                                               route.abort()))
+            try:
+                page.goto(f"{base}/v2/deployments")
+                page.get_by_role("link", name="morning", exact=True).first.click()
+                page.get_by_role("button", name="Run", exact=True).click()
+                page.get_by_role("menuitem", name="Custom run").click()
+                page.get_by_role("spinbutton").first.fill("2")  # sentences: the one number shown (words is None)
+                page.get_by_role("button", name="Submit").click()
+                page.get_by_text(re.compile("scheduled to start")).wait_for(timeout=30_000)
+            finally:
+                page.screenshot(path=str(tmp_path / "ui.png"), full_page=True)  # kept for a failing run
+                shutil.copy(tmp_path / "ui.png", "/tmp/digest-ui.png")
+                browser.close()
+
+        run = _wait(lambda: _finished_run(api, deployment["id"]), 180, "the flow run to finish")
+        assert run["state"]["type"] == "COMPLETED", run["state"]
+        assert run["parameters"]["sentences"] == 2
+        written = sorted((tmp_path / "digests").glob("*.json"))
+        assert len(written) == 1
+        data = json.loads(written[0].read_text(encoding="utf-8"))
+        assert data["stories"] and all(len(story["summary"]) <= 2 for story in data["stories"])
+        artifacts = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}},
+                               timeout=10).json()
+        assert [a["key"] for a in artifacts] == ["daily-digest"]
+        assert data["stories"][0]["headline"].split(":")[0] in artifacts[0]["data"]
+    finally:
+        _stop(serving)
+
+
+def _deployment(api: str):
+    found = httpx.post(f"{api}/deployments/filter", json={"deployments": {"name": {"any_": ["morning"]}}}, timeout=5)
+    return found.json()[0] if found.status_code == 200 and found.json() else None
+
+
+def _finished_run(api: str, deployment_id: str):
+    runs = httpx.post(f"{api}/flow_runs/filter", json={"deployments": {"id": {"any_": [deployment_id]}}}, timeout=5).json()
+    finished = [r for r in runs if r["state"] and r["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+                and r["parameters"].get("sentences") == 2]
+    return finished[0] if finished else None
