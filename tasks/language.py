@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import py3langid
 import pysbd
@@ -43,11 +43,10 @@ class LanguageBundle:
         return words(text)
 
     def stem(self, word: str) -> str:
-        return _stemmer(self.name)(word.lower())
+        return _stem(self.name, word.lower())
 
     def stems(self, text: str) -> list[str]:
-        stem = _stemmer(self.name)
-        return [stem(w.lower()) for w in words(text)]
+        return [_stem(self.name, w.lower()) for w in words(text)]
 
 
 def words(text: str) -> list[str]:
@@ -91,6 +90,12 @@ def _segmenter(code: str) -> pysbd.Segmenter:
 @cache
 def _stemmer(name: str) -> Stemmer:
     return Stemmer(name)
+
+
+@lru_cache(maxsize=500_000)
+def _stem(name: str, word: str) -> str:
+    """Snowball is pure Python: words repeat across sentences and dispatches, so stems are cached."""
+    return _stemmer(name)(word)
 
 
 @cache
