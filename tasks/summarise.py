@@ -232,13 +232,13 @@ def attribute(sentence: str, origin: Dispatch, story: Sequence[Dispatch], repeat
     """The dispatch a sentence was taken from, and every other one that says the same."""
     lang = bundle(origin.language)
     said = signature(sentence, lang, repeats.shingle_size)
-    carriers = [origin]
+    carriers = list(origin.carriers)
     for other in story:
         if other is origin or other.language != origin.language:
             continue
         if any(says_same(said, signature(s, lang, repeats.shingle_size), repeats) for s in other.sentences):
-            carriers.append(other)
-    return tuple(Attribution(d.id, d.source, d.location, d.url, d.title) for d in carriers)
+            carriers.extend(other.carriers)
+    return tuple(carriers)
 
 
 def summarise_story(story: Story, options: SummaryOptions, repeats: DedupOptions = DedupOptions()) -> StorySummary:
