@@ -57,27 +57,47 @@ def vectorise(dispatches: Sequence[Dispatch], name_weight: float) -> sparse.csr_
     return sparse.csr_matrix(sparse.diags(1 / norms) @ weighted)
 
 
+def similarities(vectors: sparse.csr_matrix, floor: float = 0.01, chunk: int = 1000) -> sparse.csr_matrix:
+    """Cosine similarity of every pair of dispatches, by sparse products in chunks; tiny ones dropped."""
+    parts = []
+    for start in range(0, vectors.shape[0], chunk):
+        product = sparse.csr_matrix(vectors[start : start + chunk] @ vectors.T)
+        product.data[product.data < floor] = 0
+        product.eliminate_zeros()
+        parts.append(product)
+    return sparse.csr_matrix(sparse.vstack(parts)) if parts else sparse.csr_matrix((0, 0))
+
+
 def group(dispatches: Sequence[Dispatch], options: ClusterOptions) -> list[list[int]]:
-    """Indices of the dispatches of each group; every dispatch is in exactly one."""
-    vectors = vectorise(dispatches, options.name_weight)
+    """Indices of the dispatches of each group; every dispatch is in exactly one.
+
+    A dispatch's similarity to a story's centroid is the sum of its similarities to the
+    story's members over the norm of their summed vectors, kept up to date as members
+    join: only sparse rows are read, never a dense story x vocabulary matrix.
+    """
+    pairs = similarities(vectorise(dispatches, options.name_weight))
+    story_of = np.full(len(dispatches), -1)
     members: list[list[int]] = []
-    sums: list[np.ndarray] = []
+    norms: list[float] = []  # squared norm of each story's summed vector
     for index in sorted(range(len(dispatches)), key=lambda i: _order_key(dispatches[i])):
-        vector = vectors[index].toarray().ravel()
+        row = pairs[index]
+        placed = story_of[row.indices] >= 0
+        dots = np.bincount(story_of[row.indices][placed], weights=row.data[placed], minlength=len(members))
+        language = dispatches[index].language
         best, best_similarity = None, options.threshold
-        for g, total in enumerate(sums):
-            if dispatches[members[g][0]].language != dispatches[index].language:
+        for story in np.flatnonzero(dots):
+            if dispatches[members[story][0]].language != language:
                 continue
-            norm = np.linalg.norm(total)
-            similarity = float(vector @ total / norm) if norm else 0.0
+            similarity = dots[story] / math.sqrt(norms[story])
             if similarity >= best_similarity:
-                best, best_similarity = g, similarity
+                best, best_similarity = int(story), similarity
         if best is None:
-            members.append([index])
-            sums.append(vector)
-        else:
-            members[best].append(index)
-            sums[best] = sums[best] + vector
+            best = len(members)
+            members.append([])
+            norms.append(0.0)
+        members[best].append(index)
+        story_of[index] = best
+        norms[best] += 2 * (dots[best] if best < len(dots) else 0.0) + 1.0  # rows are unit vectors
     return members
 
 
