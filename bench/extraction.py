@@ -68,23 +68,9 @@ def _html_to_text(fragment: str) -> str:
     """Text of an HTML fragment, a line per block element (as readability-lxml users do)."""
     import lxml.html
 
-    if not fragment.strip():
-        return ""
-    tree = lxml.html.fromstring(fragment)
-    for el in tree.iter():
-        if isinstance(el.tag, str) and el.tag in BLOCK_TAGS:
-            el.tail = "\n" + (el.tail or "")
-            el.text = "\n" + (el.text or "")
-        elif el.tag == "br":
-            el.tail = "\n" + (el.tail or "")
-    lines = (" ".join(line.split()) for line in tree.text_content().splitlines())
-    return "\n".join(line for line in lines if line)
+    from tasks.extract import block_text
 
-
-BLOCK_TAGS = {
-    "p", "div", "section", "article", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre", "table",
-    "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "header", "footer", "figure", "figcaption",
-}
+    return block_text(lxml.html.fromstring(fragment)) if fragment.strip() else ""
 
 
 def extractors() -> dict[str, Callable[[str], str]]:

@@ -101,13 +101,18 @@ def _readability_text(tree: lxml.html.HtmlElement) -> str:
     except Exception as exc:  # readability fails on odd pages: then it has nothing to say
         LOGGER.debug("readability failed: %s", exc)
         return ""
-    for el in article.iter():
+    return block_text(article)
+
+
+def block_text(element: lxml.html.HtmlElement) -> str:
+    """Text of an element, a line per block element (paragraph, list item, heading...)."""
+    for el in element.iter():
         if el.tag in BLOCK_TAGS:
             el.text = "\n" + (el.text or "")
             el.tail = "\n" + (el.tail or "")
         elif el.tag == "br":
             el.tail = "\n" + (el.tail or "")
-    lines = (" ".join(line.split()) for line in article.text_content().splitlines())
+    lines = (" ".join(line.split()) for line in element.text_content().splitlines())
     return "\n".join(line for line in lines if line)
 
 
