@@ -16,7 +16,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from scipy import sparse
 from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
-from sumy.summarizers._summarizer import AbstractSummarizer
+from sumy.summarizers._summarizer import AbstractSummarizer, SentenceInfo
 from sumy.summarizers.edmundson import EdmundsonSummarizer
 from sumy.summarizers.kl import KLSummarizer
 from sumy.summarizers.lex_rank import LexRankSummarizer
@@ -26,7 +26,7 @@ from sumy.summarizers.reduction import ReductionSummarizer
 from sumy.summarizers.sum_basic import SumBasicSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
-from tasks.dedup import DedupOptions, says_same, signature
+from tasks.dedup import DedupOptions, Signature, says_same, signature
 from tasks.language import SumyTokenizer, bundle
 from tasks.models import Attribution, Dispatch, Story, StorySummary, SummarySentence
 
@@ -97,87 +97,205 @@ def _rank(pos_and_dispatch: tuple[int, int]) -> float:
     return position * 1000 + dispatch
 
 
-class NewsSummarizer(AbstractSummarizer):
-    """Lead-aware centrality with redundancy control (MMR), in sumy's interface."""
+# Words that open a sentence leaning on the one before it (an unresolved pronoun or a
+# connective): such a sentence reads badly alone, so it is preferred only after its predecessor.
+# Keyed by language code; one- or two-word openings, lower-cased, as `tasks.language.words` splits them.
+DANGLING_OPENINGS: dict[str, frozenset[str]] = {
+    "en": frozenset({
+        "he", "she", "it", "they", "him", "them", "his", "her", "its", "their",
+        "but", "however", "also", "yet", "still", "instead", "nevertheless", "nonetheless", "meanwhile",
+        "moreover", "furthermore", "besides", "otherwise", "thus", "hence", "therefore",
+        "in addition", "as well", "the latter", "the former",
+    }),
+    "fr": frozenset({
+        "il", "elle", "ils", "elles", "lui", "eux", "leur", "leurs", "son", "sa", "ses",
+        "cela", "ça", "ceci", "celui-ci", "celle-ci", "ceux-ci", "celles-ci",
+        "mais", "cependant", "pourtant", "toutefois", "néanmoins", "or", "donc", "ainsi", "aussi", "également",
+        "en outre", "de plus", "par ailleurs", "en revanche", "du coup",
+    }),
+}
 
-    def __init__(self, language: str, position_weight=1.0, redundancy=0.4, mmr_lambda=0.7, repeats=DedupOptions()):
+
+class NewsSummarizer(AbstractSummarizer):
+    """Lead-aware centrality with redundancy control (MMR), in sumy's interface.
+
+    A sentence's relevance is (content + position_weight * lead) * form:
+
+    - content: cosine to the story's TF-IDF centroid (itself excluded), plus its cosine to the
+      dispatches' titles when they have one, each scaled to a maximum of 1;
+    - lead: 1 / sqrt(1 + position in its own dispatch), so every dispatch's lead counts;
+    - form: min(1, words / short_words) * min(1, long_words / words), fragments and run-ons
+      losing weight in proportion, times `dangling` for a sentence that opens on a pronoun or
+      connective (see DANGLING_OPENINGS) while the sentence before it is not chosen.
+
+    Sentences are then chosen by maximal marginal relevance; one whose cosine to a chosen
+    sentence reaches `redundancy`, or that says what a chosen one says (`tasks.dedup.says_same`),
+    is never chosen: two outlets reporting one fact give one sentence.
+    Everything is sparse or linear in the number of sentences: no n x n matrix.
+    """
+
+    def __init__(
+        self,
+        language: str,
+        position_weight: float = 1.0,
+        title_weight: float = 1.0,
+        short_words: int = 10,
+        long_words: int = 40,
+        dangling: float = 0.75,
+        redundancy: float = 0.4,
+        mmr_lambda: float = 0.7,
+        repeats: DedupOptions = DedupOptions(),
+    ):
         self._lang = bundle(language)
         super().__init__(self._lang.stem)
         self.stop_words = self._lang.stop_words
         self.position_weight = position_weight
+        self.title_weight = title_weight
+        self.short_words = short_words
+        self.long_words = long_words
+        self.dangling = dangling
         self.redundancy = redundancy
         self.mmr_lambda = mmr_lambda
         self.repeats = repeats
+        self._openings = DANGLING_OPENINGS.get(self._lang.code, frozenset())
 
     def __call__(self, document, sentences_count):
         sentences = list(document.sentences)
         if not sentences:
             return ()
         origins = getattr(document, "origins", None) or [(0, i) for i in range(len(sentences))]
-        vectors = self._tfidf(sentences)
-        relevance = self._relevance(vectors, origins)
-        chosen = self._select(sentences, vectors, relevance, sentences_count)
-        return tuple(sentences[i] for i in sorted(chosen))
-
-    def _tfidf(self, sentences: list[Sentence]) -> sparse.csr_matrix:
+        positions = np.array([pos for _, pos in origins], dtype=float)
+        lengths = np.array([len(s.words) for s in sentences], dtype=float)
         vocabulary: dict[str, int] = {}
-        rows, cols = [], []
-        for row, sentence in enumerate(sentences):
-            for word in sentence.words:
-                lowered = self.normalize_word(word)
-                if lowered in self.stop_words or not any(c.isalnum() for c in lowered):
-                    continue
-                rows.append(row)
-                cols.append(vocabulary.setdefault(self.stem_word(lowered), len(vocabulary)))
-        counts = sparse.csr_matrix(
-            (np.ones(len(rows)), (rows, cols)), shape=(len(sentences), max(len(vocabulary), 1))
-        )
-        document_frequency = np.asarray((counts > 0).sum(axis=0)).ravel()
-        idf = np.log((1 + len(sentences)) / (1 + document_frequency)) + 1
-        weighted = counts.multiply(idf).tocsr()
-        norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
-        norms[norms == 0] = 1
-        return sparse.csr_matrix(sparse.diags(1 / norms) @ weighted)
+        memo: dict[str, str | None] = {}
+        vectors, idf = self._tfidf([self._terms(s.words, memo) for s in sentences], vocabulary)
+        titles = self._title_vector(document, vocabulary, idf)
+        relevance = self._relevance(vectors, titles, positions, lengths)
+        dangling = self._dangling(sentences, positions)
+        order = self._select(sentences, vectors, relevance, dangling, lengths, sentences_count)
+        if callable(sentences_count) and not isinstance(sentences_count, WordBudget):
+            # Any other sumy count (ItemsCount("20%")...) takes the sentences in choice order.
+            infos = [SentenceInfo(sentences[i], i, -rank) for rank, i in enumerate(order)]
+            return tuple(info.sentence for info in sorted(sentences_count(infos), key=lambda info: info.order))
+        return tuple(sentences[i] for i in sorted(order))
 
-    def _relevance(self, vectors: sparse.csr_matrix, origins) -> np.ndarray:
+    def _terms(self, words: Sequence[str], memo: dict[str, str | None] | None = None) -> list[str]:
+        """Stems of a sentence's content words (no stop words, no punctuation)."""
+        memo = {} if memo is None else memo
+        terms = []
+        for word in words:
+            if word not in memo:
+                lowered = word.lower()
+                skip = lowered in self.stop_words or not any(c.isalnum() for c in lowered)
+                memo[word] = None if skip else self._lang.stem(lowered)
+            if memo[word] is not None:
+                terms.append(memo[word])
+        return terms
+
+    def _tfidf(self, sentence_terms: list[list[str]], vocabulary: dict[str, int]) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """Unit-length TF-IDF rows and the IDF (over the story's sentences); fills `vocabulary`."""
+        rows, cols = [], []
+        for row, terms in enumerate(sentence_terms):
+            for term in terms:
+                rows.append(row)
+                cols.append(vocabulary.setdefault(term, len(vocabulary)))
+        n = len(sentence_terms)
+        counts = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, max(len(vocabulary), 1)))
+        document_frequency = np.asarray((counts > 0).sum(axis=0)).ravel()
+        idf = np.log((1 + n) / (1 + document_frequency)) + 1
+        return _unit_rows(counts.multiply(idf).tocsr()), idf
+
+    def _title_vector(self, document, vocabulary: dict[str, int], idf: np.ndarray) -> np.ndarray | None:
+        """Unit TF-IDF vector of the dispatches' titles (a plain sumy document: its headings), or None."""
+        dispatches = getattr(document, "dispatches", None)
+        if dispatches is not None:
+            texts = [d.title for d in dispatches if d.title]
+        else:
+            texts = [str(h) for h in getattr(document, "headings", ())]
+        vector = np.zeros(idf.shape[0])
+        for text in texts:
+            for term in self._terms(self._lang.words(text)):
+                if term in vocabulary:  # a title word no sentence has cannot make one closer
+                    vector[vocabulary[term]] += idf[vocabulary[term]]
+        norm = np.linalg.norm(vector)
+        return vector / norm if norm > 0 else None
+
+    def _relevance(self, vectors, titles, positions: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         # Centrality: mean cosine to every other sentence, via the centroid (O(nnz), no n² matrix).
         n = vectors.shape[0]
         centroid = np.asarray(vectors.sum(axis=0)).ravel()
         self_similarity = np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel()
-        centrality = (vectors @ centroid - self_similarity) / max(n - 1, 1)
-        if centrality.max() > 0:
-            centrality = centrality / centrality.max()
-        positions = np.array([pos for _, pos in origins], dtype=float)
+        content = _scaled((vectors @ centroid - self_similarity) / max(n - 1, 1))
+        if titles is not None:
+            content = content + self.title_weight * _scaled(vectors @ titles)
         lead = 1 / np.sqrt(1 + positions)
-        return centrality + self.position_weight * lead
+        safe = np.maximum(lengths, 1)
+        form = np.minimum(1, safe / self.short_words) * np.minimum(1, self.long_words / safe)
+        return (content + self.position_weight * lead) * form
 
-    def _select(self, sentences, vectors, relevance, count) -> list[int]:
-        order = sorted(range(len(sentences)), key=lambda i: (-relevance[i], i))
-        signatures = [signature(str(s), self._lang, self.repeats.shingle_size) for s in sentences]
+    def _dangling(self, sentences: list[Sentence], positions: np.ndarray) -> np.ndarray:
+        """True for a sentence (not a lead) that opens on a pronoun or connective."""
+        flags = np.zeros(len(sentences), dtype=bool)
+        if not self._openings:
+            return flags
+        for i, sentence in enumerate(sentences):
+            opening = [w.lower() for w in sentence.words[:2]]
+            if positions[i] > 0 and opening and (opening[0] in self._openings or " ".join(opening) in self._openings):
+                flags[i] = True
+        return flags
+
+    def _select(self, sentences, vectors, relevance, dangling, lengths, count) -> list[int]:
+        """Indices in the order chosen."""
+        n = len(sentences)
+        budget = count.words if isinstance(count, WordBudget) else None
+        limit = n if callable(count) else min(int(count), n)
+        form = np.where(dangling, self.dangling, 1.0)
+        available = np.ones(n, dtype=bool)
+        max_similarity = np.zeros(n)
+        signatures: dict[int, Signature] = {}
         chosen: list[int] = []
-        max_similarity = np.zeros(len(sentences))
-        budget = count if callable(count) else None
-        limit = len(sentences) if budget else int(count)
-        used_words = 0
+        used_words = 0.0
         while len(chosen) < limit:
-            scores = self.mmr_lambda * relevance - (1 - self.mmr_lambda) * max_similarity
-            candidates = [i for i in order if i not in chosen and max_similarity[i] < self.redundancy]
-            if budget:
-                candidates = [i for i in candidates if used_words + len(sentences[i].words) <= budget.words or not chosen]
-            if not candidates:
+            candidates = available & (max_similarity < self.redundancy)
+            if budget is not None and chosen:
+                candidates &= used_words + lengths <= budget
+            if not candidates.any():
                 break
-            best = max(candidates, key=lambda i: (scores[i], -i))
+            scores = self.mmr_lambda * relevance * form - (1 - self.mmr_lambda) * max_similarity
+            best = int(np.argmax(np.where(candidates, scores, -np.inf)))  # ties: the earliest sentence
+            # A sentence that says what a chosen one says (or less) adds nothing, however worded.
+            # Checked when it comes first (exclusion is final, so checking later changes nothing).
+            said = self._signature(best, sentences, signatures)
+            if any(says_same(said, signatures[c], self.repeats) for c in chosen):
+                available[best] = False
+                continue
             chosen.append(best)
-            used_words += len(sentences[best].words)
+            available[best] = False
+            used_words += lengths[best]
+            if best + 1 < n and dangling[best + 1]:
+                form[best + 1] = 1.0  # its predecessor is in: the pronoun is resolved
             similarity = (vectors @ vectors[best].T).toarray().ravel()
             max_similarity = np.maximum(max_similarity, similarity)
-            # A sentence that says what a chosen one says (or less) adds nothing, however worded.
-            for i in order:
-                if max_similarity[i] < self.redundancy and says_same(signatures[i], signatures[best], self.repeats):
-                    max_similarity[i] = 1.0
-            if budget and used_words >= budget.words:
+            if budget is not None and used_words >= budget:
                 break
         return chosen
+
+    def _signature(self, index: int, sentences, cache: dict[int, Signature]) -> Signature:
+        if index not in cache:
+            cache[index] = signature(str(sentences[index]), self._lang, self.repeats.shingle_size)
+        return cache[index]
+
+
+def _unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1
+    return sparse.csr_matrix(sparse.diags(1 / norms) @ matrix)
+
+
+def _scaled(values: np.ndarray) -> np.ndarray:
+    """Values divided by their maximum (unchanged when none is positive)."""
+    top = values.max() if values.size else 0
+    return values / top if top > 0 else values
 
 
 SUMY_ALGORITHMS: dict[str, type[AbstractSummarizer]] = {

@@ -90,3 +90,134 @@ def test_seed_story_has_no_caption_no_repeat_and_attributed_sentences(seeds):
         assert sentence.attributions and sentence.attributions[0].source in {p.stem for p in seeds}
         assert "AFP /" not in sentence.text and "(Photo" not in sentence.text
     assert sum("une première depuis le début de la guerre" in s.text for s in summary.sentences) <= 1
+
+
+# --- NewsSummarizer's relevance: titles, sentence form, dangling openings -----------------------
+
+def _plain(sentences, heading=None, language="en"):
+    """A plain sumy document (no dispatches, no de-duplication): one paragraph, an optional heading."""
+    from sumy.models.dom import Paragraph, Sentence
+
+    tokenizer = SumyTokenizer(language)
+    items = ([Sentence(heading, tokenizer, is_heading=True)] if heading else []) + [
+        Sentence(s, tokenizer) for s in sentences
+    ]
+    return ObjectDocumentModel([Paragraph(items)])
+
+
+HARBOUR = [
+    "Storms closed three ports in the north of the country on Sunday night.",
+    "The harbour master said ferries to the islands would not sail before Tuesday at the earliest.",
+    "Fishermen said the storm had destroyed dozens of boats in the harbour of Brest.",
+]
+
+
+def test_news_summarizer_leans_towards_the_dispatch_title():
+    title = "Island ferries will not sail before Tuesday"
+    untitled = StoryDocument([make_dispatch(" ".join(HARBOUR), language="en")], SumyTokenizer("en"))
+    titled = StoryDocument([make_dispatch(" ".join(HARBOUR), title=title, language="en")], SumyTokenizer("en"))
+    assert [str(s) for s in NewsSummarizer("en")(untitled, 1)] == [HARBOUR[2]]
+    assert [str(s) for s in NewsSummarizer("en")(titled, 1)] == [HARBOUR[1]]
+    assert [str(s) for s in NewsSummarizer("en", title_weight=0)(titled, 1)] == [HARBOUR[2]]
+    # A plain sumy document's headings play the title's part.
+    assert [str(s) for s in NewsSummarizer("en")(_plain(HARBOUR, heading=title), 1)] == [HARBOUR[1]]
+
+
+def test_news_summarizer_passes_over_fragments():
+    sentences = [
+        "Storms closed three ports in the north of the country on Sunday night.",
+        "Schools budget approved.",
+        "The council approved the budget for public schools on Monday after a long debate in the chamber.",
+        "Teachers welcomed the budget for public schools, which adds funding for two hundred posts.",
+    ]
+    document = _plain(sentences)
+    assert [str(s) for s in NewsSummarizer("en", short_words=1)(document, 1)] == [sentences[1]]
+    assert [str(s) for s in NewsSummarizer("en")(document, 1)] == [sentences[2]]
+
+
+def test_news_summarizer_prefers_a_sentence_that_stands_alone():
+    sentences = [
+        "Storms closed three ports in the north of the country on Sunday night.",
+        "It said the new budget for public schools adds funding for teachers.",
+        "The council said the new budget for public schools adds funding for teachers.",
+        "The new budget for public schools was approved on Monday by the council.",
+    ]
+    document = _plain(sentences)
+    assert [str(s) for s in NewsSummarizer("en", dangling=1.0)(document, 1)] == [sentences[1]]
+    assert [str(s) for s in NewsSummarizer("en")(document, 1)] == [sentences[2]]
+
+
+def test_a_dangling_sentence_is_fine_right_after_its_predecessor():
+    text = (
+        "Le gouvernement a présenté mardi un plan de deux milliards d'euros pour rénover les écoles. "
+        "Il prévoit la rénovation de trois mille écoles d'ici à la fin de l'année prochaine."
+    )
+    document = StoryDocument([make_dispatch(text, language="fr")], SumyTokenizer("fr"))
+    chosen = [str(s) for s in NewsSummarizer("fr")(document, 2)]
+    assert chosen == [s for d in document.dispatches for s in d.sentences]
+
+
+def test_dangling_openings_exist_for_french_and_english():
+    from tasks.summarise import DANGLING_OPENINGS
+
+    assert {"il", "elle", "cependant", "en outre"} <= DANGLING_OPENINGS["fr"]
+    assert {"he", "they", "however", "in addition"} <= DANGLING_OPENINGS["en"]
+
+
+def test_news_summarizer_takes_any_sumy_count():
+    from sumy.utils import ItemsCount
+
+    document = _plain(HARBOUR)
+    two = NewsSummarizer("en")(document, ItemsCount(2))
+    assert len(two) == 2 and [str(s) for s in two] == [s for s in HARBOUR if s in map(str, two)]
+    assert len(NewsSummarizer("en")(document, ItemsCount("50%"))) == 1
+
+
+def test_news_summarizer_on_thousands_of_similar_sentences():
+    """Many near-identical sentences that differ by their numbers: five distinct ones are chosen."""
+    lines = [f"Report {i} says the river rose by {i % 7} metres near town {i % 50} on day {i % 9}." for i in range(3000)]
+    document = _plain(lines)
+    chosen = NewsSummarizer("en")(document, 5)
+    assert len(chosen) == 5 and len({str(s) for s in chosen}) == 5
+
+
+# --- the summarisation bench's scoring -----------------------------------------------------------
+
+def _bench():
+    """bench/summarisation.py as a module (it is a script, not a package); needs the bench extra."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("rouge_score")
+    if "bench_summarisation" not in sys.modules:
+        path = Path(__file__).resolve().parent.parent / "bench" / "summarisation.py"
+        spec = importlib.util.spec_from_file_location("bench_summarisation", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # its dataclasses look their module up by name
+        spec.loader.exec_module(module)
+    return sys.modules["bench_summarisation"]
+
+
+def test_bench_french_tokenizer_keeps_accents_and_normalises():
+    bench = _bench()
+    decomposed = "L’e\u0301te\u0301 a\u0300 Noël : Ça coûte 3,5 € — «oui»"
+    assert bench.FrenchTokenizer().tokenize(decomposed) == ["l", "été", "à", "noël", "ça", "coûte", "3", "5", "oui"]
+
+
+def test_bench_french_scores_accented_words_that_the_default_tokenizer_drops():
+    bench = _bench()
+    scorer = bench.make_scorer("fr")
+    r1, r2, rl = bench.score(scorer, ["Les élèves été"], "Les élèves été")
+    assert (r1, r2, rl) == (100.0, 100.0, 100.0)
+    # NFC: a decomposed é is the same word; different words do not match through their ASCII letters.
+    assert bench.score(scorer, ["élève"], "e\u0301le\u0300ve")[0] == 100.0
+    assert bench.score(scorer, ["été"], "êta")[0] == 0.0
+    # References are scored one by one and averaged.
+    assert bench.score(scorer, ["élève", "maître"], "élève")[0] == 50.0
+
+
+def test_bench_reference_lengths():
+    bench = _bench()
+    assert bench.reference_lengths(["Une phrase. Deux phrases. Trois.", "Une seule phrase ici."], "fr") == (2, 5)
+    assert bench.reference_lengths(["no full stop"], "en") == (1, 3)
