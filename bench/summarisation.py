@@ -1,15 +1,23 @@
 """Summarisation benchmark: the default summariser against Lead and sumy baselines, by ROUGE.
 
     .venv/bin/python bench/summarisation.py [--data DIR] [--limit N] [--methods news,lead-k,...]
+        [--settings k,words] [--datasets orangesum,...] [--no-titles] [--no-speed]
 
-Every `*.dev.jsonl` in the data folder (see ../shared/bench/README.md) goes through the
-product's own pipeline: each article -> RawDispatch(kind="text") -> clean -> dedup_within,
-one Dispatch per article, dated in the record's order, so every method sees the same sentences.
-Two length settings: k = the references' sentence count (rounded mean, at least 1), and a word
-budget equal to the references' mean length in words. Scoring as the README says: ROUGE-1/2/L F1
-x 100 (rouge-score), English with its default tokenizer and the Porter stemmer, French with a
-tokenizer that lower-cases, NFC-normalises and keeps Unicode letter/digit runs, no stemming;
-references scored one by one and averaged.
+Every `*.dev.jsonl` in the data folder (default ../shared/bench/summarisation beside the project;
+see ../shared/bench/README.md) goes through the product's own pipeline: each article ->
+RawDispatch(kind="text") -> clean -> dedup_within, one Dispatch per article, published in the
+record's order (from its `date` when it has one), in the record's language; a single article also
+gets the record's title as its headline (--no-titles: not). Every method then sees the same
+sentences, through `summarise_dispatches` (Lead-3 and Lead-k, the first sentences of the
+date-ordered concatenation, through the same `StoryDocument`).
+
+Two length settings: k = the references' sentence count (pysbd; mean over references rounded half
+up, at least 1), and a word budget equal to the references' mean length in words
+(`tasks.language.words`, as `WordBudget` counts; the first sentence chosen may exceed it, as
+`WordBudget` allows). Scoring as that README says: ROUGE-1/2/L F1 x 100 (rouge-score), English
+with its default tokenizer and the Porter stemmer, French with a tokenizer that lower-cases,
+NFC-normalises and keeps Unicode letter/digit runs, no stemming; each reference scored on its
+own, the scores averaged. Times are CPU time of this process with BLAS on one thread.
 """
 
 from __future__ import annotations
@@ -314,6 +322,8 @@ def table(datasets: list[tuple[str, list[Item], dict]], methods: list[str], sett
     header = "| method | " + " | ".join(f"{name} ({items[0].lang})" for name, items, _ in datasets) + " |"
     rows = [header, "|---" * (len(datasets) + 1) + "|"]
     for method in methods:
+        if not any((method, setting) in results for _, _, results in datasets):
+            continue
         cells = []
         for _, items, results in datasets:
             result = results.get((method, setting))
@@ -385,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n### k = the references' sentence count\n")
         print(table(datasets, methods, "k"))
     if "words" in settings:
-        print("\n### word budget = the references' mean length (Lead-3 = Lead-k there)\n")
+        print("\n### word budget = the references' mean length (no Lead-3 row: at a budget it is Lead-k)\n")
         print(table(datasets, methods, "words"))
     if "k" in settings:
         print("\n### CPU ms per input (k setting, including building the sumy document)\n")
