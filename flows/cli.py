@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 from urllib.parse import urlsplit
 
 import typer
+from flows.check import check_config
 from flows.settings import DEFAULT_CONFIG, ConfigError, load_settings, load_sources
 from tasks.sources import SourceSpec
 
@@ -38,6 +40,13 @@ def _store_environment(store: Optional[str], data_dir: Optional[Path]) -> None:
         os.environ["DIGEST_DATA_DIR"] = str(data_dir)
 
 
+def _exit_on_problems(problems: list[str]) -> None:
+    """A bad configuration stops a command before any work: one line per problem, exit status 2."""
+    if problems:
+        typer.echo("Configuration error\n" + "\n".join(problems), err=True)
+        raise typer.Exit(2)
+
+
 def _open_store(config: Path, store: Optional[str], data_dir: Optional[Path]):
     from tasks.store import Store, StoreError
 
@@ -61,24 +70,42 @@ def run(
     url: Annotated[Optional[list[str]], typer.Option(help="Feed, sitemap or article URL for this run (repeatable).")] = None,
     store: StoreOption = None,
     data_dir: DataDirOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (cron, CI).")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print each source and every line the flow logs.")] = False,
 ) -> None:
-    """Run the daily-digest flow once and print where the digest was written."""
+    """Run the daily-digest flow once, showing each stage, and print where the digest was written."""
+    if quiet and verbose:
+        raise typer.BadParameter("give --quiet or --verbose, not both")
     day = _day(date)
     _store_environment(store, data_dir)
+    _exit_on_problems(check_config(config, out_dir=out, sources_now=False))  # before Prefect starts
     try:
-        load_settings(config)  # fail on a bad config before Prefect starts
         run_sources = load_sources(sources) if sources else []
     except ConfigError as exc:
-        typer.echo(f"Configuration error\n{exc}", err=True)
-        raise typer.Exit(2) from None
+        _exit_on_problems(exc.problems)
     run_sources += [SourceSpec(name=urlsplit(u).netloc or u, kind="auto", url=u) for u in url or []]
-    from flows.daily_digest import daily_digest
+    from rich.console import Console
 
-    result = daily_digest(
-        date=day, config_path=str(config), sources=run_sources or None, out_dir=str(out) if out else None,
-        sentences=sentences, words=words, algorithm=algorithm,
-    )
-    typer.echo(f"{result['stories']} stories for {result['date']}; {result['failures']} failures")
+    from flows.daily_digest import daily_digest
+    from flows.progress import RunProgress, quiet_prefect_console
+
+    quiet_prefect_console()
+    console = Console()
+    progress = nullcontext() if quiet else RunProgress(console, verbose)
+    with progress:
+        try:
+            result = daily_digest(
+                date=day, config_path=str(config), sources=run_sources or None, out_dir=str(out) if out else None,
+                sentences=sentences, words=words, algorithm=algorithm,
+            )
+        except Exception as exc:
+            typer.echo(f"Run failed: {exc}", err=True)
+            raise typer.Exit(1) from None
+    if quiet:
+        return
+    console.print(progress.summary())
+    typer.echo(f"{result['stories']} stories for {result['date']}; {result['failures']} failures; "
+               f"{progress.elapsed:.1f} s")
     for path in result["paths"]:
         typer.echo(path)
 
@@ -101,16 +128,43 @@ def _stage(lines) -> None:
 @app.command()
 def serve(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Serve the daily-digest deployments of the config's [[schedules]] (needs a Prefect API, see README)."""
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        typer.echo(f"Configuration error\n{exc}", err=True)
-        raise typer.Exit(2) from None
+    _exit_on_problems(check_config(config, sources_now=False))
+    settings = load_settings(config)
     from flows.serve import serve_config
 
     for schedule in settings.schedules:
         typer.echo(f"daily-digest/{schedule.name}: '{schedule.cron}' in {schedule.timezone}")
     serve_config(settings, config)
+
+
+@app.command()
+def check(
+    config: ConfigOption = DEFAULT_CONFIG,
+    offline: Annotated[bool, typer.Option(help="Do not try the sources' URLs.")] = False,
+    smtp: Annotated[bool, typer.Option(help="Connect to the SMTP server and say EHLO (no login, no message).")] = False,
+) -> None:
+    """Validate the configuration without running: one line per problem with its key and the fix."""
+    _exit_on_problems(check_config(config, offline=offline, smtp=smtp))
+    tried = "; URLs not tried (--offline)" if offline else ""
+    typer.echo(f"{config}: no problems found{tried}")
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Where to write config/digest.toml (and samples/).")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing config/digest.toml.")] = False,
+) -> None:
+    """Write a commented starter configuration: the sample dispatches, example feeds, a daily schedule."""
+    from flows.starter import StarterExists, write_starter
+
+    try:
+        written = write_starter(folder, force)
+    except StarterExists as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    for path in written:
+        typer.echo(f"wrote {path}")
+    typer.echo(f"next: cd {folder} && digest check && digest run")
 
 
 @app.command()

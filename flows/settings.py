@@ -9,16 +9,17 @@ from pathlib import Path
 from typing import Literal
 
 from prefect.client.schemas.schedules import CronSchedule
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from tasks.clean import CleaningRules
 from tasks.cluster import ClusterOptions
 from tasks.dedup import DedupOptions
 from tasks.deliver import EmailSettings
 from tasks.fetch import FetchOptions
+from tasks.render import LABEL_KEYS
 from tasks.sources import SourceSpec
 from tasks.store import store_url
-from tasks.summarise import SummaryOptions
+from tasks.summarise import Algorithm, SummaryOptions
 
 DEFAULT_CONFIG = Path("config/digest.toml")
 SOURCE_LIST = TypeAdapter(list[SourceSpec])
@@ -37,7 +38,11 @@ ENVIRONMENT = {
 
 
 class ConfigError(Exception):
-    """A configuration problem, worded for the user: file, key, what is wrong."""
+    """Configuration problems, one line each worded for the user: file, key, what is wrong and the fix."""
+
+    def __init__(self, *problems: str):
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
 
 
 class DigestSettings(BaseModel):
@@ -55,6 +60,15 @@ class DigestSettings(BaseModel):
     )
     history_days: int = Field(7, ge=0, description="days of earlier digests whose dispatches are not repeated")
     retention_days: int = Field(90, ge=1, description="days dispatch texts are kept; fingerprints stay")
+    labels: dict[str, str] = Field(default_factory=dict, description="the digest's words, e.g. report = \"Bilan\"")
+
+    @field_validator("labels")
+    @classmethod
+    def _known_labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(labels) - set(LABEL_KEYS))
+        if unknown:
+            raise ValueError(f"unknown label {', '.join(unknown)} (labels are {', '.join(LABEL_KEYS)})")
+        return labels
 
     @property
     def store(self) -> str:
@@ -72,22 +86,38 @@ class ScheduleSettings(BaseModel):
     sources: list[str] | None = Field(None, description="names of the config's sources to read; all when unset")
     sentences: int | None = Field(None, ge=1, le=50)
     words: int | None = Field(None, ge=5, le=2000)
-    algorithm: str | None = None
+    algorithm: Algorithm | None = None
     email: bool = True
     out_dir: str | None = None
 
-    @model_validator(mode="after")
-    def _valid_schedule(self) -> "ScheduleSettings":
-        try:
-            CronSchedule(cron=self.cron, timezone=self.timezone)  # Prefect's own checks
-        except ValidationError as exc:
-            raise ValueError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
-        return self
+    # Prefect's own checks, so what passes here is what `digest serve` can deploy.
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, cron: str) -> str:
+        if not _prefect_accepts(cron=cron):
+            raise ValueError(f'"{cron}" is not a cron expression (five fields: minute hour day month weekday, '
+                             'e.g. "0 6 * * *" for 06:00 every day)')
+        return cron
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, timezone: str) -> str:
+        if not _prefect_accepts(cron="0 6 * * *", timezone=timezone):
+            raise ValueError(f'"{timezone}" is not an IANA time zone (use a name such as "Europe/Paris" or "UTC")')
+        return timezone
 
     def parameters(self) -> dict:
         chosen = {"only_sources": self.sources, "sentences": self.sentences, "words": self.words,
                   "algorithm": self.algorithm, "out_dir": self.out_dir}
         return {"email": self.email, **{k: v for k, v in chosen.items() if v is not None}}
+
+
+def _prefect_accepts(**schedule: str) -> bool:
+    try:
+        CronSchedule(**schedule)
+    except ValidationError:
+        return False
+    return True
 
 
 class Settings(BaseModel):
@@ -121,7 +151,7 @@ def load_settings(path: Path | str) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError("\n".join(_describe(path, error) for error in exc.errors())) from None
+        raise ConfigError(*(_describe(path, error) for error in exc.errors())) from None
 
 
 def load_sources(path: Path | str) -> list[SourceSpec]:
@@ -141,7 +171,7 @@ def load_sources(path: Path | str) -> list[SourceSpec]:
     try:
         return SOURCE_LIST.validate_python(sources)
     except ValidationError as exc:
-        raise ConfigError("\n".join(_describe(path, {**e, "loc": ("sources", *e["loc"])}) for e in exc.errors())) from None
+        raise ConfigError(*(_describe(path, {**e, "loc": ("sources", *e["loc"])}) for e in exc.errors())) from None
 
 
 def resolve_source_paths(sources: list, folder: Path) -> None:
@@ -156,4 +186,6 @@ def _describe(path: Path, error: dict) -> str:
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
         return f"{path}: {key}: unknown key (remove it or check its spelling)"
-    return f"{path}: {key}: {error['msg']}"
+    if error["type"] == "missing":
+        return f"{path}: {key}: missing (add it; `digest init` writes a commented example)"
+    return f"{path}: {key}: {error['msg'].removeprefix('Value error, ')}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
-from typing import Callable
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -20,6 +20,9 @@ MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 
 @dataclass(frozen=True)
 class Labels:
+    """Every word of the digest that is not from a dispatch; `[digest.labels]` overrides them."""
+
+    contents: str
     sources: str
     report: str
     read: str
@@ -39,6 +42,7 @@ class Labels:
 
 LABELS = {
     "en": Labels(
+        contents="Contents",
         sources="Sources",
         report="Run report",
         read="Dispatches read",
@@ -53,6 +57,7 @@ LABELS = {
         stories="stories",
     ),
     "fr": Labels(
+        contents="Sommaire",
         sources="Sources",
         report="Rapport d’exécution",
         read="Dépêches lues",
@@ -67,6 +72,13 @@ LABELS = {
         stories="sujets",
     ),
 }
+LABEL_KEYS = tuple(f.name for f in fields(Labels))
+TOC_MIN_STORIES = 6  # a table of contents helps once the digest no longer fits a screen
+
+
+def labels_for(language: str, overrides: Mapping[str, str] | None = None) -> Labels:
+    """The labels of `language` (English when there are none for it), with the configured overrides."""
+    return replace(LABELS.get(language, LABELS["en"]), **(overrides or {}))
 
 
 def digest_language(languages: list[str], default: str) -> str:
@@ -90,12 +102,14 @@ def markdown_url(url: object) -> str:
 
 
 def time_span(story: Story) -> str:
+    """When the story's dispatches were published; the day is not repeated for a same-day span."""
     first, last = story.first_published, story.last_published
     if not first:
         return ""
     if first == last:
         return first.strftime("%Y-%m-%d %H:%M") if (first.hour, first.minute) != (0, 0) else first.strftime("%Y-%m-%d")
-    return f"{first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M}"
+    end = f"{last:%H:%M}" if last.date() == first.date() else f"{last:%Y-%m-%d %H:%M}"
+    return f"{first:%Y-%m-%d %H:%M} – {end}"
 
 
 def _environment(autoescape: bool) -> Environment:
@@ -110,35 +124,37 @@ def _environment(autoescape: bool) -> Environment:
     return env
 
 
-def _render(template: str, digest: Digest) -> str:
+def _render(template: str, digest: Digest, labels: Labels | None, anchors: bool = True) -> str:
     env = _environment(template.endswith(".html.j2"))
     return env.get_template(template).render(
         title=digest.title,
         day=digest.day.isoformat(),
         language=digest.language,
-        labels=LABELS.get(digest.language, LABELS["en"]),
+        labels=labels or labels_for(digest.language),
         stories=digest.stories,
         report=digest.report,
         span=time_span,
+        toc=len(digest.stories) >= TOC_MIN_STORIES,
+        anchors=anchors,
     )
 
 
-def subject(digest: Digest) -> str:
-    labels = LABELS.get(digest.language, LABELS["en"])
+def subject(digest: Digest, labels: Labels | None = None) -> str:
+    labels = labels or labels_for(digest.language)
     return f"{digest.title} — {digest.day.isoformat()} — {labels.stories_count(len(digest.stories))}"
 
 
-def to_markdown(digest: Digest) -> str:
-    return re.sub(r"\n{3,}", "\n\n", _render("digest.md.j2", digest))
+def to_markdown(digest: Digest, labels: Labels | None = None, anchors: bool = True) -> str:
+    return re.sub(r"\n{3,}", "\n\n", _render("digest.md.j2", digest, labels, anchors))
 
 
-def to_html(digest: Digest) -> str:
-    return _render("digest.html.j2", digest)
+def to_html(digest: Digest, labels: Labels | None = None) -> str:
+    return _render("digest.html.j2", digest, labels)
 
 
-def to_plain_text(digest: Digest) -> str:
-    """For the text part of an email: the Markdown without escapes."""
-    return re.sub(r"\\([\\`*_\[\]<>#|])", r"\1", to_markdown(digest))
+def to_plain_text(digest: Digest, labels: Labels | None = None) -> str:
+    """For the text part of an email: the Markdown without escapes, nor anchors a mail reader would show."""
+    return re.sub(r"\\([\\`*_\[\]<>#|])", r"\1", to_markdown(digest, labels, anchors=False))
 
 
 def to_json(digest: Digest) -> str:
@@ -183,14 +199,11 @@ def _iso(moment) -> str | None:
     return moment.isoformat() if moment else None
 
 
-RENDERERS: dict[str, Callable[[Digest], str]] = {"md": to_markdown, "html": to_html, "json": to_json}
-
-
-def render(digest: Digest) -> dict[str, str]:
+def render(digest: Digest, labels: Labels | None = None) -> dict[str, str]:
     """Every format, by file extension."""
-    return {extension: renderer(digest) for extension, renderer in RENDERERS.items()}
+    return {"md": to_markdown(digest, labels), "html": to_html(digest, labels), "json": to_json(digest)}
 
 
 @task(name="render", cache_policy=NO_CACHE)
-def render_task(digest: Digest) -> dict[str, str]:
-    return render(digest)
+def render_task(digest: Digest, labels: Labels | None = None) -> dict[str, str]:
+    return render(digest, labels)

@@ -1,7 +1,13 @@
+import os
+import re
+import subprocess
+import sys
+
+import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.conftest import SAMPLES
+from tests.conftest import ROOT, SAMPLES
 
 runner = CliRunner()
 
@@ -40,3 +46,53 @@ def test_summarise_rejects_both_lengths_and_unreadable_input(tmp_path):
     result = runner.invoke(app, ["summarise", str(empty)])
     assert result.exit_code == 1
     assert "no news text left after cleaning" in result.output
+
+
+def _run(config_text: str, tmp_path, *options: str) -> subprocess.CompletedProcess:
+    """`digest run` in a subprocess against the session's Prefect API, with Prefect's default console logging."""
+    import prefect.settings
+
+    config = tmp_path / "digest.toml"
+    config.write_text(config_text, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_LOGGING_LEVEL"}
+    env["PREFECT_API_URL"] = prefect.settings.PREFECT_API_URL.value()
+    return subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--date", "2026-11-27",
+                           "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"), *options],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+SAMPLES_CONFIG = f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n'
+
+
+@pytest.mark.prefect
+def test_run_shows_each_stage_then_a_summary_and_the_paths(prefect_api, tmp_path):
+    run = _run(SAMPLES_CONFIG, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stderr == ""  # Prefect's own lines give way to the display
+    for stage, result in [("Sources", "read 6 dispatches from 1/1 sources"), ("Cleaning", "cleaned 6 dispatches"),
+                          ("Duplicates", "removed repeated sentences: 1"), ("Stories", "stories: 4")]:
+        assert re.search(rf"│ {stage} +│ {re.escape(result)}", run.stdout), run.stdout
+    lines = run.stdout.splitlines()
+    assert re.fullmatch(r"4 stories for 2026-11-27; 0 failures; \d+\.\d s", lines[-4])
+    assert lines[-3:] == [str(tmp_path / "out" / f"2026-11-27.{ext}") for ext in ("md", "html", "json")]
+    assert "source samples:" not in run.stdout
+
+
+@pytest.mark.prefect
+def test_run_quiet_prints_nothing_on_success_and_verbose_shows_each_source(prefect_api, tmp_path):
+    quiet = _run(SAMPLES_CONFIG, tmp_path, "--quiet")
+    assert quiet.returncode == 0, quiet.stderr[-3000:]
+    assert (quiet.stdout, quiet.stderr) == ("", "")
+    assert (tmp_path / "out" / "2026-11-27.md").exists()
+    verbose = _run(SAMPLES_CONFIG, tmp_path, "--verbose")
+    assert verbose.returncode == 0, verbose.stderr[-3000:]
+    assert "source samples: 6 dispatches, 0 failures" in verbose.stdout
+
+
+@pytest.mark.prefect
+def test_run_quiet_prints_only_the_error_when_the_run_fails(prefect_api, tmp_path):
+    (tmp_path / "empty").mkdir()
+    run = _run(f'[[sources]]\nname = "empty"\npath = "{tmp_path / "empty"}"\n', tmp_path, "--quiet")
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert run.stderr == "Run failed: empty: folder holds no .txt, .html, .json or .jsonl file\n"

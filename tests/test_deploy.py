@@ -35,7 +35,8 @@ def test_bad_schedule_is_a_configuration_error(tmp_path):
     config.write_text('[[sources]]\nname = "a"\npath = "."\n[[schedules]]\ncron = "0 25 * * *"\ntimezone = "Paris"\n')
     with pytest.raises(ConfigError) as error:
         load_settings(config)
-    assert 'schedules.0: Value error, Invalid cron string: "0 25 * * *"; Invalid timezone: "Paris"' in str(error.value)
+    assert 'schedules.0.cron: "0 25 * * *" is not a cron expression' in str(error.value)
+    assert 'schedules.0.timezone: "Paris" is not an IANA time zone' in str(error.value)
 
 
 def test_prefect_yaml_points_at_the_flow():

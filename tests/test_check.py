@@ -1,0 +1,135 @@
+"""`digest check`: each kind of problem, found without running, on one line with its key and the fix."""
+
+import socket
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from typer.testing import CliRunner
+
+from flows.check import check_config
+from flows.cli import app
+from tests.conftest import SAMPLES
+from tests.http_server import FixtureServer, Reply
+
+runner = CliRunner()
+GOOD = f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n'
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    config = tmp_path / "digest.toml"
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _only(problems: list[str], key: str) -> str:
+    """The one problem, which must name `key`."""
+    assert len(problems) == 1, problems
+    assert f": {key}: " in problems[0], problems
+    return problems[0]
+
+
+def test_a_good_config_has_no_problem(tmp_path):
+    assert check_config(_config(tmp_path, GOOD), offline=False) == []
+
+
+@pytest.mark.parametrize("text, key, fix", [
+    (GOOD + '[digest]\ncolour = "blue"\n', "digest.colour", "unknown key (remove it or check its spelling)"),
+    (GOOD + '[[schedules]]\ncron = "0 25 * * *"\n', "schedules.0.cron", 'e.g. "0 6 * * *"'),
+    (GOOD + '[[schedules]]\ntimezone = "Europe/Pariss"\n', "schedules.0.timezone", 'such as "Europe/Paris"'),
+    (GOOD + '[[schedules]]\nsources = ["sample"]\n', "schedules.0.sources", 'no source named "sample"'),
+    (GOOD + '[[sources]]\nname = "x"\nkind = "feed"\nurl = "htp://example.org/rss"\n', "sources.1.url",
+     "is not an http(s) URL"),
+    (GOOD + '[[sources]]\nname = "x"\nkind = "urls"\nurls = ["https://a.example/1", "www.b.example/2"]\n',
+     "sources.1.urls.1", "write it in full"),
+    ('[[sources]]\nname = "x"\npath = "no-such-folder"\n', "sources.0.path", "relative to the config file's folder"),
+    (GOOD + GOOD, "sources.1.name", "give each source its own name"),
+    (GOOD + '[digest.labels]\nreprot = "Bilan"\n', "digest.labels", "unknown label reprot"),
+    (GOOD + '[email]\nrecipients = ["desk@example.org"]\nhost = "smtp.example.org"\n', "email.sender",
+     "DIGEST_EMAIL_FROM"),
+    (GOOD + '[email]\nport = 465\nsecurity = "starttls"\n', "email.security", 'set security = "ssl"'),
+])
+def test_each_kind_of_problem_names_its_key_and_the_fix(tmp_path, text, key, fix):
+    assert fix in _only(check_config(_config(tmp_path, text)), key)
+
+
+def test_output_and_data_folders_must_be_writable(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    config = _config(tmp_path, GOOD + f'[digest]\nout_dir = "{tmp_path / "a-file" / "digests"}"\n')
+    assert "is a file" in _only(check_config(config), "digest.out_dir")
+    config = _config(tmp_path, GOOD + f'[digest]\ndata_dir = "{tmp_path / "a-file" / "data"}"\n')
+    assert "is a file" in _only(check_config(config), "digest.data_dir")
+    assert "digest.out_dir" in _only(check_config(_config(tmp_path, GOOD), out_dir=tmp_path / "a-file"),
+                                     "digest.out_dir")
+
+
+def test_unreachable_and_refused_urls_are_found_unless_offline(tmp_path):
+    with FixtureServer() as server:
+        server.routes["/feed.xml"] = Reply(200, "<rss/>", {"Content-Type": "application/rss+xml"})
+        server.routes["/private.xml"] = Reply(403, "go away")
+        text = GOOD + "".join(
+            f'[[sources]]\nname = "{name}"\nkind = "feed"\nurl = "{url}"\nlocal = {local}\n'
+            for name, url, local in [("ok", server.url("/feed.xml"), "true"), ("gone", server.url("/gone.xml"), "true"),
+                                     ("refused", server.url("/private.xml"), "true"),
+                                     ("down", f"http://127.0.0.1:{_free_port()}/rss", "true"),
+                                     ("loopback", server.url("/feed.xml"), "false")])
+        config = _config(tmp_path, text)
+        problems = check_config(config, offline=False)
+        assert check_config(config, offline=True) == []
+    assert len(problems) == 4, problems
+    by_key = {line.split(": ")[1]: line for line in problems}
+    assert "HTTP 404 (check the address)" in by_key["sources.2.url"]
+    assert "HTTP 403" in by_key["sources.3.url"] and "user_agent" in by_key["sources.3.url"]
+    assert "cannot reach 127.0.0.1" in by_key["sources.4.url"]
+    assert "local = true" in by_key["sources.5.url"]
+
+
+class _Quiet:
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_port():
+    port = _free_port()
+    controller = Controller(_Quiet(), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port
+    controller.stop()
+
+
+def test_smtp_is_tried_only_with_smtp(tmp_path, smtp_port):
+    email = f'[email]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\nsender = "d@example.org"\n'
+    assert check_config(_config(tmp_path, GOOD + email), smtp=True) == []
+    closed = _config(tmp_path, GOOD + email.replace(str(smtp_port), str(_free_port())))
+    assert check_config(closed) == []
+    assert "cannot talk to 127.0.0.1" in _only(check_config(closed, smtp=True), "email.host")
+    tls = _config(tmp_path, GOOD + email.replace('"none"', '"ssl"'))
+    assert "TLS failed" in _only(check_config(tls, smtp=True), "email.security")
+
+
+def test_check_run_and_serve_fail_the_same_way_before_any_work(tmp_path):
+    config = _config(tmp_path, GOOD + '[digest]\ncolour = "blue"\n[[schedules]]\ntimezone = "Mars/Olympus"\n')
+    outputs = []
+    for command in (["check"], ["run", "--date", "2026-11-27"], ["serve"]):
+        result = runner.invoke(app, [*command, "--config", str(config)])
+        assert result.exit_code == 2, result.output
+        outputs.append(result.stderr)
+    assert outputs[0] == outputs[1] == outputs[2]
+    lines = outputs[0].splitlines()
+    assert lines[0] == "Configuration error" and len(lines) == 3
+    assert lines[1].startswith(f"{config}: digest.colour: unknown key")
+    assert lines[2].startswith(f"{config}: schedules.0.timezone: ")
+    assert not (tmp_path / "digests").exists() and not (tmp_path / "data").exists()
+
+
+def test_check_says_so_when_all_is_well(tmp_path):
+    result = runner.invoke(app, ["check", "--config", str(_config(tmp_path, GOOD)), "--offline"])
+    assert result.exit_code == 0, result.output
+    assert "no problems found" in result.stdout
