@@ -10,20 +10,25 @@ import asyncio
 from datetime import date as Date
 from pathlib import Path
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_markdown_artifact
 
 from flows.settings import DEFAULT_CONFIG, Settings, load_settings
-from tasks.clean import clean_batch
+from tasks.clean import Cleaner
 from tasks.cluster import cluster_batch
 from tasks.dedup import dedup_batch, history_batch, published_on
 from tasks.models import Digest, RunReport
 from tasks.deliver import DeliveryError, EmailSettings, build_message, send_task
-from tasks.render import digest_language, render_task, subject, to_plain_text
+from tasks.render import Labels, digest_language, labels_for, render_task, subject, to_plain_text
 from tasks.sources import SourceSpec, read_sources
 from tasks.output import write_digest_task
 from tasks.store import Store
 from tasks.summarise import Algorithm, SummaryOptions, summarise_batch
+
+
+# The clean stage's task: pages are cleaned while the sources are read; this waits for the last ones.
+clean_batch = task(name="clean", cache_policy=NO_CACHE)(Cleaner.results)
 
 
 class AllSourcesFailed(RuntimeError):
@@ -73,24 +78,28 @@ def daily_digest(
         resend: send it again to every recipient, even if it was sent for this date already.
     """
     logger = get_run_logger()
-    settings = apply_overrides(load_settings(config_path), sentences, words, algorithm)
-    day = date or Date.today()
-    chosen = sources or select_sources(settings.sources, only_sources)
-    store = Store.open(settings.digest.store)
-    run_id = store.start_run(day)
+    report = RunReport()
+    with report.timed("open"):
+        settings = apply_overrides(load_settings(config_path), sentences, words, algorithm)
+        day = date or Date.today()
+        chosen = sources or select_sources(settings.sources, only_sources)
+        store = Store.open(settings.digest.store)
+        run_id = store.start_run(day)
     try:
-        digest, rendered, paths, validators = _build(settings, store, day, chosen, Path(out_dir) if out_dir else None)
+        digest, rendered, paths, validators = _build(settings, store, day, chosen, Path(out_dir) if out_dir else None,
+                                                     report)
     except BaseException:
         store.finish_run(run_id, "failed")
         raise
-    # Only now: a feed answered 304 next time must have been digested this time.
-    store.save_validators(validators)
-    report = digest.report
-    delivery = _deliver(digest, rendered["html"], settings.email, store, resend) if email else None
-    store.finish_run(run_id, "completed" if delivery is None else "email failed", report.dispatches_read,
-                     report.dispatches_kept, len(digest.stories), report.failures)
-    store.prune(settings.digest.retention_days, day)
-    store.close()
+    labels = labels_for(digest.language, settings.digest.labels)
+    delivery = _deliver(digest, labels, rendered["html"], settings.email, store, resend) if email else None
+    with report.timed("close"):
+        # Only now: a feed answered 304 next time must have been digested this time.
+        store.save_validators(validators)
+        store.finish_run(run_id, "completed" if delivery is None else "email failed", report.dispatches_read,
+                         report.dispatches_kept, len(digest.stories), report.failures)
+        store.prune(settings.digest.retention_days, day)
+        store.close()
     if delivery is not None:
         raise DeliveryFailed(f"digest written to {paths[0].parent}, but the email failed: {delivery}")
     for failure in report.failures:
@@ -98,7 +107,8 @@ def daily_digest(
     logger.info("%d stories from %d dispatches; written to %s", len(digest.stories), report.dispatches_kept,
                 ", ".join(map(str, paths)))
     return {"date": day.isoformat(), "stories": len(digest.stories), "paths": [str(p) for p in paths],
-            "failures": len(report.failures)}
+            "failures": len(report.failures), "read": report.dispatches_read, "kept": report.dispatches_kept,
+            "seconds": {stage: round(seconds, 3) for stage, seconds in report.seconds.items()}}
 
 
 def select_sources(configured: list[SourceSpec], names: list[str] | None) -> list[SourceSpec]:
@@ -110,7 +120,8 @@ def select_sources(configured: list[SourceSpec], names: list[str] | None) -> lis
     return [s for s in configured if s.name in names]
 
 
-def _deliver(digest: Digest, html: str, settings: EmailSettings, store: Store, resend: bool) -> str | None:
+def _deliver(digest: Digest, labels: Labels, html: str, settings: EmailSettings, store: Store,
+             resend: bool) -> str | None:
     """Email the digest to recipients who do not have it yet; the reason when sending failed."""
     if not settings.enabled:
         return None
@@ -120,7 +131,7 @@ def _deliver(digest: Digest, html: str, settings: EmailSettings, store: Store, r
         get_run_logger().info("digest for %s already sent to every recipient; --resend sends it again", digest.day)
         return None
     try:
-        message = build_message(subject(digest), to_plain_text(digest), html, settings, recipients)
+        message = build_message(subject(digest, labels), to_plain_text(digest, labels), html, settings, recipients)
     except DeliveryError as exc:
         return str(exc)
     delays = [settings.retry_delay * 2**n for n in range(settings.retries)]
@@ -133,38 +144,63 @@ def _deliver(digest: Digest, html: str, settings: EmailSettings, store: Store, r
 
 
 def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec],
-           out_dir: Path | None) -> tuple[Digest, dict[str, str], list[Path], dict]:
-    report = RunReport()
-    results = asyncio.run(read_sources(sources, settings.fetch, store.validators(), day))
-    raws = [raw for result in results for raw in result.raws]
-    report.failures.extend(failure for result in results for failure in result.failures)
-    report.dispatches_read = len(raws)
-    if not raws and all(result.failures for result in results):
-        raise AllSourcesFailed("; ".join(f"{f.source}: {f.reason}" for f in report.failures))
-
-    dispatches, removed, failed = clean_batch(raws, settings.cleaning)
+           out_dir: Path | None, report: RunReport) -> tuple[Digest, dict[str, str], list[Path], dict]:
+    logger = get_run_logger()
+    logger.info("reading %d sources", len(sources), extra={"stage": "sources", "total": len(sources)})
+    with Cleaner(settings.cleaning) as cleaner:  # pages are cleaned as they are read
+        with report.timed("read"):
+            results = asyncio.run(read_sources(sources, settings.fetch, store.validators(), day, cleaner.add))
+        for spec, result in zip(sources, results):
+            logger.info("source %s: %d dispatches, %d failures", spec.name, result.read, len(result.failures),
+                        extra={"stage": "source"})
+        read = sum(result.read for result in results)
+        answered = sum(bool(result.read or not result.failures) for result in results)
+        logger.info("read %d dispatches from %d/%d sources", read, answered, len(sources), extra={"stage": "read"})
+        report.failures.extend(failure for result in results for failure in result.failures)
+        report.dispatches_read = read
+        if not read and all(result.failures for result in results):
+            raise AllSourcesFailed("; ".join(f"{f.source}: {f.reason}" for f in report.failures))
+        with report.timed("clean"):
+            dispatches, removed, failed = clean_batch(cleaner)
     report.removals.extend(removed)
     report.failures.extend(failed)
+    logger.info("cleaned %d dispatches; captions, credits and boilerplate lines removed: %d", len(dispatches),
+                report.removed_count("clean"), extra={"stage": "clean"})
     # What an interrupted run of this day already stored comes back, so nothing is lost.
-    fetched = {d.id for d in dispatches}
-    dispatches += [d for d in store.first_seen_on(day) if d.id not in fetched]
+    with report.timed("recover"):
+        fetched = {d.id for d in dispatches}
+        dispatches += [d for d in store.first_seen_on(day) if d.id not in fetched]
     if settings.digest.select == "published":
         dispatches, _ = published_on(dispatches, day)
-    dispatches, removed = dedup_batch(dispatches, settings.dedup)
+    with report.timed("dedup"):
+        dispatches, removed = dedup_batch(dispatches, settings.dedup)
     report.removals.extend(removed)
-    dispatches, removed = history_batch(dispatches, store, day, settings.dedup, settings.digest.history_days)
+    with report.timed("history"):
+        dispatches, removed = history_batch(dispatches, store, day, settings.dedup, settings.digest.history_days)
     report.removals.extend(removed)
     report.dispatches_kept = len(dispatches)
+    repeats = [report.removed_count("sentence") + report.removed_count("paragraph"), report.removed_count("dispatch"),
+               report.removed_count("history")]
+    logger.info("removed repeated sentences: %d, duplicate dispatches: %d, already digested: %d; kept %d dispatches",
+                *repeats, len(dispatches), extra={"stage": "dedup"})
 
-    stories = cluster_batch(dispatches, settings.cluster)
-    summaries = summarise_batch(stories, settings.summary, settings.dedup)
+    with report.timed("cluster"):
+        stories = cluster_batch(dispatches, settings.cluster)
+    logger.info("stories: %d", len(stories), extra={"stage": "cluster"})
+    with report.timed("summarise"):
+        summaries = summarise_batch(stories, settings.summary, settings.dedup)
+    logger.info("summary sentences: %d", sum(len(s.sentences) for s in summaries), extra={"stage": "summarise"})
     language = settings.digest.language
     if language == "auto":
         language = digest_language([s.dispatches[0].language for s in stories], "en")
     digest = Digest(day=day, title=settings.digest.title, language=language, stories=summaries, report=report)
 
-    rendered = render_task(digest)
-    paths = write_digest_task(rendered, out_dir or settings.digest.out_dir, day)
-    store.save_digest(day, len(summaries), rendered["json"], [d.id for d in dispatches])
+    with report.timed("render"):
+        rendered = render_task(digest, labels_for(language, settings.digest.labels))
+    with report.timed("write"):
+        paths = write_digest_task(rendered, out_dir or settings.digest.out_dir, day)
+    logger.info("wrote %s in %s", ", ".join(p.name for p in paths), paths[0].parent, extra={"stage": "write"})
+    with report.timed("store"):
+        store.save_digest(day, len(summaries), rendered["json"], [d.id for d in dispatches])
     create_markdown_artifact(key="daily-digest", markdown=rendered["md"], description=f"Digest for {day}")
     return digest, rendered, paths, {k: v for r in results for k, v in r.validators.items()}

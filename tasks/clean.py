@@ -2,18 +2,25 @@
 
 Rules are data (regular expressions in `CleaningRules`), so a desk can add its
 outlets' own captions or signatures in the config without touching code.
+
+No Prefect here (the stage's task is in flows/daily_digest.py): extraction worker
+processes import this module, and Prefect would cost each of them ~1 s and ~150 MB.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
+import threading
 import unicodedata
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing import get_context
 
 from pydantic import BaseModel, ConfigDict, Field
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from tasks.extract import extract_html
 from tasks.language import bundle, detect_language, words
@@ -79,6 +86,7 @@ class CleaningRules(BaseModel):
     heading_max_words: int = 15
     languages: tuple[str, ...] = ("fr", "en")
     default_language: str = "en"
+    workers: int = Field(0, ge=0, description="processes that extract and clean pages; 0: one per CPU, 1: none")
 
 
 @dataclass(frozen=True)
@@ -116,7 +124,7 @@ def clean(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list
     compiled = _compile(rules)
     title, published, outlet, url = raw.title, raw.published, raw.outlet, raw.url
     if raw.kind == "html":
-        text, meta = extract_html(raw.body)
+        text, meta = extract_html(raw.body, need_date=raw.published is None)
         title = title or meta.get("title")
         published = published or parse_datetime(meta.get("date"))
         outlet = outlet or meta.get("site")
@@ -140,7 +148,7 @@ def clean(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list
         elif block is not None:
             blocks.append(block if block.heading else Block(tuple(lang.sentences(block.text))))
     body = "\n".join(b.text for b in blocks if not b.heading)
-    if not body:
+    if not words(body):  # punctuation only ("...", "???"): no news, and its fingerprint would be sha1("")
         return None, [], Failure(raw.source, raw.location, "no news text left after cleaning")
     dispatch = Dispatch(
         id=fingerprint(body),
@@ -179,20 +187,97 @@ def _classify_line(
     return Block((line,)), None
 
 
-@task(name="clean", cache_policy=NO_CACHE)
-def clean_batch(
-    raws: list[RawDispatch], rules: CleaningRules
-) -> tuple[list[Dispatch], list[Removal], list[Failure]]:
-    """One task for the whole batch: Prefect costs ~30 ms of server time per task run."""
-    dispatches, removals, failures = [], [], []
-    for raw in raws:
+def clean_guarded(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list[Removal], Failure | None]:
+    """`clean`, with any error of one dispatch turned into its failure: it must not sink the run."""
+    try:
+        return clean(raw, rules)
+    except Exception as exc:
+        return None, [], Failure(raw.source, raw.location, f"cleaning failed: {exc.__class__.__name__}: {exc}")
+
+
+Cleaned = tuple[Dispatch | None, list[Removal], Failure | None]
+
+
+class Cleaner:
+    """Cleans dispatches as the sources hand them over, so a run never holds every page at once.
+
+    Pages go to `rules.workers` processes (extraction is CPU-bound: this is what uses every
+    core). When every worker is busy, the calling thread cleans the page itself instead of
+    waiting, so at most two pages a worker are in flight. The first `INLINE_FIRST` pages are
+    cleaned in the calling thread: a small run does not pay for starting processes.
+    Results come back ordered by the key each page was added with, whoever cleaned it.
+    """
+
+    INLINE_FIRST = 16
+
+    def __init__(self, rules: CleaningRules):
+        self._rules = rules
+        self._workers = rules.workers or os.cpu_count() or 1
+        self._slots = threading.BoundedSemaphore(2 * self._workers)
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._added = 0
+        self._pending: dict[Future, tuple[tuple, str, str]] = {}
+        self._done: dict[tuple, Cleaned] = {}
+
+    def __enter__(self) -> "Cleaner":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def add(self, raw: RawDispatch, key: tuple) -> None:
+        """Clean `raw` now or in a worker; a page added again under the same key (a retried source) is kept once."""
+        with self._lock:
+            self._added += 1
+            pooled = self._workers > 1 and self._added > self.INLINE_FIRST and self._slots.acquire(blocking=False)
+        if not pooled:
+            outcome = clean_guarded(raw, self._rules)
+            with self._lock:
+                self._done[key] = outcome
+            return
+        future = self._submit(raw)
+        future.add_done_callback(lambda _: self._slots.release())
+        with self._lock:  # where, not the raw itself: its page would stay in memory
+            self._pending[future] = (key, raw.source, raw.location)
+
+    def results(self) -> tuple[list[Dispatch], list[Removal], list[Failure]]:
+        """Every page's outcome, in key order, once the workers are done."""
+        for future, (key, source, location) in list(self._pending.items()):
+            self._done[key] = self._outcome(future, source, location)
+        self._pending.clear()
+        dispatches, removals, failures = [], [], []
+        for key in sorted(self._done):
+            dispatch, dropped, failure = self._done[key]
+            removals.extend(dropped)
+            failures.extend([failure] if failure else [])
+            dispatches.extend([dispatch] if dispatch else [])
+        return dispatches, removals, failures
+
+    @staticmethod
+    def _outcome(future: Future, source: str, location: str) -> Cleaned:
         try:
-            dispatch, dropped, failure = clean(raw, rules)
-        except Exception as exc:  # one bad dispatch must not sink the run
-            failure, dispatch, dropped = Failure(raw.source, raw.location, f"cleaning failed: {exc}"), None, []
-        removals.extend(dropped)
-        if failure:
-            failures.append(failure)
-        if dispatch:
-            dispatches.append(dispatch)
-    return dispatches, removals, failures
+            return future.result()
+        except BrokenProcessPool:  # a page crashed its worker: the pages then in flight fail, the run goes on
+            return None, [], Failure(source, location, "cleaning failed: the worker process cleaning it died")
+
+    def _submit(self, raw: RawDispatch) -> Future:
+        with self._lock:
+            if self._pool is None:
+                # spawn, not fork: the flow's process has threads (Prefect's), and fork copies their locks
+                self._pool = ProcessPoolExecutor(self._workers, mp_context=get_context("spawn"),
+                                                 initializer=_quiet_worker)
+            pool = self._pool
+        try:
+            return pool.submit(clean_guarded, raw, self._rules)
+        except BrokenProcessPool:  # an earlier page killed a worker: the next pages get a new pool
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            return self._submit(raw)
+
+
+def _quiet_worker() -> None:
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
+    logging.getLogger("htmldate").setLevel(logging.ERROR)

@@ -71,10 +71,9 @@ def numbers(text: str) -> frozenset[str]:
 
 
 def signature(text: str, lang: LanguageBundle, size: int) -> Signature:
-    stems = lang.stems(text)
-    content = frozenset(
-        stem for word, stem in zip(lang.words(text), stems) if word.lower() not in lang.stop_words
-    )
+    tokens = lang.words(text)
+    stems = lang.stems_of(tokens)
+    content = frozenset(stem for word, stem in zip(tokens, stems) if word.lower() not in lang.stop_words)
     return Signature(text, frozenset(shingles(stems, size)), content, numbers(text))
 
 
@@ -208,9 +207,12 @@ class DocumentPrint:
 
     @classmethod
     def of(cls, dispatch: Dispatch) -> "DocumentPrint":
-        in_order = document_shingles(dispatch)
-        return cls(int(np.unique(in_order).size), minhash(np.unique(in_order)),
-                   minhash(np.unique(in_order[:OPENING_SHINGLES])))
+        return cls.of_shingles(document_shingles(dispatch))
+
+    @classmethod
+    def of_shingles(cls, in_order: np.ndarray) -> "DocumentPrint":
+        distinct = np.unique(in_order)
+        return cls(int(distinct.size), minhash(distinct), minhash(np.unique(in_order[:OPENING_SHINGLES])))
 
     def packed(self) -> np.ndarray:
         return np.concatenate([np.array([self.size], dtype=np.uint64), self.whole, self.opening])
@@ -250,8 +252,9 @@ class BandIndex:
 def dedup_across(dispatches: list[Dispatch], options: DedupOptions) -> tuple[list[Dispatch], list[Removal]]:
     """One dispatch per group of copies (the longest), with the others as its `copies`."""
     ordered = sorted(dispatches, key=_keep_first)
-    shingle_sets = [np.unique(document_shingles(d)) for d in ordered]
-    prints = [DocumentPrint.of(d) for d in ordered]
+    in_order = [document_shingles(d) for d in ordered]
+    shingle_sets = [np.unique(shingles) for shingles in in_order]
+    prints = [DocumentPrint.of_shingles(shingles) for shingles in in_order]
     parent = list(range(len(ordered)))
 
     def root(i: int) -> int:
@@ -299,12 +302,15 @@ def _unique(keeper: Dispatch, copies: list[Dispatch]) -> tuple:
     return tuple(found.values())
 
 
-def dedup_history(dispatches: list[Dispatch], seen: list, options: DedupOptions) -> tuple[list[Dispatch], list[Removal]]:
+def dedup_history(dispatches: list[Dispatch], seen: list, options: DedupOptions,
+                  prints: dict[str, DocumentPrint] | None = None) -> tuple[list[Dispatch], list[Removal]]:
     """Drop what an earlier digest already said: a dispatch mostly contained in one digested before.
 
     `seen` holds objects with `id`, `digest_date` and `signature` (a packed DocumentPrint).
     An updated version that adds enough new content is kept: it is news again.
+    `prints` are the dispatches' own, when the caller has them already.
     """
+    prints = prints or {d.id: DocumentPrint.of(d) for d in dispatches}
     old = [DocumentPrint.unpack(s.signature) for s in seen]
     same_id = {s.id: number for number, s in enumerate(seen)}
     index = BandIndex()
@@ -312,7 +318,7 @@ def dedup_history(dispatches: list[Dispatch], seen: list, options: DedupOptions)
         index.add(number, printed.whole, printed.opening)
     kept, removals = [], []
     for dispatch in dispatches:
-        printed = DocumentPrint.of(dispatch)
+        printed = prints[dispatch.id]
         scored = [(printed.containment_in(old[n]), n) for n in sorted(index.candidates(printed.whole, printed.opening))]
         score, best = (1.0, same_id[dispatch.id]) if dispatch.id in same_id else max(scored, default=(0.0, None))
         if best is not None and score >= options.document_containment:
@@ -333,8 +339,9 @@ def published_on(dispatches: list[Dispatch], day) -> tuple[list[Dispatch], list[
 def history_batch(dispatches: list[Dispatch], store, day, options: DedupOptions,
                   days: int) -> tuple[list[Dispatch], list[Removal]]:
     """Level 3: drop what earlier digests said, then record what is left as seen for `day`."""
-    kept, removals = dedup_history(dispatches, store.digested_before(day, days), options)
-    store.record(((d, DocumentPrint.of(d).packed()) for d in kept), day)
+    prints = {d.id: DocumentPrint.of(d) for d in dispatches}
+    kept, removals = dedup_history(dispatches, store.digested_before(day, days), options, prints)
+    store.record(((d, prints[d.id].packed()) for d in kept), day)
     return kept, removals
 
 

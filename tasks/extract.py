@@ -1,9 +1,9 @@
 """Main-text extraction from HTML pages, with the page's metadata.
 
-Two extractors read each page: trafilatura (rules about markup, with its own fallbacks; it also
-gives the metadata) and readability (the arc90 algorithm, in the copy bundled with trafilatura:
-it scores text density and picks one region of the page, reader comments left out). Each is wrong
-where the other is often right, so the text is trafilatura's, checked against readability's:
+Two extractors read each page: trafilatura (rules about markup) and readability (the arc90
+algorithm, in the copy bundled with trafilatura: it scores text density and picks one region of the
+page, reader comments left out). Each is wrong where the other is often right, so the text is
+trafilatura's, checked against readability's:
 
 - a paragraph of trafilatura's that readability also has (`SUPPORT_SHARE` of its words) is main text;
 - one readability lacks is kept when it reads as prose (a sentence of `PROSE_MIN_WORDS` words or
@@ -11,9 +11,18 @@ where the other is often right, so the text is trafilatura's, checked against re
   continues the text both found: not after a run of menu entries, links, labels or bylines;
   those short lines are dropped;
 - prose paragraphs readability has just before the first paragraph both found are added there
-  (a lead paragraph trafilatura skipped);
+  (a lead paragraph trafilatura skipped) and, when what is kept is short of readability's text
+  (`SHORT_SHARE`), those between two paragraphs both found too (paragraphs trafilatura skipped);
 - when what is left is far shorter than readability's text (`FALLBACK_SHARE`), trafilatura missed
   the article (no text, a menu, a table layout it discards) and readability's text is used.
+
+trafilatura runs in its fast mode: its fallbacks (readability again, jusText) would cost as much as
+the check above, which does their work. The metadata is read from the markup (meta tags, JSON-LD,
+title, canonical link), the date too (htmldate's fast search), and not at all when the caller has
+the date already (`need_date=False`). htmldate's search of the page's text is not used: it costs
+10-20 ms a page (and seconds to load dateparser's languages), and on pages whose markup has no
+date it often returns a copyright year: a dispatch dated 2008 would sink to the bottom of the
+digest, when an undated one is simply read as today's.
 
 Deterministic. A page trafilatura rejects as not HTML (a broken first tag) is parsed as lxml can.
 """
@@ -22,11 +31,20 @@ from __future__ import annotations
 
 import logging
 import re
-from copy import deepcopy
+from functools import lru_cache
 
 import lxml.html
 import trafilatura
+from htmldate import find_date
 from lxml.etree import ParserError
+from trafilatura.metadata import (
+    META_URL,
+    examine_meta,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+    extract_url,
+)
 
 try:  # trafilatura's bundled fork of readability-lxml (trafilatura >= 1.4)
     from trafilatura.readability_lxml import Document as _Readability
@@ -42,6 +60,9 @@ SUPPORT_SHARE = 0.8
 PROSE_MIN_WORDS = 6
 # ...next to the text both found, when that text is at least this share of what would be kept
 AGREEMENT = 0.5
+# readability's prose between paragraphs both found is added when what is kept is shorter than this
+# share of readability's text (when it is not, that prose is mostly captions and asides)
+SHORT_SHARE = 0.8
 # readability's text replaces trafilatura's when what is left of this is shorter than this share of that
 FALLBACK_SHARE = 0.5
 
@@ -55,25 +76,19 @@ BLOCK_TAGS = frozenset(
 )
 
 
-def extract_html(html: str) -> tuple[str, dict]:
-    """Main text (paragraphs one a line, "" when none) and metadata of an HTML page."""
+def extract_html(html: str, *, need_date: bool = True) -> tuple[str, dict]:
+    """Main text (paragraphs one a line, "" when none) and metadata of an HTML page.
+
+    With `need_date=False` (the caller knows when the page was published) meta["date"] is None.
+    """
     tree = _parse(html)
     if tree is None:
         return "", {}
-    other = _readability_text(tree)  # first: it works on a copy, the rest may edit the tree
-    doc = trafilatura.bare_extraction(
-        tree,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=False,
-        date_extraction_params=dict(DATE_PARAMS),
-    )
+    meta = _metadata(tree, need_date)
+    doc = trafilatura.bare_extraction(tree, fast=True, include_comments=False, include_tables=False)
     own = (doc.text or "") if doc is not None else ""
-    if doc is None:  # no text long enough for trafilatura: the metadata still counts
-        doc = trafilatura.extract_metadata(tree, date_config=dict(DATE_PARAMS))
-    text = _check_against_readability(own, other)
-    meta = {"title": doc.title, "date": doc.date, "url": doc.url, "author": doc.author, "site": doc.sitename}
-    return text, meta
+    other = _readability_text(tree)  # last: it edits the tree (trafilatura read a copy)
+    return _check_against_readability(own, other), meta
 
 
 def _parse(html: str) -> lxml.html.HtmlElement | None:
@@ -88,11 +103,48 @@ def _parse(html: str) -> lxml.html.HtmlElement | None:
     return tree if tree.text_content().strip() else None
 
 
+# --- metadata ---------------------------------------------------------------------------------
+
+
+def _metadata(tree: lxml.html.HtmlElement, need_date: bool) -> dict:
+    """Title, date, URL, author and site of a page, as trafilatura's `extract_metadata` finds them
+    but for its searches of the page's body for an author, categories, tags and a licence (slow)."""
+    doc = examine_meta(tree)
+    if doc.author and " " not in doc.author:  # a one-word author is a handle or a site (as trafilatura)
+        doc.author = None
+    try:
+        doc = extract_meta_json(tree, doc)
+    except Exception as exc:  # trafilatura's JSON-LD reader fails on odd pages, as it says
+        LOGGER.debug("JSON-LD metadata failed: %s", exc)
+    doc.title = doc.title or extract_title(tree)
+    doc.url = doc.url or extract_url(tree)
+    doc.sitename = _site_name(doc.sitename or extract_sitename(tree), doc.url)
+    doc.date = _date(tree, doc.url) if need_date else None
+    doc.clean_and_trim()
+    return {"title": doc.title, "date": doc.date, "url": doc.url, "author": doc.author, "site": doc.sitename}
+
+
+def _site_name(named: str | None, url: str | None) -> str | None:
+    """The site's name as the page gives it (capitalised), else its host name."""
+    name = (named or "").lstrip("@")
+    if name:
+        return name if "." in name or name[0].isupper() else name.title()
+    host = META_URL.match(url or "")
+    return host[1] if host else None
+
+
+def _date(tree: lxml.html.HtmlElement, url: str | None) -> str | None:
+    """Publication date from the markup (meta tags, JSON-LD, <time>, the URL), None when it has none."""
+    return find_date(tree, url=url, extensive_search=False, **DATE_PARAMS)
+
+
+# --- text ---------------------------------------------------------------------------------------
+
+
 def _readability_text(tree: lxml.html.HtmlElement) -> str:
-    """Text of the region readability picks, a line per block; reader comments left out."""
+    """Text of the region readability picks, a line per block; reader comments left out. Edits `tree`."""
     if _Readability is None:  # pragma: no cover
         return ""
-    tree = deepcopy(tree)  # readability edits the tree it reads
     for el in list(tree.iter("div", "section", "aside", "ol", "ul", "li")):
         if any(COMMENTS.search(word) for word in f"{el.get('id', '')} {el.get('class', '')}".split()):
             el.drop_tree()
@@ -116,8 +168,9 @@ def block_text(element: lxml.html.HtmlElement) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _words(line: str) -> list[str]:
-    return [token for token in line.split() if WORD.search(token)]
+@lru_cache(maxsize=4096)  # the check asks for the words of the same lines many times
+def _words(line: str) -> tuple[str, ...]:
+    return tuple(token for token in line.split() if WORD.search(token))
 
 
 def _check_against_readability(own: str, other: str) -> str:
@@ -135,9 +188,11 @@ def _check_against_readability(own: str, other: str) -> str:
     agreed = sum(n for n, b in zip(sizes, both) if b)
     if agreed >= AGREEMENT * sum(n for n, k in zip(sizes, keep) if k):
         keep = _connected(both, prose)
-    if sum(n for n, k in zip(sizes, keep) if k) < FALLBACK_SHARE * len(other_words):
+    kept_size = sum(n for n, k in zip(sizes, keep) if k)
+    if kept_size < FALLBACK_SHARE * len(other_words):
         return "\n".join(others)
-    return "\n".join(_with_lead([line for line, k in zip(lines, keep) if k], others))
+    kept = [line for line, k in zip(lines, keep) if k]
+    return "\n".join(_with_readability_prose(kept, others, between=kept_size < SHORT_SHARE * len(other_words)))
 
 
 def _connected(both: list[bool], prose: list[bool]) -> list[bool]:
@@ -151,25 +206,37 @@ def _connected(both: list[bool], prose: list[bool]) -> list[bool]:
     return keep
 
 
-def _with_lead(kept: list[str], others: list[str]) -> list[str]:
-    """`kept` with the prose paragraphs readability has just before the first one both found."""
+def _with_readability_prose(kept: list[str], others: list[str], between: bool) -> list[str]:
+    """`kept` with the prose paragraphs readability has just before the first one both found and,
+    when `between`, between two both found, each after the paragraph readability has before it."""
     kept_words = set(_words("\n".join(kept)))
-    first = next((i for i, line in enumerate(others) if _share(_words(line), kept_words) >= SUPPORT_SHARE), 0)
-    if not first:  # nothing both found, or nothing before it
+    found = [_share(_words(line), kept_words) >= SUPPORT_SHARE for line in others]
+    if True not in found:
         return kept
-    lead = []
-    for line in reversed(others[:first]):
-        if not _is_prose(line):
-            break
-        lead.insert(0, line)
-    if not lead:
-        return kept
-    anchor = set(_words(others[first]))
-    at = max(range(len(kept)), key=lambda i: (_share(_words(kept[i]), anchor), -i))
-    return kept[:at] + lead + kept[at:]
+    first, last = found.index(True), len(found) - 1 - found[::-1].index(True)
+    start = first
+    while start and _is_prose(others[start - 1]):
+        start -= 1
+    result = list(kept)
+    at = _most_like(result, others[first])
+    result[at:at] = others[start:first]
+    at += first - start
+    for line, both in zip(others[first + 1 : last], found[first + 1 : last]) if between else ():
+        if both:
+            at = _most_like(result, line)
+        elif _is_prose(line):
+            at += 1
+            result.insert(at, line)
+    return result
 
 
-def _share(words: list[str], found: set[str]) -> float:
+def _most_like(lines: list[str], line: str) -> int:
+    """Index of the first of `lines` with the largest share of its words in `line`."""
+    words = set(_words(line))
+    return max(range(len(lines)), key=lambda i: (_share(_words(lines[i]), words), -i))
+
+
+def _share(words: tuple[str, ...], found: set[str]) -> float:
     return sum(word in found for word in words) / len(words) if words else 0.0
 
 

@@ -7,12 +7,12 @@ Snowball stemmers and stop-word lists that ship inside sumy (no NLTK data).
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import py3langid
 import pysbd
-from sumy.nlp.stemmers import Stemmer
 from sumy.utils import get_stop_words
 
 # pysbd language code -> sumy/Snowball language name. Adding a language is a line here.
@@ -25,9 +25,16 @@ LANGUAGE_NAMES = {
     "nl": "dutch",
 }
 
-WORD_RE = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
-# Elided French articles and pronouns (l’, d’, qu’...) are their own words.
-ELISION_RE = re.compile(r"^(?:[ldjmnstc]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
+# Characters pysbd uses as placeholders while it segments: text that holds them comes back rewritten
+# ("∯" as ".") or lost ("ȸ"). pysbd segments a copy where each is a private-use character instead.
+PYSBD_RESERVED = str.maketrans({c: "\ue000" for c in "∯♟♝ǃ♨☝ƪᓴᓷᓸᓳᓱᓰᓭ✂☏♭♬☉☈☇☄∮ȹȸ⎋⌬"})
+# pysbd's time grows with the square of a paragraph's length: it segments pieces of about this many
+# characters, cut after a sentence end (PIECE_END) when the piece has one.
+PYSBD_CHUNK = 4000
+PIECE_END = re.compile(r"[.!?…][\"'”’»)\]]*\s+")
+# A word (with inner hyphens and apostrophes), or an elided French article or pronoun (l’, d’,
+# qu’...) before one: its own word, without the apostrophe. One regex: tokenising is a hot spot.
+TOKEN_RE = re.compile(r"\b(?:[ldjmnstc]|qu|jusqu|lorsqu|puisqu)(?=['’]\w)|\w+(?:[-'’]\w+)*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,14 @@ class LanguageBundle:
     stop_words: frozenset[str]
 
     def sentences(self, text: str) -> list[str]:
-        return [s.strip() for s in _segmenter(self.code).segment(text) if s.strip()]
+        """The text cut into sentences: pieces of the text as it is, in order, nothing left out."""
+        copy = text.translate(PYSBD_RESERVED)  # same length: offsets in it are offsets in the text
+        segmenter = _segmenter(self.code)
+        # pysbd's sentences as its processor gives them: `segment` would also locate each in the text
+        # with a regular expression made of the sentence (compiled anew every time, half of its cost);
+        # split_at_segments locates them itself.
+        segments = [s for piece in _pieces(copy) if piece.strip() for s in segmenter.processor(piece).process()]
+        return split_at_segments(text, copy, segments)
 
     def words(self, text: str) -> list[str]:
         return words(text)
@@ -46,20 +60,43 @@ class LanguageBundle:
         return _stem(self.name, word.lower())
 
     def stems(self, text: str) -> list[str]:
-        return [_stem(self.name, w.lower()) for w in words(text)]
+        return self.stems_of(words(text))
+
+    def stems_of(self, tokens: list[str]) -> list[str]:
+        return [_stem(self.name, w.lower()) for w in tokens]
+
+
+def _pieces(text: str) -> list[str]:
+    """`text` in pieces of at most PYSBD_CHUNK characters, cut after a sentence end when there is one
+    (else at a space): pysbd's time grows with the square of a paragraph's length (a 1 MB one-line
+    page took 10 minutes), so it gets pieces of a normal paragraph's size."""
+    pieces, start = [], 0
+    while len(text) - start > PYSBD_CHUNK:
+        window = text[start + PYSBD_CHUNK // 2 : start + PYSBD_CHUNK]
+        ends = [m.end() for m in PIECE_END.finditer(window)] or [m.end() for m in re.finditer(r"\s+", window)]
+        cut = start + PYSBD_CHUNK // 2 + ends[-1] if ends else start + PYSBD_CHUNK
+        pieces.append(text[start:cut])
+        start = cut
+    return [*pieces, text[start:]]
+
+
+def split_at_segments(text: str, copy: str, segments: list[str]) -> list[str]:
+    """`text` cut where pysbd's segments of `copy` end. pysbd rewrites some text it segments (its
+    placeholder characters, spaced ellipses...): cutting the original at the segments' ends keeps
+    every sentence a piece of the input and loses nothing, whatever pysbd did to its copy."""
+    ends, position = [], 0
+    for segment in (s.strip() for s in segments):
+        found = copy.find(segment, position) if segment else -1
+        if found >= 0:  # a segment pysbd rewrote is not found: its text joins the next sentence
+            position = found + len(segment)
+            ends.append(position)
+    pieces = [text[start:end] for start, end in zip([0, *ends], [*ends, len(text)])]
+    return [piece.strip() for piece in pieces if piece.strip()]
 
 
 def words(text: str) -> list[str]:
-    """Word tokens, with French elisions split off (l’Ukraine -> l’, Ukraine)."""
-    out: list[str] = []
-    for match in WORD_RE.finditer(text):
-        token = match.group()
-        elision = ELISION_RE.match(token)
-        if elision and len(token) > elision.end():
-            out.append(token[: elision.end() - 1])
-            token = token[elision.end() :]
-        out.append(token)
-    return out
+    """Word tokens, with French elisions split off (l’Ukraine -> l, Ukraine)."""
+    return TOKEN_RE.findall(text)
 
 
 def detect_language(text: str, allowed: tuple[str, ...], default: str) -> str:
@@ -87,8 +124,43 @@ def _segmenter(code: str) -> pysbd.Segmenter:
     return pysbd.Segmenter(language=code, clean=False)
 
 
+class _CompiledOnce:
+    """The `re` module, with every pattern compiled once. pysbd builds its patterns as strings on each
+    call, more distinct ones than `re`'s own cache holds (512): they were compiled again and again,
+    two thirds of its time. Given to pysbd's modules in place of `re`."""
+
+    compile = staticmethod(lru_cache(maxsize=4096)(re.compile))
+
+    def __getattr__(self, name: str):
+        return getattr(re, name)
+
+    def search(self, pattern, string, flags=0):
+        return self.compile(pattern, flags).search(string)
+
+    def match(self, pattern, string, flags=0):
+        return self.compile(pattern, flags).match(string)
+
+    def sub(self, pattern, repl, string, count=0, flags=0):
+        return self.compile(pattern, flags).sub(repl, string, count)
+
+    def split(self, pattern, string, maxsplit=0, flags=0):
+        return self.compile(pattern, flags).split(string, maxsplit)
+
+    def findall(self, pattern, string, flags=0):
+        return self.compile(pattern, flags).findall(string)
+
+    def finditer(self, pattern, string, flags=0):
+        return self.compile(pattern, flags).finditer(string)
+
+
+for _module in [m for name, m in sys.modules.items() if name.startswith("pysbd") and getattr(m, "re", None) is re]:
+    _module.re = _CompiledOnce()
+
+
 @cache
-def _stemmer(name: str) -> Stemmer:
+def _stemmer(name: str):
+    from sumy.nlp.stemmers import Stemmer  # imports NLTK's stemmer code: ~1 s, which cleaning never needs
+
     return Stemmer(name)
 
 

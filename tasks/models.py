@@ -5,7 +5,9 @@ Data walks one way: RawDispatch -> Dispatch -> Story -> StorySummary -> Digest.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from time import perf_counter
 from datetime import date, datetime, timezone
 
 
@@ -138,9 +140,18 @@ class RunReport:
     dispatches_kept: int = 0
     failures: list[Failure] = field(default_factory=list)
     removals: list[Removal] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage
 
     def removed_count(self, level: str) -> int:
         return sum(1 for r in self.removals if r.level == level)
+
+    @contextmanager
+    def timed(self, stage: str):
+        started = perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + perf_counter() - started
 
 
 @dataclass

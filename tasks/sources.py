@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from prefect import task
@@ -37,6 +37,8 @@ SUFFIXES = {".txt", ".html", ".htm", ".json", ".jsonl", ".eml"}
 
 
 SourceKind = Literal["files", "feed", "sitemap", "urls", "auto"]
+# Receives each dispatch read, with its position in the source (file or item number...).
+Emit = Callable[[RawDispatch, tuple], None]
 
 
 class SourceSpec(BaseModel):
@@ -73,25 +75,29 @@ class SourceSpec(BaseModel):
 class SourceResult:
     """What one source gave: dispatches, failures, and HTTP validators to send next time."""
 
-    raws: list[RawDispatch] = field(default_factory=list)
+    raws: list[RawDispatch] = field(default_factory=list)  # when read without an `emit`
     failures: list[Failure] = field(default_factory=list)
     validators: dict[str, dict[str, str]] = field(default_factory=dict)
+    read: int = 0  # dispatches read, kept in `raws` or handed to `emit`
 
 
-def load_source(spec: SourceSpec) -> tuple[list[RawDispatch], list[Failure]]:
-    """Every dispatch of a files source; unreadable files become failures, never exceptions."""
+def load_source(spec: SourceSpec, emit: Emit) -> list[Failure]:
+    """Hand on every dispatch of a files source, a file at a time; unreadable files become failures."""
     if not spec.path.exists():
-        return [], [Failure(spec.name, str(spec.path), "path does not exist")]
+        return [Failure(spec.name, str(spec.path), "path does not exist")]
     files = sorted(p for p in spec.path.rglob("*") if p.suffix.lower() in SUFFIXES) if spec.path.is_dir() else [spec.path]
     if spec.path.is_dir() and not files:
-        return [], [Failure(spec.name, str(spec.path), "folder holds no .txt, .html, .json or .jsonl file")]
-    raws, failures = [], []
-    for path in files:
+        return [Failure(spec.name, str(spec.path), "folder holds no .txt, .html, .json or .jsonl file")]
+    failures = []
+    for number, path in enumerate(files):
         try:
-            raws.extend(load_file(path, spec.name))
+            raws = load_file(path, spec.name)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             failures.append(Failure(spec.name, str(path), f"unreadable: {exc}"))
-    return raws, failures
+            continue
+        for record, raw in enumerate(raws):
+            emit(raw, (number, record))
+    return failures
 
 
 def load_file(path: Path, source: str) -> list[RawDispatch]:
@@ -191,24 +197,37 @@ class Window:
 
 
 async def read_source(spec: SourceSpec, fetcher: Fetcher, validators: dict[str, dict[str, str]],
-                      day: date) -> SourceResult:
-    """Read one source of any kind; nothing raises except a failure of the whole source."""
+                      day: date, emit: Emit | None = None) -> SourceResult:
+    """Read one source of any kind; nothing raises except a failure of the whole source.
+
+    Each dispatch goes to `emit` with its position in the source as soon as it is read (so a
+    run can clean pages while others are fetched, and need not hold them all); without
+    `emit`, they are collected in the result's `raws`.
+    """
+    result, collected = SourceResult(), {}
+    emit = _counted(emit or (lambda raw, position: collected.__setitem__(position, raw)), result)
     if spec.kind == "files":
-        raws, failures = await asyncio.to_thread(load_source, spec)
-        return SourceResult(raws, failures)
-    result = SourceResult()
+        result.failures = await asyncio.to_thread(load_source, spec, emit)
+    else:
+        await _read_web_source(spec, fetcher, validators, day, result, emit)
+    result.raws = [collected[position] for position in sorted(collected)]  # in the source's order
+    return result
+
+
+async def _read_web_source(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: date, result: SourceResult,
+                           emit: Emit) -> None:
     if spec.kind == "urls":
         urls = list(spec.urls)
         if spec.urls_file:
             urls += [u.strip() for u in spec.urls_file.read_text(encoding="utf-8").splitlines() if u.strip()]
         entries = [Entry(url) for url in dict.fromkeys(urls)]
     else:
-        entries = await _listing(spec, fetcher, validators, day, result)
-    await _read_articles(spec, fetcher, entries[: spec.max_items], result)
-    return result
+        entries = await _listing(spec, fetcher, validators, day, result, emit)
+    await _read_articles(spec, fetcher, entries[: spec.max_items], result, emit)
 
 
-async def _listing(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: date, result: SourceResult) -> list[Entry]:
+async def _listing(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: date, result: SourceResult,
+                   emit: Emit) -> list[Entry]:
     """The articles a feed or sitemap lists for the window; [] when it is unchanged (HTTP 304)."""
     known = validators.get(spec.url, {})
     fetched = await fetcher.get(spec.url, local=spec.local, etag=known.get("etag"),
@@ -220,7 +239,7 @@ async def _listing(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: da
     if kind == "auto":
         kind = "feed" if looks_like_feed(fetched.content) else "sitemap" if looks_like_sitemap(fetched.content) else "page"
     if kind == "page":
-        result.raws.append(_page(spec, fetched.url, fetched.text, Entry(spec.url)))
+        emit(_page(spec, fetched.url, fetched.text, Entry(spec.url)), (0,))
         return []
     if kind == "feed":
         try:
@@ -250,7 +269,8 @@ async def _sitemap_entries(spec: SourceSpec, fetcher: Fetcher, content: bytes) -
     return sorted(entries, key=lambda e: e.published or datetime.min.replace(tzinfo=timezone.utc), reverse=True)
 
 
-async def _read_articles(spec: SourceSpec, fetcher: Fetcher, entries: list[Entry], result: SourceResult) -> None:
+async def _read_articles(spec: SourceSpec, fetcher: Fetcher, entries: list[Entry], result: SourceResult,
+                         emit: Emit) -> None:
     async def one(entry: Entry) -> RawDispatch | Failure:
         if spec.entry_content and entry.content:
             return _page(spec, entry.url, entry.content, entry)
@@ -264,8 +284,21 @@ async def _read_articles(spec: SourceSpec, fetcher: Fetcher, entries: list[Entry
                 return _page(spec, entry.url, entry.content, entry)
             return Failure(spec.name, entry.url, str(exc))
 
-    for outcome in await asyncio.gather(*(one(e) for e in entries)):
-        (result.failures if isinstance(outcome, Failure) else result.raws).append(outcome)
+    async def handed_on(number: int, entry: Entry) -> None:
+        outcome = await one(entry)
+        if isinstance(outcome, Failure):
+            result.failures.append(outcome)
+        else:
+            emit(outcome, (number,))
+
+    await asyncio.gather(*(handed_on(number, entry) for number, entry in enumerate(entries)))
+
+
+def _counted(emit: Emit, result: SourceResult) -> Emit:
+    def counting(raw: RawDispatch, position: tuple) -> None:
+        result.read += 1
+        emit(raw, position)
+    return counting
 
 
 def _page(spec: SourceSpec, url: str, html: str, entry: Entry) -> RawDispatch:
@@ -274,17 +307,24 @@ def _page(spec: SourceSpec, url: str, html: str, entry: Entry) -> RawDispatch:
 
 
 @task(name="read-source", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
-async def read_source_task(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: date) -> SourceResult:
+async def read_source_task(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: date,
+                           emit: Emit | None = None) -> SourceResult:
     """One task per source: a source that raises is retried once, then reported."""
-    return await read_source(spec, fetcher, validators, day)
+    return await read_source(spec, fetcher, validators, day, emit)
 
 
 async def read_sources(specs: list[SourceSpec], options: FetchOptions, validators: dict,
-                       day: date) -> list[SourceResult]:
-    """Every source concurrently over one HTTP client; a failed source becomes a failure, not an exception."""
+                       day: date, emit: Emit | None = None) -> list[SourceResult]:
+    """Every source concurrently over one HTTP client; a failed source becomes a failure, not an exception.
+
+    `emit` gets each dispatch with its position (source number first) as it is read."""
+    def emit_for(number: int) -> Emit | None:
+        return None if emit is None else lambda raw, position: emit(raw, (number, *position))
+
     async with Fetcher(options) as fetcher:
         states = await asyncio.gather(
-            *(read_source_task(spec, fetcher, validators, day, return_state=True) for spec in specs)
+            *(read_source_task(spec, fetcher, validators, day, emit_for(n), return_state=True)
+              for n, spec in enumerate(specs))
         )
     results = []
     for spec, state in zip(specs, states):

@@ -346,15 +346,20 @@ def _time_key(dispatch: Dispatch) -> float:
     return dispatch.published.timestamp() if dispatch.published else float("inf")
 
 
-def attribute(sentence: str, origin: Dispatch, story: Sequence[Dispatch], repeats: DedupOptions) -> tuple[Attribution, ...]:
-    """The dispatch a sentence was taken from, and every other one that says the same."""
+def attribute(sentence: str, origin: Dispatch, story: Sequence[Dispatch], repeats: DedupOptions,
+              said_in: Callable[[Dispatch], list[Signature]] | None = None) -> tuple[Attribution, ...]:
+    """The dispatch a sentence was taken from, and every other one that says the same.
+
+    `said_in` gives a dispatch's sentence signatures: a story's summary asks for them once per
+    chosen sentence, so its caller caches them."""
     lang = bundle(origin.language)
+    said_in = said_in or (lambda d: [signature(s, lang, repeats.shingle_size) for s in d.sentences])
     said = signature(sentence, lang, repeats.shingle_size)
     carriers = list(origin.carriers)
     for other in story:
         if other is origin or other.language != origin.language:
             continue
-        if any(says_same(said, signature(s, lang, repeats.shingle_size), repeats) for s in other.sentences):
+        if any(says_same(said, theirs, repeats) for theirs in said_in(other)):
             carriers.extend(other.carriers)
     return tuple(carriers)
 
@@ -364,8 +369,16 @@ def summarise_story(story: Story, options: SummaryOptions, repeats: DedupOptions
     picked = summarise_dispatches(dispatches, options)
     # Citing is looser than removing: an outlet that reports the fact in other words carries it too.
     citing = repeats.model_copy(update={"word_containment": min(options.attribution, repeats.word_containment)})
+    signatures: dict[int, list[Signature]] = {}
+
+    def said_in(dispatch: Dispatch) -> list[Signature]:
+        if id(dispatch) not in signatures:
+            lang = bundle(dispatch.language)
+            signatures[id(dispatch)] = [signature(s, lang, citing.shingle_size) for s in dispatch.sentences]
+        return signatures[id(dispatch)]
+
     sentences = tuple(
-        SummarySentence(text, attribute(text, dispatches[d], dispatches, citing))
+        SummarySentence(text, attribute(text, dispatches[d], dispatches, citing, said_in))
         for text, d, _ in picked
     )
     return StorySummary(story=story, sentences=sentences)

@@ -13,3 +13,21 @@ def make_dispatch(text: str, outlet: str = "Test", title: str | None = None, pub
     dispatch, _, failure = clean(raw, rules)
     assert failure is None, failure
     return dedup_within(dispatch, DedupOptions())[0]
+
+
+def load_all(spec) -> tuple[list, list]:
+    """(raws, failures) of a files source, collected."""
+    from tasks.sources import load_source
+
+    raws: list = []
+    failures = load_source(spec, lambda raw, _: raws.append(raw))
+    return raws, failures
+
+
+class KillsItsReader(str):
+    """A page body that kills the process unpickling it: a worker that dies on a page."""
+
+    def __reduce__(self):
+        import os
+
+        return (os._exit, (3,))

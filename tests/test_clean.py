@@ -1,9 +1,10 @@
 from pathlib import Path
 
-from tasks.clean import CleaningRules, clean, fingerprint, normalise
+from tasks.clean import Cleaner, CleaningRules, clean, fingerprint, normalise
 from tasks.models import RawDispatch
 from tasks.sources import load_file
 from tests.conftest import SAMPLES
+from tests.helpers import KillsItsReader
 
 
 def _clean_text(text: str, **rules):
@@ -100,3 +101,36 @@ def test_seeds_captions_gone_date_read(seeds: list[Path]):
         assert credit not in dispatch.text
     assert ['"Concessions territoriales"'] == [b.text for b in dispatch.blocks if b.heading]
     assert dispatch.language == "fr"
+
+
+def _page(n: int) -> RawDispatch:
+    html = (f"<html><head><title>Page {n}</title></head><body><nav>Menu</nav><article><h1>Page {n}</h1>"
+            f"<p>Le conseil municipal numéro {n} a voté mardi un budget de {n} millions d’euros pour les écoles.</p>"
+            f"<p>La séance a duré {n} heures, a précisé la mairie dans un communiqué publié mercredi.</p>"
+            "</article></body></html>")
+    return RawDispatch("site", f"https://example.org/{n}", html, "html")
+
+
+def test_cleaner_in_worker_processes_gives_the_same_dispatches_in_key_order(monkeypatch):
+    monkeypatch.setattr(Cleaner, "INLINE_FIRST", 2)
+    rules = CleaningRules(workers=2)
+    pages = [_page(n) for n in range(10)]
+    with Cleaner(rules) as cleaner:
+        for n in (3, 7, 0, 9, 1, 5, 2, 8, 4, 6):  # pages arrive out of order
+            cleaner.add(pages[n], (0, n))
+        dispatches, _, failures = cleaner.results()
+        assert cleaner._pool is not None  # most pages went to the workers
+    expected = [clean(page, rules)[0] for page in pages]
+    assert failures == [] and dispatches == expected
+
+
+def test_a_page_that_kills_its_worker_fails_alone_and_the_run_goes_on(monkeypatch):
+    monkeypatch.setattr(Cleaner, "INLINE_FIRST", 0)
+    with Cleaner(CleaningRules(workers=2)) as cleaner:
+        cleaner.add(RawDispatch("site", "https://example.org/bad", KillsItsReader("<p>x</p>"), "html"), (0, 0))
+        _, _, failures = cleaner.results()
+        cleaner.add(_page(1), (0, 1))
+        dispatches, _, failures = cleaner.results()
+    assert [(f.location, f.reason) for f in failures] == [
+        ("https://example.org/bad", "cleaning failed: the worker process cleaning it died")]
+    assert [d.title for d in dispatches] == ["Page 1"]

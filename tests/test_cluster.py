@@ -1,7 +1,8 @@
 from datetime import datetime, timezone
 
 from tasks.cluster import ClusterOptions, cluster, importance
-from tasks.sources import SourceSpec, load_source
+from tasks.sources import SourceSpec
+from tests.helpers import load_all
 from tasks.clean import CleaningRules, clean
 from tests.conftest import SAMPLES
 from tests.helpers import make_dispatch
@@ -66,7 +67,7 @@ def test_older_story_is_less_important():
 
 
 def test_bundled_samples_make_four_stories():
-    raws, _ = load_source(SourceSpec(name="samples", path=SAMPLES))
+    raws, _ = load_all(SourceSpec(name="samples", path=SAMPLES))
     dispatches = [clean(r, CleaningRules())[0] for r in raws]
     stories = cluster(dispatches, ClusterOptions())
     assert sorted(s.sources for s in stories) == [["AFP"], ["AFP"], ["AFP", "Le Courrier du Rhône"], ["AP", "Reuters"]]

@@ -86,6 +86,13 @@ BROKEN_PAGE = """<!DOCTYPE htm
   <div id="footer">Copyright 2026 Radio 800</div>
 </html>""".format(*PARAGRAPHS)
 
+# No date and no site name in the markup: the date is in the text, the site in the canonical link.
+UNDATED_PAGE = """<html><head><title>Harbour cranes idle as dockers strike</title>
+<link rel="canonical" href="https://www.harbour-news.example/port/cranes-idle"></head><body>
+<h1>Harbour cranes idle as dockers strike</h1><p>Monday 14 January 2008</p>
+<p>{0}</p><p>{1}</p><p>{2}</p><p>{3}</p>
+</body></html>""".format(*PARAGRAPHS)
+
 
 def _lines(text: str) -> list[str]:
     return text.splitlines()
@@ -129,6 +136,15 @@ def test_page_trafilatura_rejects_is_read_and_the_fallback_gives_its_text():
     assert lines[-3:] == PARAGRAPHS[:3]
     assert "Radio 800" not in text and "Traffic" not in text
     assert meta["title"] == "Dockers strike halts port traffic"
+
+
+def test_no_date_guessed_from_the_text_and_no_date_search_when_the_caller_has_the_date():
+    text, meta = extract_html(UNDATED_PAGE)
+    assert [line for line in _lines(text) if line in PARAGRAPHS] == PARAGRAPHS
+    assert meta["date"] is None  # a date in the text is as often a copyright year: undated is honest
+    assert meta["site"] == "harbour-news.example"
+    assert extract_html(UNDATED_PAGE, need_date=False) == (text, {**meta, "date": None})
+    assert extract_html(ARTICLE_PAGE, need_date=False)[1]["date"] is None
 
 
 def test_no_text_gives_empty_text_and_clean_reports_it():
@@ -194,3 +210,14 @@ def test_lead_paragraph_readability_has_before_the_common_text_is_put_back_in_pl
     own = "\n".join(["Dockers strike halts port traffic", *PARAGRAPHS[1:]])
     other = "\n".join(PARAGRAPHS)
     assert _check_against_readability(own, other).splitlines() == PARAGRAPHS
+
+
+def test_paragraph_readability_has_between_common_ones_is_put_back_when_trafilaturas_text_is_short():
+    own = "\n".join([PARAGRAPHS[0], PARAGRAPHS[1], PARAGRAPHS[3]])  # trafilatura skipped a paragraph
+    assert _check_against_readability(own, "\n".join(PARAGRAPHS)).splitlines() == PARAGRAPHS
+
+
+def test_prose_readability_has_between_common_paragraphs_is_not_added_when_trafilaturas_text_is_not_short():
+    caption = "Cranes stand idle at the container terminal on Wednesday morning."
+    other = "\n".join([PARAGRAPHS[0], caption, *PARAGRAPHS[1:]])
+    assert _check_against_readability("\n".join(PARAGRAPHS), other).splitlines() == PARAGRAPHS

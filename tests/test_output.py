@@ -20,3 +20,10 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
         write_atomic(target, 12345)  # not text: fails while writing
     assert target.read_text() == "complete digest"
     assert [p.name for p in tmp_path.iterdir()] == ["2026-11-27.md"]
+
+
+def test_digest_files_get_the_umask_s_mode_not_mkstemp_s_private_one(tmp_path):
+    from tasks.output import FILE_MODE
+
+    write_atomic(tmp_path / "2026-11-27.html", "<p>x</p>")
+    assert (tmp_path / "2026-11-27.html").stat().st_mode & 0o777 == FILE_MODE

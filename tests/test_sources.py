@@ -1,7 +1,8 @@
 import json
 from datetime import datetime, timezone
 
-from tasks.sources import SourceSpec, load_file, load_source
+from tasks.sources import SourceSpec, load_file
+from tests.helpers import load_all
 
 
 def test_text_dispatch_metadata_lines_and_date_sharing_a_line(tmp_path):
@@ -23,7 +24,7 @@ def test_json_and_jsonl_records(tmp_path):
     (tmp_path / "many.jsonl").write_text(
         json.dumps({"text": "first", "published": "2026-11-27"}) + "\n\n" + json.dumps({"text": "second"}) + "\n"
     )
-    raws, failures = load_source(SourceSpec(name="folder", path=tmp_path))
+    raws, failures = load_all(SourceSpec(name="folder", path=tmp_path))
     assert failures == []
     by_body = {r.body: r for r in raws}
     assert by_body["<p>x</p>"].kind == "html" and by_body["<p>x</p>"].outlet == "AP"
@@ -36,7 +37,7 @@ def test_bad_files_are_failures_naming_file_and_reason(tmp_path):
     (tmp_path / "broken.json").write_text("{not json")
     (tmp_path / "empty.json").write_text(json.dumps({"title": "no body"}))
     (tmp_path / "latin1.txt").write_bytes("café".encode("latin-1"))
-    raws, failures = load_source(SourceSpec(name="desk", path=tmp_path))
+    raws, failures = load_all(SourceSpec(name="desk", path=tmp_path))
     assert [r.body for r in raws] == ["A good dispatch."]
     reasons = {f.location.rsplit("/", 1)[-1]: f.reason for f in failures}
     assert set(reasons) == {"broken.json", "empty.json", "latin1.txt"}
@@ -45,9 +46,9 @@ def test_bad_files_are_failures_naming_file_and_reason(tmp_path):
 
 
 def test_missing_path_and_empty_folder(tmp_path):
-    _, failures = load_source(SourceSpec(name="gone", path=tmp_path / "nope"))
+    _, failures = load_all(SourceSpec(name="gone", path=tmp_path / "nope"))
     assert failures[0].reason == "path does not exist"
-    _, failures = load_source(SourceSpec(name="empty", path=tmp_path))
+    _, failures = load_all(SourceSpec(name="empty", path=tmp_path))
     assert "holds no" in failures[0].reason
 
 

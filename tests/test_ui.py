@@ -5,17 +5,15 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import ROOT, SAMPLES
+from tests.prefect_server import prefect_server, stop, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.prefect
@@ -36,62 +34,17 @@ def _require_browser():
         pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
 @pytest.fixture
-def prefect_server(tmp_path):
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_API_HOST="127.0.0.1",
-               PREFECT_SERVER_API_PORT=str(port), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_API_URL=f"http://127.0.0.1:{port}/api", PREFECT_RUNNER_POLL_FREQUENCY="2",
-               PREFECT_LOGGING_LEVEL="INFO")
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start"], env=env,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait(lambda: _healthy(env["PREFECT_API_URL"]), 120, "the Prefect server")
+def prefect_server_env(tmp_path):
+    with prefect_server(tmp_path / "prefect-home") as env:
         yield env
-    finally:
-        _stop(server)
 
 
-def _healthy(api: str) -> bool:
-    try:
-        return httpx.get(f"{api}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def test_custom_run_from_the_ui_writes_the_digest_and_the_artifact(prefect_server, tmp_path):
+def test_custom_run_from_the_ui_writes_the_digest_and_the_artifact(prefect_server_env, tmp_path):
     _require_browser()
     from playwright.sync_api import sync_playwright
 
-    env, api = prefect_server, prefect_server["PREFECT_API_URL"]
+    env, api = prefect_server_env, prefect_server_env["PREFECT_API_URL"]
     config = tmp_path / "digest.toml"
     config.write_text(
         f'[digest]\nout_dir = "{tmp_path / "digests"}"\ndata_dir = "{tmp_path / "data"}"\n'
@@ -101,7 +54,7 @@ def test_custom_run_from_the_ui_writes_the_digest_and_the_artifact(prefect_serve
                                stdout=(tmp_path / "serve.log").open("w"), stderr=subprocess.STDOUT,
                                start_new_session=True)
     try:
-        deployment = _wait(lambda: _deployment(api), 90, "the served deployment")
+        deployment = wait_for(lambda: _deployment(api), 90, "the served deployment")
         assert deployment["schedules"][0]["schedule"] == {"cron": "0 6 * * *", "timezone": "Europe/Paris",
                                                          "day_or": True}
         base = api.removesuffix("/api")
@@ -120,13 +73,13 @@ def test_custom_run_from_the_ui_writes_the_digest_and_the_artifact(prefect_serve
                 page.get_by_role("spinbutton").first.fill("2")  # sentences: the one number shown (words is None)
                 page.get_by_role("button", name="Submit").click()
                 # The run the form created, found through the API (the toast can come and go on a loaded machine).
-                _wait(lambda: _runs(api, deployment["id"]), 90, "the run submitted from the UI")
+                wait_for(lambda: _runs(api, deployment["id"]), 90, "the run submitted from the UI")
             finally:
                 page.screenshot(path=str(tmp_path / "ui.png"), full_page=True)  # kept for a failing run
                 shutil.copy(tmp_path / "ui.png", "/tmp/digest-ui.png")
                 browser.close()
 
-        run = _wait(lambda: _finished_run(api, deployment["id"]), 180, "the flow run to finish")
+        run = wait_for(lambda: _finished_run(api, deployment["id"]), 180, "the flow run to finish")
         assert run["state"]["type"] == "COMPLETED", run["state"]
         assert run["parameters"]["sentences"] == 2
         written = sorted((tmp_path / "digests").glob("*.json"))
@@ -138,7 +91,7 @@ def test_custom_run_from_the_ui_writes_the_digest_and_the_artifact(prefect_serve
         assert [a["key"] for a in artifacts] == ["daily-digest"]
         assert data["stories"][0]["headline"].split(":")[0] in artifacts[0]["data"]
     finally:
-        _stop(serving)
+        stop(serving)
 
 
 def _deployment(api: str):

@@ -1,0 +1,238 @@
+"""The whole pipeline, HTML pages to written digest, at N = 100, 1,000 (and 10,000) dispatches.
+
+Pages are built by bench/pages.py from the ../shared/bench/summarisation articles (outlet
+templates, other outlets' stories on the same events, 5 % republished copies) and read from
+disk (`--mode disk`, a files source) or fetched from a local HTTP server through a sitemap
+(`--mode http`). Each size runs the real `daily-digest` flow in a fresh process against a
+Prefect server started here, with a fresh store, and prints per stage: seconds and
+dispatches per second; then the run's dispatches per second, peak memory (the flow's process,
+and the largest extraction worker), and Prefect's share: the run's wall time less the time
+spent inside stage code (task runs' run time as Prefect recorded it, plus the stages the flow
+runs itself), over the wall time. In the same process, after the run, plain
+`trafilatura.extract` runs on a sample of the same pages: the reference cost, and the ratio.
+
+    .venv/bin/python bench/pipeline.py [--sizes 100,1000,10000] [--mode disk|http] [--workers 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.pages import build_pages, load_articles  # noqa: E402
+from tests.http_server import FixtureServer, Reply  # noqa: E402
+from tests.prefect_server import prefect_server, wait_for  # noqa: E402
+
+DAY = "2026-11-27"
+# Stages the flow runs as Prefect tasks (their code time comes from the task runs) and those it runs itself.
+TASK_STAGES = {"read-source": "read", "clean": "clean", "dedup": "dedup", "history": "history", "cluster": "cluster",
+               "summarise": "summarise", "render": "render", "write-digest": "write"}
+FLOW_STAGES = ("open", "recover", "store", "close")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "bench" / "summarisation")
+    parser.add_argument("--sizes", default="100,1000")
+    parser.add_argument("--mode", choices=("disk", "http"), default="disk")
+    parser.add_argument("--workers", type=int, default=0, help="extraction processes; 0: one per CPU")
+    parser.add_argument("--reference-pages", type=int, default=300, help="pages for plain trafilatura")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # run one size: its config file
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_flow(args.child, args.reference_pages)))
+        return
+    if not args.data.exists():
+        sys.exit(f"{args.data} is absent: the benchmark builds its pages from ../shared/bench/summarisation")
+    articles = load_articles(args.data)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp, prefect_server(Path(tmp) / "prefect") as env:
+        for size in (int(s) for s in args.sizes.split(",")):
+            pages = build_pages(articles, size, DAY)
+            work = Path(tmp) / str(size)
+            rows.append(run_size(pages, work, args, env))
+            print(f"N = {size}: done in {rows[-1]['wall']:.1f} s", file=sys.stderr)
+    print_tables(rows)
+
+
+def run_size(pages: list[str], work: Path, args, env: dict[str, str]) -> dict:
+    """Write the config (and pages), run the flow in a fresh process, add Prefect's account of its task runs."""
+    work.mkdir(parents=True)
+    folder = work / "pages"
+    folder.mkdir()
+    for number, page in enumerate(pages):
+        (folder / f"{number:05d}.html").write_text(page, encoding="utf-8")
+    with FixtureServer() as server:
+        if args.mode == "http":
+            for number, page in enumerate(pages):
+                server.routes[f"/a/{number}"] = Reply(200, page.encode("utf-8"), content_type="text/html; charset=utf-8")
+            server.routes["/sitemap.xml"] = Reply(200, sitemap([server.url(f"/a/{n}") for n in range(len(pages))]),
+                                                  content_type="application/xml")
+        config = work / "digest.toml"
+        config.write_text(config_text(work, args, len(pages), server.url("/sitemap.xml")), encoding="utf-8")
+        child = subprocess.run([sys.executable, __file__, "--child", str(config), "--reference-pages",
+                                str(args.reference_pages)], env=env | {"PREFECT_LOGGING_LEVEL": "WARNING"},
+                               cwd=work, capture_output=True, text=True)
+    if child.returncode:
+        sys.exit(f"the flow failed at N = {len(pages)}:\n{child.stderr[-3000:]}")
+    row = json.loads(child.stdout.strip().splitlines()[-1])
+    row["code"] = task_run_seconds(env["PREFECT_API_URL"], row["flow_run"]) + sum(
+        row["seconds"].get(stage, 0.0) for stage in FLOW_STAGES)
+    return row
+
+
+def config_text(work: Path, args, size: int, sitemap_url: str) -> str:
+    if args.mode == "disk":
+        source = f'kind = "files"\npath = "{work / "pages"}"'
+    else:
+        source = f'kind = "sitemap"\nurl = "{sitemap_url}"\nlocal = true\nmax_items = {size}'
+    return f"""[digest]
+out_dir = "{work / 'digests'}"
+data_dir = "{work / 'data'}"
+
+[[sources]]
+name = "bench"
+{source}
+
+[cleaning]
+workers = {args.workers}
+
+[fetch]
+concurrency = 8
+per_host = 8
+host_delay = 0
+robots = false
+"""
+
+
+def sitemap(urls: list[str]) -> bytes:
+    items = "".join(f"<url><loc>{u}</loc><lastmod>{DAY}T08:00:00+00:00</lastmod></url>" for u in urls)
+    return f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}</urlset>'.encode()
+
+
+def run_flow(config: Path, reference_pages: int) -> dict:
+    """In the child: the flow once, then plain trafilatura on the same pages."""
+    from datetime import date
+
+    from flows.daily_digest import daily_digest
+
+    with MemoryPeak() as memory:
+        started = time.perf_counter()
+        state = daily_digest(date=date.fromisoformat(DAY), config_path=str(config), email=False, return_state=True)
+        wall = time.perf_counter() - started
+    result = state.result()
+    peak_main = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    pages = sorted((config.parent / "pages").glob("*.html"))[:reference_pages]
+    return {"size": len(list((config.parent / "pages").glob("*.html"))), "wall": wall, "flow_run": str(state.state_details.flow_run_id),
+            "seconds": result["seconds"], "read": result["read"], "kept": result["kept"], "stories": result["stories"],
+            "peak_main_mb": peak_main, "peak_total_mb": memory.peak_mb, "reference": plain_trafilatura(pages)}
+
+
+class MemoryPeak(threading.Thread):
+    """Largest resident memory of this process and its children (extraction workers) together, sampled."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak_mb, self._done = 0.0, threading.Event()
+
+    def __enter__(self) -> "MemoryPeak":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self.join()
+
+    def run(self) -> None:
+        while not self._done.wait(0.1):
+            self.peak_mb = max(self.peak_mb, sum(map(_rss_mb, [os.getpid(), *_children(os.getpid())])))
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # it has just exited
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
+
+
+def plain_trafilatura(pages: list[Path]) -> float:
+    """Pages per second of `trafilatura.extract` with its defaults, the reference cost of extraction."""
+    import trafilatura
+
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
+    bodies = [p.read_text(encoding="utf-8") for p in pages]
+    started = time.perf_counter()
+    for body in bodies:
+        trafilatura.extract(body)
+    return len(bodies) / (time.perf_counter() - started)
+
+
+def task_run_seconds(api: str, flow_run: str) -> float:
+    """Time inside the flow run's task runs as Prefect recorded them (the union: read-source runs overlap)."""
+    def spans() -> list[tuple[datetime, datetime]]:
+        runs = httpx.post(f"{api}/task_runs/filter", json={"flow_runs": {"id": {"any_": [flow_run]}}}, timeout=30)
+        return sorted((datetime.fromisoformat(r["start_time"]), datetime.fromisoformat(r["end_time"]))
+                      for r in runs.json() if r["start_time"] and r["end_time"])
+
+    recorded = wait_for(lambda: (found := spans()) and len(found) >= len(TASK_STAGES) and found, 60, "task runs")
+    total, reached = 0.0, None
+    for start, end in recorded:
+        start = max(start, reached or start)
+        if end > start:
+            total += (end - start).total_seconds()
+            reached = end
+    return total
+
+
+def print_tables(rows: list[dict]) -> None:
+    stages = [*TASK_STAGES.values(), *FLOW_STAGES]
+    print("| stage | " + " | ".join(f"N = {r['size']:,}: s | /s" for r in rows) + " |")
+    print("|---|" + "---|---|" * len(rows))
+    for stage in stages:
+        cells = []
+        for row in rows:
+            seconds = row["seconds"].get(stage, 0.0)
+            cells.append(f"{seconds:.2f} | {row['size'] / seconds:,.0f}" if seconds else "0 | -")
+        print(f"| {stage} | " + " | ".join(cells) + " |")
+    print()
+    print("| N | read | kept | stories | run s | dispatches/s | plain trafilatura pages/s | ratio | "
+          "Prefect share | peak MB flow process / all | time / time at previous N |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    previous = None
+    for row in rows:
+        rate = row["size"] / row["wall"]
+        share = max(row["wall"] - row["code"], 0.0) / row["wall"]
+        growth = f"{row['wall'] / previous['wall']:.1f}x for {row['size'] / previous['size']:.0f}x" if previous else "-"
+        print(f"| {row['size']:,} | {row['read']:,} | {row['kept']:,} | {row['stories']:,} | {row['wall']:.1f} | "
+              f"{rate:.1f} | {row['reference']:.1f} | {rate / row['reference']:.2f} | {share:.1%} | "
+              f"{row['peak_main_mb']:.0f} / {row['peak_total_mb']:.0f} | {growth} |")
+        previous = row
+    print(f"\nMachine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
+          "Prefect share: run wall time less time inside stage code, over run wall time.")
+
+
+if __name__ == "__main__":
+    main()
