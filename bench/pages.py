@@ -79,14 +79,21 @@ def render_page(article: Article, n: int, day: str, rng: random.Random) -> str:
     outlet = [o for o in OUTLETS if o[1] == article.lang][n % 3][0]
     esc = html.escape
     hour, minute = rng.randrange(0, 23), rng.randrange(60)
-    menu = "".join(f'<li><a href="/rubrique/{m.lower()}">{m}</a></li>' for m in MENU)
+    # A mega-menu, teaser cards, a footer of links: real pages have 500-800 elements and more (the extraction sets').
+    menu = "".join(f'<li class="menu-item"><a href="/rubrique/{m.lower()}">{m}</a><ul class="sub">'
+                   + "".join(f'<li><a href="/rubrique/{m.lower()}/{k}">{m} {k}</a></li>' for k in range(8))
+                   + "</ul></li>" for m in MENU)
     related = "".join(
-        f'<li><a href="/article/{n}-{k}"><img src="/img/{k}.jpg" alt=""><span>{esc(" ".join(article.title.split()[:6]))}'
-        f" — {k}</span></a><p>{esc(article.paragraphs[-1][:90])}…</p></li>" for k in range(8))
+        f'<li class="card"><div class="card-inner"><a href="/article/{n}-{k}"><figure><img src="/img/{k}.jpg" alt="">'
+        f'</figure><span>{esc(" ".join(article.title.split()[:6]))} — {k}</span></a>'
+        f"<p>{esc(article.paragraphs[-1][:90])}…</p></div></li>" for k in range(36))
+    state = json.dumps({"article": {"title": article.title, "body": article.paragraphs, "id": n},
+                        "recommendations": [{"id": k, "title": article.title, "teaser": article.paragraphs[0][:120]}
+                                            for k in range(30)]})
     body = "".join(f"<p>{esc(p)}</p>" for p in article.paragraphs)
     comments = "".join(
         f'<li class="comment"><b>lecteur{k}</b><p>{esc(article.paragraphs[0][: 40 + 10 * k])} ?</p></li>' for k in range(3))
-    footer = "".join(f'<a href="/page/{k}">{m}</a> ' for k, m in enumerate(MENU * 2))
+    footer = "".join(f'<li><a href="/page/{k}">{m}</a></li>' for k, m in enumerate(MENU * 5))
     tracking = json.dumps({"page": n, "section": MENU[n % len(MENU)], "tags": MENU, "ab": [rng.random() for _ in range(40)]})
     return f"""<!DOCTYPE html>
 <html lang="{article.lang}"><head><meta charset="utf-8">
@@ -114,6 +121,7 @@ def render_page(article: Article, n: int, day: str, rng: random.Random) -> str:
 <input type="email"><button>S'inscrire</button></div>
 <section id="comments"><h3>Commentaires</h3><ul>{comments}</ul></section>
 </main>
-<footer>{footer}<p>© {esc(outlet)} — tous droits réservés</p></footer>
+<footer><ul class="footer-links">{footer}</ul><p>© {esc(outlet)} — tous droits réservés</p></footer>
+<script id="state" type="application/json">{state}</script>
 <script src="/static/app.js"></script><script>track("view")</script>
 </body></html>"""

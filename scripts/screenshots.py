@@ -9,46 +9,28 @@ bundled samples, runs the deployment for 2026-11-27, then takes the pictures in 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.prefect_server import prefect_server, stop, wait_for  # noqa: E402
 DOCS = ROOT / "docs"
 DAY = "2026-11-27"  # the samples' day
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 OUTSIDE = re.compile(r"^(?!file:|https?://127\.0\.0\.1[:/])")  # the UI calls outside hosts even with analytics off
-T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(1)
-    raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 @contextmanager
@@ -61,25 +43,6 @@ def started(command: list[str], env: dict[str, str], log: Path) -> Iterator[subp
             yield process
         finally:
             stop(process)
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-def prefect_env(home: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(port),
-               PREFECT_API_URL=f"http://127.0.0.1:{port}/api", PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_RUNNER_POLL_FREQUENCY="2")
-    return env
 
 
 def write_config(folder: Path) -> Path:
@@ -98,13 +61,6 @@ def api_post(api: str, path: str, body: dict) -> httpx.Response:
 def served_deployment(api: str) -> dict | None:
     found = api_post(api, "/deployments/filter", {"deployments": {"name": {"any_": ["daily"]}}})
     return found.json()[0] if found.status_code == 200 and found.json() else None
-
-
-def healthy(api: str) -> bool:
-    try:
-        return httpx.get(f"{api}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def run_deployment(api: str, deployment_id: str) -> None:
@@ -146,11 +102,8 @@ def main() -> None:
     DOCS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="digest-screenshots-") as temporary:
         folder = Path(temporary)
-        env = prefect_env(folder / "prefect-home", free_port())
-        api = env["PREFECT_API_URL"]
-        prefect = str(Path(sys.executable).parent / "prefect")
-        with started([prefect, "server", "start"], env, folder / "server.log"):
-            wait_for(lambda: healthy(api), 180, f"the Prefect server (log: {folder / 'server.log'})")
+        with prefect_server(folder / "prefect-home") as env:
+            api = env["PREFECT_API_URL"]
             serve = [sys.executable, "-m", "flows.cli", "serve", "--config", str(write_config(folder))]
             with started(serve, env, folder / "serve.log"):
                 deployment = wait_for(lambda: served_deployment(api), 120, "the served deployment")

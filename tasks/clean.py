@@ -22,6 +22,7 @@ from multiprocessing import get_context
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tasks.dedup import DedupOptions, dedup_within
 from tasks.extract import extract_html
 from tasks.language import bundle, detect_language, words
 from tasks.models import Block, Dispatch, Failure, RawDispatch, Removal, parse_datetime
@@ -198,6 +199,15 @@ def clean_guarded(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | No
 Cleaned = tuple[Dispatch | None, list[Removal], Failure | None]
 
 
+def prepare(raw: RawDispatch, rules: CleaningRules, repeats: DedupOptions | None) -> Cleaned:
+    """`clean_guarded`, then (with `repeats`) the dispatch without what it says twice."""
+    dispatch, removals, failure = clean_guarded(raw, rules)
+    if dispatch is None or repeats is None:
+        return dispatch, removals, failure
+    dispatch, repeated = dedup_within(dispatch, repeats)
+    return dispatch, removals + repeated, failure
+
+
 class Cleaner:
     """Cleans dispatches as the sources hand them over, so a run never holds every page at once.
 
@@ -206,12 +216,14 @@ class Cleaner:
     waiting, so at most two pages a worker are in flight. The first `INLINE_FIRST` pages are
     cleaned in the calling thread: a small run does not pay for starting processes.
     Results come back ordered by the key each page was added with, whoever cleaned it.
+    With `repeats`, each dispatch also loses the sentences it says twice (`dedup_within`): work
+    of one dispatch at a time, done here where it runs on every core.
     """
 
     INLINE_FIRST = 16
 
-    def __init__(self, rules: CleaningRules):
-        self._rules = rules
+    def __init__(self, rules: CleaningRules, repeats: DedupOptions | None = None):
+        self._rules, self._repeats = rules, repeats
         self._workers = rules.workers or os.cpu_count() or 1
         self._slots = threading.BoundedSemaphore(2 * self._workers)
         self._lock = threading.Lock()
@@ -233,7 +245,7 @@ class Cleaner:
             self._added += 1
             pooled = self._workers > 1 and self._added > self.INLINE_FIRST and self._slots.acquire(blocking=False)
         if not pooled:
-            outcome = clean_guarded(raw, self._rules)
+            outcome = prepare(raw, self._rules, self._repeats)
             with self._lock:
                 self._done[key] = outcome
             return
@@ -270,7 +282,7 @@ class Cleaner:
                                                  initializer=_quiet_worker)
             pool = self._pool
         try:
-            return pool.submit(clean_guarded, raw, self._rules)
+            return pool.submit(prepare, raw, self._rules, self._repeats)
         except BrokenProcessPool:  # an earlier page killed a worker: the next pages get a new pool
             with self._lock:
                 if self._pool is pool:

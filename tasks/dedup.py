@@ -26,14 +26,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from tasks.language import LanguageBundle, bundle, words
 from tasks.models import Block, Dispatch, Removal
 
 NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 MIN_CONTENT_WORDS = 5  # below this, sharing words says little: only shingles count
+WITHIN = ("sentence", "paragraph")  # levels of the repeats found inside one dispatch
 
 
 class DedupOptions(BaseModel):
@@ -335,9 +334,8 @@ def published_on(dispatches: list[Dispatch], day) -> tuple[list[Dispatch], list[
     return inside, [d for d in dispatches if d not in inside]
 
 
-@task(name="history", cache_policy=NO_CACHE)
-def history_batch(dispatches: list[Dispatch], store, day, options: DedupOptions,
-                  days: int) -> tuple[list[Dispatch], list[Removal]]:
+def dedup_and_record_history(dispatches: list[Dispatch], store, day, options: DedupOptions,
+                             days: int) -> tuple[list[Dispatch], list[Removal]]:
     """Level 3: drop what earlier digests said, then record what is left as seen for `day`."""
     prints = {d.id: DocumentPrint.of(d) for d in dispatches}
     kept, removals = dedup_history(dispatches, store.digested_before(day, days), options, prints)
@@ -366,6 +364,7 @@ def dedup(dispatches: list[Dispatch], options: DedupOptions) -> tuple[list[Dispa
     return kept, removals
 
 
-@task(name="dedup", cache_policy=NO_CACHE)
-def dedup_batch(dispatches: list[Dispatch], options: DedupOptions) -> tuple[list[Dispatch], list[Removal]]:
-    return dedup(dispatches, options)
+def repeats_of_kept(removals: list[Removal], kept: list[Dispatch]) -> list[Removal]:
+    """`removals`, less the repeats found within copies dropped since (they went with their copy), once each."""
+    kept_ids = {(d.id, d.source) for d in kept}
+    return list(dict.fromkeys(r for r in removals if r.level not in WITHIN or (r.dispatch_id, r.source) in kept_ids))

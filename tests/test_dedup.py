@@ -149,3 +149,15 @@ def test_cross_dispatch_dedup_does_not_depend_on_input_order():
     first = dedup(items, DedupOptions())
     second = dedup(list(reversed(items)), DedupOptions())
     assert [(d.id, [c.source for c in d.copies]) for d in first[0]] == [(d.id, [c.source for c in d.copies]) for d in second[0]]
+
+
+def test_repeats_found_inside_a_copy_dropped_later_are_not_counted_twice():
+    from tasks.dedup import repeats_of_kept
+    from tests.helpers import make_dispatch
+    from tasks.models import Removal
+
+    kept = make_dispatch("Le Sénat a voté le budget mardi soir après trois jours de débats.", outlet="AFP")
+    repeat = Removal("sentence", kept.id, "AFP", "Le budget a été voté.", "already said in this dispatch")
+    in_copy = Removal("sentence", kept.id, "Le Monde", "Le budget a été voté.", "already said in this dispatch")
+    caption = Removal("clean", kept.id, "Le Monde", "(Photo AFP)", "photo caption or credit")
+    assert repeats_of_kept([repeat, in_copy, caption, repeat], [kept]) == [repeat, caption]
