@@ -6,9 +6,9 @@ a menu, a breadcrumb, a photo with caption and credit, a related-articles box, a
 newsletter box, reader comments and a footer. Deterministic for a seed.
 
 Beyond the first pass over the articles, a page is another outlet's story on the same
-event (half the article's paragraphs, in order, with paragraphs of another article of the
-same language: it clusters with the first, it is not a copy of it); and 5 % of the pages
-republish an earlier page under another outlet (what dispatch-level de-duplication removes).
+event (a third of the article's sentences, in order, then another article's paragraphs of the
+same language: it shares wire copy with the first, it is not a copy of it); and 5 % of the
+pages republish an earlier page under another outlet (what dispatch-level de-duplication removes).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ OUTLETS = [
 MENU = ["Politique", "International", "Économie", "Société", "Culture", "Sport", "Sciences", "Planète", "Opinions",
         "World", "Business", "Technology", "Health", "Travel", "Video", "Podcasts", "Newsletters", "Weather"]
 DUPLICATE_SHARE = 0.05
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý«\"])")
 SITE_NAME = '<meta property="og:site_name" content="'
 
 
@@ -69,10 +71,14 @@ def build_pages(articles: list[Article], count: int, day: str, seed: int = 7) ->
 
 
 def _retold(article: Article, other: Article, rng: random.Random) -> Article:
-    """Another outlet on the same event: its lead, half of the rest, and paragraphs of its own."""
-    rest = [p for p in article.paragraphs[1:] if rng.random() < 0.5]
-    extra = [p for p in other.paragraphs if rng.random() < 0.3]
-    return Article(article.lang, article.title, (article.paragraphs[0], *rest, *extra))
+    """Another outlet on the same event: a third of the article's sentences (the wire copy it
+    shares), in order, then reporting of its own (here a third of another article's sentences):
+    it shares text with both, it is a copy of neither."""
+    def third(of: Article, first: bool) -> str:
+        sentences = SENTENCE_END.split(" ".join(of.paragraphs))
+        return " ".join(s for n, s in enumerate(sentences) if (first and n == 0) or rng.random() < 0.3)
+
+    return Article(article.lang, article.title, (third(article, True), third(other, False)))
 
 
 def render_page(article: Article, n: int, day: str, rng: random.Random) -> str:

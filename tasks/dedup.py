@@ -251,9 +251,11 @@ class BandIndex:
 def dedup_across(dispatches: list[Dispatch], options: DedupOptions) -> tuple[list[Dispatch], list[Removal]]:
     """One dispatch per group of copies (the longest), with the others as its `copies`."""
     ordered = sorted(dispatches, key=_keep_first)
-    in_order = [document_shingles(d) for d in ordered]
-    shingle_sets = [np.unique(shingles) for shingles in in_order]
-    prints = [DocumentPrint.of_shingles(shingles) for shingles in in_order]
+    shingle_sets, prints = [], []
+    for dispatch in ordered:  # one dispatch's shingles in text order at a time: they are not kept
+        in_order = document_shingles(dispatch)
+        shingle_sets.append(np.unique(in_order))
+        prints.append(DocumentPrint.of_shingles(in_order))
     parent = list(range(len(ordered)))
 
     def root(i: int) -> int:
