@@ -11,6 +11,7 @@ import random
 import re
 import socket
 import time
+import zlib
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
@@ -38,6 +39,7 @@ class FetchOptions(BaseModel):
     max_retry_after: float = Field(60.0, ge=0, description="longest Retry-After honoured, in seconds")
     max_bytes: int = Field(5_000_000, gt=0, description="largest body, after decompression")
     max_redirects: int = Field(5, ge=0)
+    total_timeout: float = Field(60.0, gt=0, description="longest one request may take, body included")
     concurrency: int = Field(8, ge=1, description="requests in flight at once")
     per_host: int = Field(2, ge=1, description="requests in flight to one host")
     host_delay: float = Field(0.5, ge=0, description="seconds between two requests to one host")
@@ -99,10 +101,13 @@ def unsafe_address(host: str) -> str | None:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise FetchError(f"cannot resolve {host}: {exc.strerror}") from None
+    except UnicodeError:  # a label empty or over 63 characters: IDNA cannot encode it
+        raise FetchError(f"cannot resolve {host}: not a valid host name") from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
+        # not is_global: also the shared address space 100.64.0.0/10 (carrier NAT, some cloud metadata).
         if (address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
-                or address.is_reserved or address.is_unspecified):
+                or address.is_reserved or address.is_unspecified or not address.is_global):
             return str(address)
     return None
 
@@ -154,7 +159,10 @@ class Fetcher:
             fetched, location = await self._with_retries(url, headers)
             if location is None:
                 return self._accepted(fetched, accept)
-            url = urljoin(url, location)
+            try:
+                url = urljoin(url, location)
+            except ValueError:  # "http://[::1/": a hostile Location must fail this page, not the source
+                raise FetchError(f"invalid redirect to {location!r}") from None
             if url in seen:
                 raise FetchError(f"redirect loop at {url}")
         raise FetchError(f"more than {self.options.max_redirects} redirects")
@@ -177,7 +185,11 @@ class Fetcher:
         return self._robots[root].can_fetch(self.options.user_agent, url)
 
     async def _check(self, url: str, local: bool) -> None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.hostname  # noqa: B018 (raises on a broken IPv6 literal)
+        except ValueError:
+            raise FetchError(f"refused {url!r}: not a valid URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"refused {url!r}: only http and https URLs are fetched")
         if not local:
@@ -192,8 +204,14 @@ class Fetcher:
             delay = self.options.backoff * 2**attempt * random.uniform(1, 1.5)
             try:
                 response = await self._request(url, headers)
+            except httpx.ConnectTimeout:  # its own reason: "timeout after 15 s" named the wrong limit
+                reason = f"connect timeout after {self.options.connect_timeout:g} s"
             except httpx.TimeoutException:
                 reason = f"timeout after {self.options.read_timeout:g} s"
+            except TimeoutError:  # asyncio.timeout: answering, but too slowly to finish
+                reason = f"timeout: no complete answer in {self.options.total_timeout:g} s"
+            except httpx.InvalidURL as exc:  # a host name httpx rejects (bad IDNA, control characters)
+                raise FetchError(f"refused {url!r}: {exc}") from None
             except httpx.TransportError as exc:
                 reason = f"connection failed: {exc.__class__.__name__} {exc}".strip()
             else:
@@ -221,12 +239,18 @@ class Fetcher:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 host.next_request = time.monotonic() + self.options.host_delay
-            async with self._client.stream("GET", url, headers=headers) as response:
+            # The read timeout is per read: a server trickling a byte at a time would hold the run forever.
+            async with asyncio.timeout(self.options.total_timeout), \
+                    self._client.stream("GET", url, headers=headers) as response:
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.options.max_bytes:
                     raise FetchError(f"body of {declared} bytes is over the {self.options.max_bytes} byte cap")
+                # An in-memory response (httpx.MockTransport) comes read and decoded already.
+                read = response.is_stream_consumed
+                inflater = _Inflater("" if read else response.headers.get("content-encoding", ""))
                 chunks, size = [], 0
-                async for chunk in response.aiter_bytes():  # decompressed: caps gzip bombs too
+                async for raw in response.aiter_bytes() if read else response.aiter_raw():
+                    chunk = inflater.feed(raw, self.options.max_bytes - size)
                     size += len(chunk)
                     if size > self.options.max_bytes:
                         raise FetchError(f"body over the {self.options.max_bytes} byte cap")
@@ -252,6 +276,36 @@ class Fetcher:
         if accept and fetched.content_type and not fetched.content_type.startswith(accept):
             raise FetchError(f"unexpected content type {fetched.content_type}")
         return fetched
+
+
+class _Inflater:
+    """Undoes a Content-Encoding with a bound on the output. httpx's own decoding inflates each
+    network chunk whole (64 KB of gzip -> 64 MB) and stacks encodings: "gzip, gzip" turned a 484-byte
+    body into 200 MB in memory before any cap could apply."""
+
+    def __init__(self, encoding: str):
+        self.encoding = encoding.strip().lower()
+        if self.encoding in ("", "identity"):
+            self._zlib = None
+        elif self.encoding in ("gzip", "x-gzip", "deflate"):
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 32)  # a gzip or zlib header, detected
+        else:  # stacked ("gzip, gzip": a bomb in a bomb) or not asked for (we send gzip, deflate)
+            raise FetchError(f"unsupported content encoding {self.encoding!r}")
+        self._started = False
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """`data` inflated, at most room + 1 bytes: one more than the room left says the cap is passed."""
+        if self._zlib is None:
+            return data
+        try:
+            out = self._zlib.decompress(data, room + 1)
+        except zlib.error as exc:
+            if self._started or self.encoding != "deflate":
+                raise FetchError(f"corrupt {self.encoding} body: {exc}") from None
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # "deflate" sent raw, without its zlib header
+            out = self._zlib.decompress(data, room + 1)
+        self._started = True
+        return out
 
 
 def _retry_after(response: httpx.Response) -> float | None:

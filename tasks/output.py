@@ -21,8 +21,12 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over the target."""
+class OutputError(OSError):
+    """The digest could not be written (disk full, folder read-only...); nothing of it was replaced."""
+
+
+def _staged(path: Path, text: str) -> str:
+    """`text` in a temporary file beside `path`, fsynced; its name. Nothing is left when it fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -31,6 +35,16 @@ def write_atomic(path: Path, text: str) -> None:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over the target."""
+    temporary = _staged(path, text)
+    try:
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -38,10 +52,21 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write_digest(rendered: dict[str, str], out_dir: Path, day: date) -> list[Path]:
-    """`out_dir/YYYY-MM-DD.<ext>` for each rendered format; returns the paths written."""
+    """`out_dir/YYYY-MM-DD.<ext>` for each rendered format; returns the paths written.
+
+    Every format is staged before any is renamed: a disk that fills up on the JSON must not leave
+    today's Markdown beside yesterday's JSON. The error names the folder (OSError alone did not)."""
     paths = [out_dir / f"{day.isoformat()}.{extension}" for extension in rendered]
-    for path, text in zip(paths, rendered.values()):
-        write_atomic(path, text)
+    staged: list[str] = []
+    try:
+        for path, text in zip(paths, rendered.values()):
+            staged.append(_staged(path, text))
+    except OSError as exc:
+        for temporary in staged:
+            Path(temporary).unlink(missing_ok=True)
+        raise OutputError(exc.errno, f"cannot write the digest to {out_dir}: {exc.strerror or exc}") from None
+    for temporary, path in zip(staged, paths):
+        os.replace(temporary, path)
     return paths
 
 

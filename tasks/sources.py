@@ -33,6 +33,7 @@ from tasks.models import Failure, RawDispatch, parse_datetime
 
 DATE_LINE = re.compile(r"^\s*date\s*:?\s*(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)[ \t]*")
 FIELD_LINE = re.compile(r"^\s*(title|source|url)\s*:\s*(.+?)\s*$", re.IGNORECASE)
+CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.IGNORECASE)
 SUFFIXES = {".txt", ".html", ".htm", ".json", ".jsonl", ".eml"}
 
 
@@ -68,7 +69,7 @@ class SourceSpec(BaseModel):
 
     @property
     def location(self) -> str:
-        return str(self.path or self.url or self.urls_file or ", ".join(self.urls[:3]))
+        return without_credentials(str(self.path or self.url or self.urls_file or ", ".join(self.urls[:3])))
 
 
 @dataclass
@@ -282,7 +283,7 @@ async def _read_articles(spec: SourceSpec, fetcher: Fetcher, entries: list[Entry
         except FetchError as exc:
             if entry.content:  # the feed's own copy is better than nothing
                 return _page(spec, entry.url, entry.content, entry)
-            return Failure(spec.name, entry.url, str(exc))
+            return Failure(spec.name, without_credentials(entry.url), without_credentials(str(exc)))
 
     async def handed_on(number: int, entry: Entry) -> None:
         outcome = await one(entry)
@@ -301,7 +302,14 @@ def _counted(emit: Emit, result: SourceResult) -> Emit:
     return counting
 
 
+def without_credentials(text: str) -> str:
+    """`text` with the user and password of any URL in it dropped: a feed's URL may carry them
+    (https://user:secret@host/feed), and locations and reasons reach the digest and the logs."""
+    return CREDENTIALS.sub(r"\1", text)
+
+
 def _page(spec: SourceSpec, url: str, html: str, entry: Entry) -> RawDispatch:
+    url = without_credentials(url)
     return RawDispatch(source=spec.name, location=url, body=html, kind="html", title=entry.title,
                        published=entry.published, url=url)
 
@@ -332,7 +340,8 @@ async def read_sources(specs: list[SourceSpec], options: FetchOptions, validator
         if isinstance(outcome, SourceResult):
             results.append(outcome)
         else:
-            results.append(SourceResult(failures=[Failure(spec.name, spec.location, _reason(outcome, state))]))
+            reason = without_credentials(_reason(outcome, state))
+            results.append(SourceResult(failures=[Failure(spec.name, spec.location, reason)]))
     return results
 
 

@@ -117,6 +117,9 @@ class Store:
         engine = create_engine(url, future=True, pool_pre_ping=True)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+        # Every later error names the store as well: a read-only SQLite file failed the run with a
+        # bare "(sqlite3.OperationalError) attempt to write a readonly database" and the SQL.
+        event.listen(engine, "handle_error", _named_error)
         try:
             metadata.create_all(engine)
             _migrate(engine)
@@ -283,6 +286,14 @@ def _migrate(engine: Engine) -> None:
             for statement in MIGRATIONS[target]:
                 db.exec_driver_sql(statement)
             db.execute(insert(schema).values(version=target))
+
+
+def _named_error(context) -> None:
+    """SQLAlchemy's handle_error hook: the error as a StoreError naming the store (password hidden)."""
+    if context.is_disconnect or getattr(context, "is_pre_ping", False):
+        return  # the pool's own reconnection handles these
+    url = context.engine.url.render_as_string(hide_password=True) if context.engine else "store"
+    raise StoreError(f"store {url}: {_first_line(context.original_exception)}")
 
 
 def _first_line(exc: Exception) -> str:

@@ -223,3 +223,15 @@ def test_politeness_delay_spaces_requests_to_one_host(server):
     started = time.monotonic()
     run(SourceSpec(name="desk", kind="urls", urls=[server.url("/a1"), server.url("/a2")], local=True), options)
     assert time.monotonic() - started >= 0.3
+
+
+def test_credentials_in_a_source_url_never_reach_locations_or_reasons(server):
+    server.routes["/a1"] = Reply(200, PAGE)
+    secret_url = server.url("/a1").replace("http://", "http://desk:s3cr3t@")
+    gone_url = server.url("/gone").replace("http://", "http://desk:s3cr3t@")
+    result = run(SourceSpec(name="desk", kind="urls", urls=[secret_url, gone_url], local=True))
+    seen = [(r.location, r.url) for r in result.raws] + [(f.location, f.reason) for f in result.failures]
+    assert len(result.raws) == 1 and len(result.failures) == 1
+    assert seen and not any("s3cr3t" in text for pair in seen for text in pair)
+    assert SourceSpec(name="x", kind="feed", url="https://desk:s3cr3t@example.org/feed").location == (
+        "https://example.org/feed")
