@@ -57,15 +57,16 @@ def vectorise(dispatches: Sequence[Dispatch], name_weight: float) -> sparse.csr_
     return sparse.csr_matrix(sparse.diags(1 / norms) @ weighted)
 
 
-def similarities(vectors: sparse.csr_matrix, floor: float = 0.01, chunk: int = 1000) -> sparse.csr_matrix:
-    """Cosine similarity of every pair of dispatches, by sparse products in chunks; tiny ones dropped."""
-    parts = []
-    for start in range(0, vectors.shape[0], chunk):
-        product = sparse.csr_matrix(vectors[start : start + chunk] @ vectors.T)
-        product.data[product.data < floor] = 0
-        product.eliminate_zeros()
-        parts.append(product)
-    return sparse.csr_matrix(sparse.vstack(parts)) if parts else sparse.csr_matrix((0, 0))
+SIMILARITY_FLOOR = 0.01  # pair similarities below this are dropped: they cannot tip a story
+ROWS_AT_ONCE = 500  # news in one language is alike in small ways: a row has a similarity to most others
+
+
+def similarities(rows: sparse.csr_matrix, vectors: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Cosine similarity of each of `rows` to every one of `vectors`, tiny ones dropped."""
+    product = sparse.csr_matrix(rows @ vectors.T)
+    product.data[product.data < SIMILARITY_FLOOR] = 0
+    product.eliminate_zeros()
+    return product
 
 
 def group(dispatches: Sequence[Dispatch], options: ClusterOptions) -> list[list[int]]:
@@ -73,14 +74,19 @@ def group(dispatches: Sequence[Dispatch], options: ClusterOptions) -> list[list[
 
     A dispatch's similarity to a story's centroid is the sum of its similarities to the
     story's members over the norm of their summed vectors, kept up to date as members
-    join: only sparse rows are read, never a dense story x vocabulary matrix.
+    join: only sparse rows are read, never a dense story x vocabulary matrix. Similarities are
+    computed for `ROWS_AT_ONCE` dispatches at a time, as they come: all pairs at once would be
+    nearly dense (1.2 GB at 10,000 dispatches).
     """
-    pairs = similarities(vectorise(dispatches, options.name_weight))
+    vectors = vectorise(dispatches, options.name_weight)
+    order = sorted(range(len(dispatches)), key=lambda i: _order_key(dispatches[i]))
     story_of = np.full(len(dispatches), -1)
     members: list[list[int]] = []
     norms: list[float] = []  # squared norm of each story's summed vector
-    for index in sorted(range(len(dispatches)), key=lambda i: _order_key(dispatches[i])):
-        row = pairs[index]
+    for position, index in enumerate(order):
+        if position % ROWS_AT_ONCE == 0:
+            block = similarities(vectors[order[position : position + ROWS_AT_ONCE]], vectors)
+        row = block[position % ROWS_AT_ONCE]
         placed = story_of[row.indices] >= 0
         dots = np.bincount(story_of[row.indices][placed], weights=row.data[placed], minlength=len(members))
         language = dispatches[index].language
