@@ -6,7 +6,7 @@ disk (`--mode disk`, a files source) or fetched from a local HTTP server through
 (`--mode http`). Each size runs the real `daily-digest` flow in a fresh process against a
 Prefect server started here, with a fresh store, and prints per stage: seconds and
 dispatches per second; then the run's dispatches per second, peak memory (the flow's process,
-and the largest extraction worker), and Prefect's share: the run's wall time less the time
+and with its extraction workers, sampled), and Prefect's share: the run's wall time less the time
 spent inside stage code (task runs' run time as Prefect recorded it, plus the stages the flow
 runs itself), over the wall time. In the same process, after the run, plain
 `trafilatura.extract` runs on a sample of the same pages: the reference cost, and the ratio.
