@@ -347,13 +347,12 @@ def _time_key(dispatch: Dispatch) -> float:
 
 
 def attribute(sentence: str, origin: Dispatch, story: Sequence[Dispatch], repeats: DedupOptions,
-              said_in: Callable[[Dispatch], list[Signature]] | None = None) -> tuple[Attribution, ...]:
+              said_in: Callable[[Dispatch], list[Signature]]) -> tuple[Attribution, ...]:
     """The dispatch a sentence was taken from, and every other one that says the same.
 
     `said_in` gives a dispatch's sentence signatures: a story's summary asks for them once per
     chosen sentence, so its caller caches them."""
     lang = bundle(origin.language)
-    said_in = said_in or (lambda d: [signature(s, lang, repeats.shingle_size) for s in d.sentences])
     said = signature(sentence, lang, repeats.shingle_size)
     carriers = list(origin.carriers)
     for other in story:
