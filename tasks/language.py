@@ -1,7 +1,7 @@
 """Language bundles: detection, sentence splitting, words, stems and stop words.
 
-Everything here works offline: pysbd's rules, py3langid's bundled model, and the
-Snowball stemmers and stop-word lists that ship inside sumy (no NLTK data).
+Everything here works offline: pysbd's rules, py3langid's bundled model, the Snowball
+stemmers of PyStemmer (libstemmer in C) and the stop-word lists that ship inside sumy (no NLTK data).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from functools import cache, lru_cache
 
 import py3langid
 import pysbd
+import Stemmer
 from sumy.utils import get_stop_words
 
 # pysbd language code -> sumy/Snowball language name. Adding a language is a line here.
@@ -22,7 +23,6 @@ LANGUAGE_NAMES = {
     "de": "german",
     "es": "spanish",
     "it": "italian",
-    "nl": "dutch",
 }
 
 # Characters pysbd uses as placeholders while it segments: text that holds them comes back rewritten
@@ -159,14 +159,14 @@ for _module in [m for name, m in sys.modules.items() if name.startswith("pysbd")
 
 @cache
 def _stemmer(name: str):
-    from sumy.nlp.stemmers import Stemmer  # imports NLTK's stemmer code: ~1 s, which cleaning never needs
-
-    return Stemmer(name)
+    # libstemmer's Snowball, not NLTK's pure-Python copy (used by sumy's own Stemmer): ~8x faster,
+    # and no NLTK import (~1 s and ~60 MB in each extraction worker).
+    return Stemmer.Stemmer(name).stemWord
 
 
 @lru_cache(maxsize=500_000)
 def _stem(name: str, word: str) -> str:
-    """Snowball is pure Python: words repeat across sentences and dispatches, so stems are cached."""
+    """Words repeat across sentences and dispatches: stems are cached."""
     return _stemmer(name)(word)
 
 
