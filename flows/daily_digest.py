@@ -16,14 +16,15 @@ from prefect.utilities.annotations import opaque
 from prefect.artifacts import create_markdown_artifact
 
 from flows.settings import DEFAULT_CONFIG, Settings, load_settings
-from tasks.clean import Cleaner
+from tasks.clean import Cleaned, Cleaner
 from tasks.cluster import cluster_batch
 from tasks.dedup import dedup_across, dedup_and_record_history, published_on, repeats_of_kept
-from tasks.models import Digest, RunReport
+from tasks.models import Digest, Dispatch, RunReport
 from tasks.deliver import DeliveryError, EmailSettings, build_message, send_task
 from tasks.render import Labels, digest_language, labels_for, render_task, subject, to_plain_text
 from tasks.sources import SourceSpec, read_sources
 from tasks.output import write_digest_task
+from tasks.workers import WorkerPool
 from tasks.store import Store
 from tasks.summarise import Algorithm, SummaryOptions, summarise_batch
 
@@ -153,54 +154,19 @@ def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec
     """The stages in order. Batches go to their tasks `opaque`: Prefect would otherwise walk every
     dispatch, block and sentence of a batch looking for futures (~1 s a task at 1,000 dispatches)."""
     logger = get_run_logger()
-    logger.info("reading %d sources", len(sources), extra={"stage": "sources", "total": len(sources)})
-    with Cleaner(settings.cleaning, settings.dedup) as cleaner:  # pages are cleaned as they are read
-        with report.timed("read"):
-            results = asyncio.run(read_sources(sources, settings.fetch, store.validators(), day, cleaner.add))
-        for spec, result in zip(sources, results):
-            logger.info("source %s: %d dispatches, %d failures", spec.name, result.read, len(result.failures),
-                        extra={"stage": "source"})
-        read = sum(result.read for result in results)
-        answered = sum(bool(result.read or not result.failures) for result in results)
-        logger.info("read %d dispatches from %d/%d sources", read, answered, len(sources), extra={"stage": "read"})
-        report.failures.extend(failure for result in results for failure in result.failures)
-        report.dispatches_read = read
-        if not read and all(result.failures for result in results):
-            raise AllSourcesFailed("; ".join(f"{f.source}: {f.reason}" for f in report.failures))
-        with report.timed("clean"):
-            dispatches, removed, failed = clean_batch(opaque(cleaner))
-    report.removals.extend(removed)
-    report.failures.extend(failed)
-    logger.info("cleaned %d dispatches; captions, credits and boilerplate lines removed: %d", len(dispatches),
-                report.removed_count("clean"), extra={"stage": "clean"})
-    # What an interrupted run of this day already stored comes back, so nothing is lost.
-    with report.timed("recover"):
-        fetched = {d.id for d in dispatches}
-        dispatches += [d for d in store.first_seen_on(day) if d.id not in fetched]
-    if settings.digest.select == "published":
-        dispatches, _ = published_on(dispatches, day)
-    with report.timed("dedup"):
-        dispatches, removed = dedup_batch(opaque(dispatches), settings.dedup)
-    report.removals = repeats_of_kept(report.removals, dispatches) + removed
-    with report.timed("history"):
-        dispatches, removed = history_batch(opaque(dispatches), store, day, settings.dedup, settings.digest.history_days)
-    report.removals.extend(removed)
-    report.dispatches_kept = len(dispatches)
-    repeats = [report.removed_count("sentence") + report.removed_count("paragraph"), report.removed_count("dispatch"),
-               report.removed_count("history")]
-    logger.info("removed repeated sentences: %d, duplicate dispatches: %d, already digested: %d; kept %d dispatches",
-                *repeats, len(dispatches), extra={"stage": "dedup"})
-
-    with report.timed("cluster"):
-        stories = cluster_batch(opaque(dispatches), settings.cluster)
-    logger.info("stories: %d", len(stories), extra={"stage": "cluster"})
-    with report.timed("summarise"):
-        summaries = summarise_batch(opaque(stories), settings.summary, settings.dedup)
-    logger.info("summary sentences: %d", sum(len(s.sentences) for s in summaries), extra={"stage": "summarise"})
-    language = settings.digest.language
-    if language == "auto":
-        language = digest_language([s.dispatches[0].language for s in stories], "en")
-    digest = Digest(day=day, title=settings.digest.title, language=language, stories=summaries, report=report)
+    with WorkerPool(settings.cleaning.workers) as pool:
+        cleaned, validators = _read_and_clean(settings, store, day, sources, report, pool)
+        dispatches = _dedup(settings, store, day, cleaned, report)
+        with report.timed("cluster"):
+            stories = cluster_batch(opaque(dispatches), settings.cluster)
+        logger.info("stories: %d", len(stories), extra={"stage": "cluster"})
+        with report.timed("summarise"):
+            summaries = summarise_batch(opaque(stories), settings.summary, settings.dedup)
+        logger.info("summary sentences: %d", sum(len(s.sentences) for s in summaries), extra={"stage": "summarise"})
+        language = settings.digest.language
+        if language == "auto":
+            language = digest_language([s.dispatches[0].language for s in stories], "en")
+        digest = Digest(day=day, title=settings.digest.title, language=language, stories=summaries, report=report)
 
     with report.timed("render"):
         rendered = render_task(opaque(digest), labels_for(language, settings.digest.labels))
@@ -210,4 +176,55 @@ def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec
     with report.timed("store"):
         store.save_digest(day, len(summaries), rendered["json"], [d.id for d in dispatches])
     create_markdown_artifact(key="daily-digest", markdown=rendered["md"], description=f"Digest for {day}")
-    return digest, rendered, paths, {k: v for r in results for k, v in r.validators.items()}
+    return digest, rendered, paths, validators
+
+
+def _read_and_clean(settings: Settings, store: Store, day: Date, sources: list[SourceSpec], report: RunReport,
+                    pool: WorkerPool) -> tuple[Cleaned, dict]:
+    """Read the sources, cleaning pages in the workers as they come (a run never holds every page);
+    the feeds' validators (ETag, Last-Modified) to save once the digest is written."""
+    logger = get_run_logger()
+    logger.info("reading %d sources", len(sources), extra={"stage": "sources", "total": len(sources)})
+    cleaner = Cleaner(settings.cleaning, settings.dedup, pool)
+    with report.timed("read"):
+        results = asyncio.run(read_sources(sources, settings.fetch, store.validators(), day, cleaner.add))
+    for spec, result in zip(sources, results):
+        logger.info("source %s: %d dispatches, %d failures", spec.name, result.read, len(result.failures),
+                    extra={"stage": "source"})
+    read = sum(result.read for result in results)
+    answered = sum(bool(result.read or not result.failures) for result in results)
+    logger.info("read %d dispatches from %d/%d sources", read, answered, len(sources), extra={"stage": "read"})
+    report.failures.extend(failure for result in results for failure in result.failures)
+    report.dispatches_read = read
+    if not read and all(result.failures for result in results):
+        raise AllSourcesFailed("; ".join(f"{f.source}: {f.reason}" for f in report.failures))
+    with report.timed("clean"):
+        cleaned = clean_batch(opaque(cleaner))
+    report.removals.extend(cleaned.removals)
+    report.failures.extend(cleaned.failures)
+    logger.info("cleaned %d dispatches; captions, credits and boilerplate lines removed: %d", len(cleaned.dispatches),
+                report.removed_count("clean"), extra={"stage": "clean"})
+    return cleaned, {k: v for r in results for k, v in r.validators.items()}
+
+
+def _dedup(settings: Settings, store: Store, day: Date, cleaned: Cleaned, report: RunReport) -> list[Dispatch]:
+    """Copies across the run, then what earlier digests said; what this day's interrupted run stored comes
+    back first, so nothing is lost."""
+    with report.timed("recover"):
+        fetched = {d.id for d in cleaned.dispatches}
+        dispatches = cleaned.dispatches + [d for d in store.first_seen_on(day) if d.id not in fetched]
+    if settings.digest.select == "published":
+        dispatches, _ = published_on(dispatches, day)
+    with report.timed("dedup"):
+        dispatches, removed = dedup_batch(opaque(dispatches), settings.dedup, opaque(cleaned.prints))
+    report.removals = repeats_of_kept(report.removals, dispatches) + removed
+    with report.timed("history"):
+        dispatches, removed = history_batch(opaque(dispatches), store, day, settings.dedup,
+                                            settings.digest.history_days, opaque(cleaned.prints))
+    report.removals.extend(removed)
+    report.dispatches_kept = len(dispatches)
+    repeats = [report.removed_count("sentence") + report.removed_count("paragraph"), report.removed_count("dispatch"),
+               report.removed_count("history")]
+    get_run_logger().info("removed repeated sentences: %d, duplicate dispatches: %d, already digested: %d; "
+                          "kept %d dispatches", *repeats, len(dispatches), extra={"stage": "dedup"})
+    return dispatches

@@ -10,22 +10,20 @@ processes import this module, and Prefect would cost each of them ~1 s and ~150 
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
 import re
 import threading
 import unicodedata
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from multiprocessing import get_context
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.dedup import DedupOptions, dedup_within
+from tasks.dedup import DedupOptions, DocumentPrint, dedup_within
 from tasks.extract import extract_html
 from tasks.language import bundle, detect_language, words
 from tasks.models import Block, Dispatch, Failure, RawDispatch, Removal, parse_datetime
+from tasks.workers import WorkerPool
 
 AGENCIES = r"AFP|Reuters|REUTERS|AP|ANSA|dpa|DPA|EFE|Belga|ATS|Xinhua|Kyodo|Bloomberg"
 
@@ -87,7 +85,7 @@ class CleaningRules(BaseModel):
     heading_max_words: int = 15
     languages: tuple[str, ...] = ("fr", "en")
     default_language: str = "en"
-    workers: int = Field(0, ge=0, description="processes that extract and clean pages; 0: one per CPU, 1: none")
+    workers: int = Field(0, ge=0, description="processes that clean pages and summarise stories; 0: one per CPU, 1: none")
 
 
 @dataclass(frozen=True)
@@ -196,22 +194,35 @@ def clean_guarded(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | No
         return None, [], Failure(raw.source, raw.location, f"cleaning failed: {exc.__class__.__name__}: {exc}")
 
 
-Cleaned = tuple[Dispatch | None, list[Removal], Failure | None]
+Prepared = tuple[Dispatch | None, list[Removal], Failure | None, DocumentPrint | None]
 
 
-def prepare(raw: RawDispatch, rules: CleaningRules, repeats: DedupOptions | None) -> Cleaned:
-    """`clean_guarded`, then (with `repeats`) the dispatch without what it says twice."""
+def prepare(raw: RawDispatch, rules: CleaningRules, repeats: DedupOptions | None) -> Prepared:
+    """`clean_guarded`, then (with `repeats`) the dispatch without what it says twice; and its
+    document print, which de-duplication across dispatches and days needs (work of one dispatch
+    at a time: done where the page is cleaned, on every core)."""
     dispatch, removals, failure = clean_guarded(raw, rules)
-    if dispatch is None or repeats is None:
-        return dispatch, removals, failure
-    dispatch, repeated = dedup_within(dispatch, repeats)
-    return dispatch, removals + repeated, failure
+    if dispatch is not None and repeats is not None:
+        dispatch, repeated = dedup_within(dispatch, repeats)
+        removals = removals + repeated
+    return dispatch, removals, failure, DocumentPrint.of(dispatch) if dispatch is not None else None
+
+
+@dataclass
+class Cleaned:
+    """A batch, cleaned: dispatches in the order they were added, what was dropped from them, the
+    pages that could not be used, and each dispatch's document print by id."""
+
+    dispatches: list[Dispatch] = field(default_factory=list)
+    removals: list[Removal] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    prints: dict[str, DocumentPrint] = field(default_factory=dict)
 
 
 class Cleaner:
     """Cleans dispatches as the sources hand them over, so a run never holds every page at once.
 
-    Pages go to `rules.workers` processes (extraction is CPU-bound: this is what uses every
+    Pages go to the worker processes of `pool` (extraction is CPU-bound: this is what uses every
     core). When every worker is busy, the calling thread cleans the page itself instead of
     waiting, so at most two pages a worker are in flight. The first `INLINE_FIRST` pages are
     cleaned in the calling thread: a small run does not pay for starting processes.
@@ -222,74 +233,56 @@ class Cleaner:
 
     INLINE_FIRST = 16
 
-    def __init__(self, rules: CleaningRules, repeats: DedupOptions | None = None):
+    def __init__(self, rules: CleaningRules, repeats: DedupOptions | None = None, pool: WorkerPool | None = None):
         self._rules, self._repeats = rules, repeats
-        self._workers = rules.workers or os.cpu_count() or 1
-        self._slots = threading.BoundedSemaphore(2 * self._workers)
+        self._own_pool = pool is None
+        self._pool = pool or WorkerPool(rules.workers)
+        self._slots = threading.BoundedSemaphore(2 * self._pool.size)
         self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
         self._added = 0
         self._pending: dict[Future, tuple[tuple, str, str]] = {}
-        self._done: dict[tuple, Cleaned] = {}
+        self._done: dict[tuple, Prepared] = {}
 
     def __enter__(self) -> "Cleaner":
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._own_pool:
+            self._pool.__exit__(*exc_info)
 
     def add(self, raw: RawDispatch, key: tuple) -> None:
         """Clean `raw` now or in a worker; a page added again under the same key (a retried source) is kept once."""
         with self._lock:
             self._added += 1
-            pooled = self._workers > 1 and self._added > self.INLINE_FIRST and self._slots.acquire(blocking=False)
+            pooled = self._pool.size > 1 and self._added > self.INLINE_FIRST and self._slots.acquire(blocking=False)
         if not pooled:
             outcome = prepare(raw, self._rules, self._repeats)
             with self._lock:
                 self._done[key] = outcome
             return
-        future = self._submit(raw)
+        future = self._pool.submit(prepare, raw, self._rules, self._repeats)
         future.add_done_callback(lambda _: self._slots.release())
         with self._lock:  # where, not the raw itself: its page would stay in memory
             self._pending[future] = (key, raw.source, raw.location)
 
-    def results(self) -> tuple[list[Dispatch], list[Removal], list[Failure]]:
+    def results(self) -> Cleaned:
         """Every page's outcome, in key order, once the workers are done."""
         for future, (key, source, location) in list(self._pending.items()):
             self._done[key] = self._outcome(future, source, location)
         self._pending.clear()
-        dispatches, removals, failures = [], [], []
+        cleaned = Cleaned()
         for key in sorted(self._done):
-            dispatch, dropped, failure = self._done[key]
-            removals.extend(dropped)
-            failures.extend([failure] if failure else [])
-            dispatches.extend([dispatch] if dispatch else [])
-        return dispatches, removals, failures
+            dispatch, dropped, failure, printed = self._done[key]
+            cleaned.removals.extend(dropped)
+            cleaned.failures.extend([failure] if failure else [])
+            if dispatch is not None:
+                cleaned.dispatches.append(dispatch)
+                cleaned.prints[dispatch.id] = printed
+        return cleaned
 
     @staticmethod
-    def _outcome(future: Future, source: str, location: str) -> Cleaned:
+    def _outcome(future: Future, source: str, location: str) -> Prepared:
         try:
             return future.result()
         except BrokenProcessPool:  # a page crashed its worker: the pages then in flight fail, the run goes on
-            return None, [], Failure(source, location, "cleaning failed: the worker process cleaning it died")
-
-    def _submit(self, raw: RawDispatch) -> Future:
-        with self._lock:
-            if self._pool is None:
-                # spawn, not fork: the flow's process has threads (Prefect's), and fork copies their locks
-                self._pool = ProcessPoolExecutor(self._workers, mp_context=get_context("spawn"),
-                                                 initializer=_quiet_worker)
-            pool = self._pool
-        try:
-            return pool.submit(prepare, raw, self._rules, self._repeats)
-        except BrokenProcessPool:  # an earlier page killed a worker: the next pages get a new pool
-            with self._lock:
-                if self._pool is pool:
-                    self._pool = None
-            return self._submit(raw)
-
-
-def _quiet_worker() -> None:
-    logging.getLogger("trafilatura").setLevel(logging.ERROR)
-    logging.getLogger("htmldate").setLevel(logging.ERROR)
+            return None, [], Failure(source, location, "cleaning failed: the worker process cleaning it died"), None

@@ -248,14 +248,19 @@ class BandIndex:
         return {i for signature in signatures for key in self.keys(signature) for i in self._buckets.get(key, ())}
 
 
-def dedup_across(dispatches: list[Dispatch], options: DedupOptions) -> tuple[list[Dispatch], list[Removal]]:
-    """One dispatch per group of copies (the longest), with the others as its `copies`."""
+def dedup_across(dispatches: list[Dispatch], options: DedupOptions,
+                 prints: dict[str, DocumentPrint] | None = None) -> tuple[list[Dispatch], list[Removal]]:
+    """One dispatch per group of copies (the longest), with the others as its `copies`.
+    `prints` are the dispatches' document prints by id, those the caller has already."""
     ordered = sorted(dispatches, key=_keep_first)
-    shingle_sets, prints = [], []
-    for dispatch in ordered:  # one dispatch's shingles in text order at a time: they are not kept
-        in_order = document_shingles(dispatch)
-        shingle_sets.append(np.unique(in_order))
-        prints.append(DocumentPrint.of_shingles(in_order))
+    prints = with_prints(ordered, prints)
+    shingle_sets: dict[int, np.ndarray] = {}  # of the candidates only: MinHash found them
+
+    def shingle_set(i: int) -> np.ndarray:
+        if i not in shingle_sets:
+            shingle_sets[i] = np.unique(document_shingles(ordered[i]))
+        return shingle_sets[i]
+
     parent = list(range(len(ordered)))
 
     def root(i: int) -> int:
@@ -266,13 +271,16 @@ def dedup_across(dispatches: list[Dispatch], options: DedupOptions) -> tuple[lis
 
     index = BandIndex()
     scores: dict[int, float] = {}
-    for b, printed in enumerate(prints):
+    for b, dispatch in enumerate(ordered):
+        printed = prints[dispatch.id]
         for a in sorted(index.candidates(printed.whole, printed.opening)):
-            small, large = (a, b) if shingle_sets[a].size <= shingle_sets[b].size else (b, a)
-            if not shingle_sets[small].size or ordered[a].language != ordered[b].language:
+            if ordered[a].language != dispatch.language:
                 continue
-            shared = np.intersect1d(shingle_sets[small], shingle_sets[large], assume_unique=True).size
-            score = shared / shingle_sets[small].size
+            small, large = sorted((shingle_set(a), shingle_set(b)), key=len)
+            if not small.size:
+                continue
+            shared = np.intersect1d(small, large, assume_unique=True).size
+            score = shared / small.size
             if score >= options.document_containment:
                 keep, drop = sorted((root(a), root(b)))  # lower index: the copy to keep
                 parent[drop] = keep
@@ -311,7 +319,7 @@ def dedup_history(dispatches: list[Dispatch], seen: list, options: DedupOptions,
     An updated version that adds enough new content is kept: it is news again.
     `prints` are the dispatches' own, when the caller has them already.
     """
-    prints = prints or {d.id: DocumentPrint.of(d) for d in dispatches}
+    prints = with_prints(dispatches, prints)
     old = [DocumentPrint.unpack(s.signature) for s in seen]
     same_id = {s.id: number for number, s in enumerate(seen)}
     index = BandIndex()
@@ -336,10 +344,16 @@ def published_on(dispatches: list[Dispatch], day) -> tuple[list[Dispatch], list[
     return inside, [d for d in dispatches if d not in inside]
 
 
-def dedup_and_record_history(dispatches: list[Dispatch], store, day, options: DedupOptions,
-                             days: int) -> tuple[list[Dispatch], list[Removal]]:
+def with_prints(dispatches: list[Dispatch], known: dict[str, DocumentPrint] | None) -> dict[str, DocumentPrint]:
+    """The dispatches' document prints by id: those `known`, the others computed."""
+    known = known or {}
+    return {d.id: known.get(d.id) or DocumentPrint.of(d) for d in dispatches}
+
+
+def dedup_and_record_history(dispatches: list[Dispatch], store, day, options: DedupOptions, days: int,
+                             prints: dict[str, DocumentPrint] | None = None) -> tuple[list[Dispatch], list[Removal]]:
     """Level 3: drop what earlier digests said, then record what is left as seen for `day`."""
-    prints = {d.id: DocumentPrint.of(d) for d in dispatches}
+    prints = with_prints(dispatches, prints)
     kept, removals = dedup_history(dispatches, store.digested_before(day, days), options, prints)
     store.record(((d, prints[d.id].packed()) for d in kept), day)
     return kept, removals

@@ -118,19 +118,20 @@ def test_cleaner_in_worker_processes_gives_the_same_dispatches_in_key_order(monk
     with Cleaner(rules) as cleaner:
         for n in (3, 7, 0, 9, 1, 5, 2, 8, 4, 6):  # pages arrive out of order
             cleaner.add(pages[n], (0, n))
-        dispatches, _, failures = cleaner.results()
-        assert cleaner._pool is not None  # most pages went to the workers
+        cleaned = cleaner.results()
+        assert cleaner._pool.started  # most pages went to the workers
     expected = [clean(page, rules)[0] for page in pages]
-    assert failures == [] and dispatches == expected
+    assert cleaned.failures == [] and cleaned.dispatches == expected
+    assert cleaned.prints.keys() == {d.id for d in expected}
 
 
 def test_a_page_that_kills_its_worker_fails_alone_and_the_run_goes_on(monkeypatch):
     monkeypatch.setattr(Cleaner, "INLINE_FIRST", 0)
     with Cleaner(CleaningRules(workers=2)) as cleaner:
         cleaner.add(RawDispatch("site", "https://example.org/bad", KillsItsReader("<p>x</p>"), "html"), (0, 0))
-        _, _, failures = cleaner.results()
+        cleaner.results()
         cleaner.add(_page(1), (0, 1))
-        dispatches, _, failures = cleaner.results()
-    assert [(f.location, f.reason) for f in failures] == [
+        cleaned = cleaner.results()
+    assert [(f.location, f.reason) for f in cleaned.failures] == [
         ("https://example.org/bad", "cleaning failed: the worker process cleaning it died")]
-    assert [d.title for d in dispatches] == ["Page 1"]
+    assert [d.title for d in cleaned.dispatches] == ["Page 1"]
