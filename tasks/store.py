@@ -17,7 +17,7 @@ from typing import Iterable
 import numpy as np
 from sqlalchemy import (
     Column, Date, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, create_engine, delete,
-    event, func, insert, select, update,
+    bindparam, event, func, insert, select, update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -145,15 +145,19 @@ class Store:
 
     # Dispatches
     def record(self, items: Iterable[tuple[Dispatch, np.ndarray]], day: date) -> None:
-        """Store dispatches first seen now; a dispatch stored before keeps its first day."""
+        """Store dispatches first seen now; a dispatch stored before keeps its first day. Rows go in
+        batches (a statement a row cost ~1 ms each: 10,000 dispatches a day)."""
+        rows = {dispatch.id: _row(dispatch, signature) for dispatch, signature in items}
         with self.engine.begin() as db:
-            for dispatch, signature in items:
-                known = db.execute(select(dispatches.c.first_seen).where(dispatches.c.id == dispatch.id)).first()
-                row = _row(dispatch, signature)
-                if known is None:
-                    db.execute(insert(dispatches).values(id=dispatch.id, **row, first_seen=day, stored_at=now()))
-                else:
-                    db.execute(update(dispatches).where(dispatches.c.id == dispatch.id).values(**row))
+            known = {found for chunk in _chunks(list(rows), 500)
+                     for found in db.execute(select(dispatches.c.id).where(dispatches.c.id.in_(chunk))).scalars()}
+            new = [{"id": id_, **row, "first_seen": day, "stored_at": now()} for id_, row in rows.items()
+                   if id_ not in known]
+            changed = [{"stored_id": id_, **row} for id_, row in rows.items() if id_ in known]
+            if new:
+                db.execute(insert(dispatches), new)
+            if changed:
+                db.execute(update(dispatches).where(dispatches.c.id == bindparam("stored_id")), changed)
 
     def first_seen_on(self, day: date) -> list[Dispatch]:
         """Dispatches first seen for `day` and not digested on another day (to finish an interrupted run)."""

@@ -35,8 +35,8 @@ class WorkerPool:
     def __exit__(self, *exc_info) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:  # nothing is pending: the workers exit on their own, nobody waits for them
+            pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def started(self) -> bool:
