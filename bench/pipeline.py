@@ -41,7 +41,7 @@ from tests.prefect_server import prefect_server, wait_for  # noqa: E402
 DAY = "2026-11-27"
 # Stages the flow runs as Prefect tasks (their code time comes from the task runs) and those it runs itself.
 TASK_STAGES = {"read-source": "read", "clean": "clean", "dedup": "dedup", "history": "history", "cluster": "cluster",
-               "summarise": "summarise", "render": "render", "write-digest": "write"}
+               "shared-paragraphs": "shared", "summarise": "summarise", "render": "render", "write-digest": "write"}
 FLOW_STAGES = ("open", "recover", "store", "close")
 
 

@@ -18,7 +18,7 @@ from prefect.artifacts import create_markdown_artifact
 from flows.settings import DEFAULT_CONFIG, Settings, load_settings
 from tasks.clean import Cleaned, Cleaner
 from tasks.cluster import cluster_batch
-from tasks.dedup import dedup_across, dedup_and_record_history, published_on, repeats_of_kept
+from tasks.dedup import dedup_across, dedup_and_record_history, published_on, repeats_of_kept, shared_in_stories
 from tasks.models import Digest, Dispatch, RunReport
 from tasks.deliver import DeliveryError, EmailSettings, build_message, send_task
 from tasks.render import Labels, digest_language, labels_for, render_task, subject, to_plain_text
@@ -35,6 +35,7 @@ from tasks.summarise import Algorithm, SummaryOptions, summarise_batch
 clean_batch = task(name="clean", cache_policy=NO_CACHE)(Cleaner.results)
 dedup_batch = task(name="dedup", cache_policy=NO_CACHE)(dedup_across)
 history_batch = task(name="history", cache_policy=NO_CACHE)(dedup_and_record_history)
+shared_batch = task(name="shared-paragraphs", cache_policy=NO_CACHE)(shared_in_stories)
 
 
 class AllSourcesFailed(RuntimeError):
@@ -159,7 +160,10 @@ def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec
         dispatches = _dedup(settings, store, day, cleaned, report)
         with report.timed("cluster"):
             stories = cluster_batch(opaque(dispatches), settings.cluster)
-        logger.info("stories: %d", len(stories), extra={"stage": "cluster"})
+        with report.timed("shared"):
+            report.removals.extend(shared_batch(opaque(stories), settings.dedup, opaque(pool)))
+        logger.info("stories: %d; paragraphs two outlets of a story carried, said once: %d", len(stories),
+                    report.removed_count("story"), extra={"stage": "cluster"})
         with report.timed("summarise"):
             summaries = summarise_batch(opaque(stories), settings.summary, settings.dedup)
         logger.info("summary sentences: %d", sum(len(s.sentences) for s in summaries), extra={"stage": "summarise"})

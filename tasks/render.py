@@ -30,6 +30,7 @@ class Labels:
     removed_clean: str
     removed_sentence: str
     removed_dispatch: str
+    removed_shared: str
     removed_history: str
     nothing_new: str
     failures: str
@@ -50,6 +51,7 @@ LABELS = {
         removed_clean="Captions, credits and boilerplate removed",
         removed_sentence="Repeated sentences removed",
         removed_dispatch="Duplicate dispatches removed",
+        removed_shared="Paragraphs two outlets of a story carried, said once",
         removed_history="Already in an earlier digest",
         nothing_new="Nothing new since the last digest.",
         failures="Failures",
@@ -65,6 +67,7 @@ LABELS = {
         removed_clean="Légendes, crédits et mentions retirés",
         removed_sentence="Phrases répétées retirées",
         removed_dispatch="Dépêches en double retirées",
+        removed_shared="Paragraphes communs à deux médias d’un sujet, dits une fois",
         removed_history="Déjà dans un précédent digest",
         nothing_new="Rien de nouveau depuis le dernier digest.",
         failures="Échecs",
@@ -187,7 +190,7 @@ def to_json(digest: Digest) -> str:
             "dispatches_read": report.dispatches_read,
             "dispatches_kept": report.dispatches_kept,
             "removed": {level: report.removed_count(level)
-                        for level in ("clean", "paragraph", "sentence", "dispatch", "history")},
+                        for level in ("clean", "paragraph", "sentence", "dispatch", "story", "history")},
             "failures": [asdict(f) for f in report.failures],
             "removals": [asdict(r) for r in report.removals],
         },

@@ -161,3 +161,24 @@ def test_repeats_found_inside_a_copy_dropped_later_are_not_counted_twice():
     in_copy = Removal("sentence", kept.id, "Le Monde", "Le budget a été voté.", "already said in this dispatch")
     caption = Removal("clean", kept.id, "Le Monde", "(Photo AFP)", "photo caption or credit")
     assert repeats_of_kept([repeat, in_copy, caption, repeat], [kept]) == [repeat, caption]
+
+
+SHARED = ("Le Sénat a adopté mardi le projet de budget de la Sécurité sociale par 205 voix contre 108, "
+          "après trois semaines de débats tendus sur les retraites.")
+
+
+def test_a_paragraph_two_outlets_of_a_story_share_is_recorded_once_with_whose_it_was():
+    from tasks.dedup import shared_paragraphs
+
+    first = _wire(f"{SHARED}\n\nLa ministre a salué « un texte de responsabilité » devant les sénateurs.", "AFP", "A")
+    second = _wire(f"La gauche dénonce un budget « injuste » et promet de saisir le Conseil constitutionnel.\n\n"
+                   f"{SHARED.replace('mardi', 'ce mardi')}", "Le Figaro", "B")
+    same_outlet = _wire(SHARED, "AFP", "C")  # its own outlet's copy: a repeat for dedup across, not wire copy
+    changed = _wire(SHARED.replace("205", "215"), "Libération", "D")  # a changed number is news
+    removals = shared_paragraphs([first, second, same_outlet, changed], DedupOptions())
+    [removal] = removals
+    assert (removal.level, removal.source, removal.dispatch_id) == ("story", "Le Figaro", second.id)
+    assert removal.text == SHARED.replace("mardi", "ce mardi") and removal.score >= 0.7
+    assert removal.kept == f"AFP: {first.location}" and "AFP" in removal.reason
+    # both dispatches stay whole: the summary cites both outlets for the shared fact
+    assert SHARED in first.text and "ce mardi" in second.text
