@@ -24,7 +24,6 @@ from tasks.deliver import DeliveryError, EmailSettings, build_message, send_task
 from tasks.render import Labels, digest_language, labels_for, render_task, subject, to_plain_text
 from tasks.sources import SourceSpec, read_sources
 from tasks.output import write_digest_task
-from tasks.workers import WorkerPool
 from tasks.store import Store
 from tasks.summarise import Algorithm, SummaryOptions, summarise_batch
 
@@ -155,22 +154,21 @@ def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec
     """The stages in order. Batches go to their tasks `opaque`: Prefect would otherwise walk every
     dispatch, block and sentence of a batch looking for futures (~1 s a task at 1,000 dispatches)."""
     logger = get_run_logger()
-    with WorkerPool(settings.cleaning.workers) as pool:
-        cleaned, validators = _read_and_clean(settings, store, day, sources, report, pool)
-        dispatches = _dedup(settings, store, day, cleaned, report)
-        with report.timed("cluster"):
-            stories = cluster_batch(opaque(dispatches), settings.cluster)
-        with report.timed("shared"):
-            report.removals.extend(shared_batch(opaque(stories), settings.dedup, opaque(pool)))
-        logger.info("stories: %d; paragraphs two outlets of a story carried, said once: %d", len(stories),
-                    report.removed_count("story"), extra={"stage": "cluster"})
-        with report.timed("summarise"):
-            summaries = summarise_batch(opaque(stories), settings.summary, settings.dedup)
-        logger.info("summary sentences: %d", sum(len(s.sentences) for s in summaries), extra={"stage": "summarise"})
-        language = settings.digest.language
-        if language == "auto":
-            language = digest_language([s.dispatches[0].language for s in stories], "en")
-        digest = Digest(day=day, title=settings.digest.title, language=language, stories=summaries, report=report)
+    cleaned, validators = _read_and_clean(settings, store, day, sources, report)
+    dispatches = _dedup(settings, store, day, cleaned, report)
+    with report.timed("cluster"):
+        stories = cluster_batch(opaque(dispatches), settings.cluster)
+    with report.timed("shared"):
+        report.removals.extend(shared_batch(opaque(stories), settings.dedup))
+    logger.info("stories: %d; paragraphs two outlets of a story carried, said once: %d", len(stories),
+                report.removed_count("story"), extra={"stage": "cluster"})
+    with report.timed("summarise"):
+        summaries = summarise_batch(opaque(stories), settings.summary, settings.dedup)
+    logger.info("summary sentences: %d", sum(len(s.sentences) for s in summaries), extra={"stage": "summarise"})
+    language = settings.digest.language
+    if language == "auto":
+        language = digest_language([s.dispatches[0].language for s in stories], "en")
+    digest = Digest(day=day, title=settings.digest.title, language=language, stories=summaries, report=report)
 
     with report.timed("render"):
         rendered = render_task(opaque(digest), labels_for(language, settings.digest.labels))
@@ -183,27 +181,28 @@ def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec
     return digest, rendered, paths, validators
 
 
-def _read_and_clean(settings: Settings, store: Store, day: Date, sources: list[SourceSpec], report: RunReport,
-                    pool: WorkerPool) -> tuple[Cleaned, dict]:
-    """Read the sources, cleaning pages in the workers as they come (a run never holds every page);
-    the feeds' validators (ETag, Last-Modified) to save once the digest is written."""
+def _read_and_clean(settings: Settings, store: Store, day: Date, sources: list[SourceSpec],
+                    report: RunReport) -> tuple[Cleaned, dict]:
+    """Read the sources, cleaning pages in worker processes as they come (a run never holds every
+    page); the feeds' validators (ETag, Last-Modified) to save once the digest is written. The workers
+    are gone before the next stages (~200 MB each)."""
     logger = get_run_logger()
     logger.info("reading %d sources", len(sources), extra={"stage": "sources", "total": len(sources)})
-    cleaner = Cleaner(settings.cleaning, settings.dedup, pool)
-    with report.timed("read"):
-        results = asyncio.run(read_sources(sources, settings.fetch, store.validators(), day, cleaner.add))
-    for spec, result in zip(sources, results):
-        logger.info("source %s: %d dispatches, %d failures", spec.name, result.read, len(result.failures),
-                    extra={"stage": "source"})
-    read = sum(result.read for result in results)
-    answered = sum(bool(result.read or not result.failures) for result in results)
-    logger.info("read %d dispatches from %d/%d sources", read, answered, len(sources), extra={"stage": "read"})
-    report.failures.extend(failure for result in results for failure in result.failures)
-    report.dispatches_read = read
-    if not read and all(result.failures for result in results):
-        raise AllSourcesFailed("; ".join(f"{f.source}: {f.reason}" for f in report.failures))
-    with report.timed("clean"):
-        cleaned = clean_batch(opaque(cleaner))
+    with Cleaner(settings.cleaning, settings.dedup) as cleaner:
+        with report.timed("read"):
+            results = asyncio.run(read_sources(sources, settings.fetch, store.validators(), day, cleaner.add))
+        for spec, result in zip(sources, results):
+            logger.info("source %s: %d dispatches, %d failures", spec.name, result.read, len(result.failures),
+                        extra={"stage": "source"})
+        read = sum(result.read for result in results)
+        answered = sum(bool(result.read or not result.failures) for result in results)
+        logger.info("read %d dispatches from %d/%d sources", read, answered, len(sources), extra={"stage": "read"})
+        report.failures.extend(failure for result in results for failure in result.failures)
+        report.dispatches_read = read
+        if not read and all(result.failures for result in results):
+            raise AllSourcesFailed("; ".join(f"{f.source}: {f.reason}" for f in report.failures))
+        with report.timed("clean"):
+            cleaned = clean_batch(opaque(cleaner))
     report.removals.extend(cleaned.removals)
     report.failures.extend(cleaned.failures)
     logger.info("cleaned %d dispatches; captions, credits and boilerplate lines removed: %d", len(cleaned.dispatches),

@@ -85,7 +85,7 @@ class CleaningRules(BaseModel):
     heading_max_words: int = 15
     languages: tuple[str, ...] = ("fr", "en")
     default_language: str = "en"
-    workers: int = Field(0, ge=0, description="processes that clean pages and summarise stories; 0: one per CPU, 1: none")
+    workers: int = Field(0, ge=0, description="processes that extract and clean pages; 0: one per CPU, 1: none")
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,7 @@ class Cleaned:
 class Cleaner:
     """Cleans dispatches as the sources hand them over, so a run never holds every page at once.
 
-    Pages go to the worker processes of `pool` (extraction is CPU-bound: this is what uses every
+    Pages go to `rules.workers` processes (extraction is CPU-bound: this is what uses every
     core). When every worker is busy, the calling thread cleans the page itself instead of
     waiting, so at most two pages a worker are in flight. The first `INLINE_FIRST` pages are
     cleaned in the calling thread: a small run does not pay for starting processes.
@@ -233,10 +233,9 @@ class Cleaner:
 
     INLINE_FIRST = 16
 
-    def __init__(self, rules: CleaningRules, repeats: DedupOptions | None = None, pool: WorkerPool | None = None):
+    def __init__(self, rules: CleaningRules, repeats: DedupOptions | None = None):
         self._rules, self._repeats = rules, repeats
-        self._own_pool = pool is None
-        self._pool = pool or WorkerPool(rules.workers)
+        self._pool = WorkerPool(rules.workers)
         self._slots = threading.BoundedSemaphore(2 * self._pool.size)
         self._lock = threading.Lock()
         self._added = 0
@@ -247,8 +246,7 @@ class Cleaner:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._own_pool:
-            self._pool.__exit__(*exc_info)
+        self._pool.__exit__(*exc_info)
 
     def add(self, raw: RawDispatch, key: tuple) -> None:
         """Clean `raw` now or in a worker; a page added again under the same key (a retried source) is kept once."""

@@ -23,7 +23,6 @@ import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Sequence
 
 import numpy as np
@@ -31,11 +30,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.language import LanguageBundle, bundle, words
 from tasks.models import Block, Dispatch, Removal, Story
-from tasks.workers import WorkerPool
 
 NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 MIN_CONTENT_WORDS = 5  # below this, sharing words says little: only shingles count
 WITHIN = ("sentence", "paragraph")  # levels of the repeats found inside one dispatch
+SHARED_MIN_WORDS = 8  # a shorter paragraph shared by two outlets is a stock phrase more than wire copy
 
 
 class DedupOptions(BaseModel):
@@ -180,41 +179,39 @@ def shared_paragraphs(story: Sequence[Dispatch], options: DedupOptions) -> list[
 
     Both dispatches stay whole: the summary needs every outlet's copy to cite it (`attribute`) and
     to see the fact as carried by several, and it says the fact once (maximal marginal relevance).
-    What this records is that the second copy was not said again, and whose it was.
+    What this records is that the second copy was not said again, and whose it was. Wire copy is
+    copied, not reworded: shingles of the words as written (no stems) are enough, and cheaper.
     """
     owner: dict[tuple[str, ...], int] = {}  # shingle -> first paragraph that has it
-    carried: list[tuple[Dispatch, Signature]] = []
+    carried: list[tuple[Dispatch, frozenset[str]]] = []  # (its dispatch, its numbers) by paragraph
     removals = []
     for dispatch in story:
-        lang = bundle(dispatch.language)
-        own: list[Signature] = []
+        own = []
         for block in dispatch.blocks:
-            said = signature(block.text, lang, options.shingle_size)
-            if block.heading or len(said.content) < MIN_CONTENT_WORDS:
+            tokens = [word.lower() for word in words(block.text)]
+            if block.heading or len(tokens) < SHARED_MIN_WORDS:
                 continue
-            found = Counter(owner[g] for g in said.shingles if g in owner)
+            grams, said_numbers = shingles(tokens, options.shingle_size), numbers(block.text)
+            found = Counter(owner[g] for g in grams if g in owner)
             match = next(((i, n) for i, n in found.most_common() if carried[i][0].source != dispatch.source), None)
-            if match and said.numbers <= carried[match[0]][1].numbers:
-                score = match[1] / len(said.shingles)
-                if score >= options.containment:
-                    first = carried[match[0]][0]
-                    removals.append(Removal("story", dispatch.id, dispatch.source, block.text,
-                                            f"wire copy: {first.source} carried it too; said once, cited to both",
-                                            round(score, 3), f"{first.source}: {first.location}"))
-                    continue
-            own.append(said)
-        for said in own:  # after the dispatch: its own paragraphs are not each other's copies
-            for gram in said.shingles:
+            if match and said_numbers <= carried[match[0]][1] and match[1] / len(grams) >= options.containment:
+                first = carried[match[0]][0]
+                removals.append(Removal("story", dispatch.id, dispatch.source, block.text,
+                                        f"wire copy: {first.source} carried it too; said once, cited to both",
+                                        round(match[1] / len(grams), 3), f"{first.source}: {first.location}"))
+            else:
+                own.append((grams, said_numbers))
+        for grams, said_numbers in own:  # after the dispatch: its own paragraphs are not each other's copies
+            for gram in grams:
                 owner.setdefault(gram, len(carried))
-            carried.append((dispatch, said))
+            carried.append((dispatch, said_numbers))
     return removals
 
 
-def shared_in_stories(stories: Sequence[Story], options: DedupOptions, pool: WorkerPool | None = None) -> list[Removal]:
-    """`shared_paragraphs` of every story of more than one dispatch, in the workers when they run."""
-    several = [story.dispatches for story in stories if len(story.dispatches) > 1]
-    found = (pool or WorkerPool(1)).map(partial(shared_paragraphs, options=options), several)
-    return [removal for removals in found for removal in removals]
+def shared_in_stories(stories: Sequence[Story], options: DedupOptions) -> list[Removal]:
+    """`shared_paragraphs` of every story of more than one dispatch."""
+    return [removal for story in stories if len(story.dispatches) > 1
+            for removal in shared_paragraphs(story.dispatches, options)]
 
 
 DOCUMENT_SHINGLE = 5
