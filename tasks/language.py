@@ -13,6 +13,7 @@ from functools import cache, lru_cache
 
 import py3langid
 import pysbd
+from pysbd.abbreviation_replacer import AbbreviationReplacer
 import Stemmer
 from sumy.utils import get_stop_words
 
@@ -155,6 +156,35 @@ class _CompiledOnce:
 
 for _module in [m for name, m in sys.modules.items() if name.startswith("pysbd") and getattr(m, "re", None) is re]:
     _module.re = _CompiledOnce()
+
+
+WHITESPACE = re.compile(r"\s")
+
+
+def _search_for_abbreviations_in_string(self: AbbreviationReplacer, text: str) -> str:
+    """pysbd's `AbbreviationReplacer.search_for_abbreviations_in_string`, with one more test before
+    each of its regex scans. It scans the text for every abbreviation of the language (188 in English,
+    2,225 in Italian) the text has anywhere, though its regex only matches one at the start of a word:
+    skipping those whose first two letters start no word leaves 40 % of the scans, with the same result."""
+    lowered = text.lower()
+    starts = {text[end : end + 2].casefold() for end in (0, *(m.end() for m in WHITESPACE.finditer(text)))}
+    for abbr in self.lang.Abbreviation.ABBREVIATIONS:
+        stripped = abbr.strip()
+        if stripped not in lowered:
+            continue
+        opening = stripped[:2]
+        if len(opening) == 2 and opening.isalnum() and opening.casefold() not in starts:
+            continue  # its regex, (?:^|\s)abbreviation, cannot match
+        abbrev_match = re.findall(r"(?:^|\s|\r|\n){}".format(stripped), text, flags=re.IGNORECASE)
+        if not abbrev_match:
+            continue
+        char_array = re.findall(r"(?<={" + str(re.escape(stripped)) + "} ).{1}", text)
+        for ind, match in enumerate(abbrev_match):
+            text = self.scan_for_replacements(text, match, ind, char_array)
+    return text
+
+
+AbbreviationReplacer.search_for_abbreviations_in_string = _search_for_abbreviations_in_string
 
 
 @cache
