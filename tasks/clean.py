@@ -108,7 +108,8 @@ def _compile(rules: CleaningRules) -> _Compiled:
 def normalise(text: str) -> str:
     """NFC, typographic spaces and hyphens made plain, control characters gone; quotes kept."""
     text = unicodedata.normalize("NFC", text).translate(CHARACTER_MAP)
-    text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c)[0] != "C")
+    if not text.replace("\n", "").replace("\t", "").isprintable():  # has a character of category C (or Z)
+        text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c)[0] != "C")
     return re.sub(r"[ \t]+", " ", text)
 
 
