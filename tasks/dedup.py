@@ -1,5 +1,5 @@
-"""De-duplication: a sentence or paragraph said again inside a dispatch, and the
-same dispatch carried by two feeds or URLs.
+"""De-duplication: a sentence or paragraph said again inside a dispatch, the same
+dispatch carried by two feeds or URLs, and wire copy two outlets of a story share.
 
 Within a dispatch, a sentence is a repeat when most of its word shingles (runs of stems) were
 already said earlier in the dispatch: containment, not equality, so a restated
@@ -15,6 +15,9 @@ bottom, so a short version shares its opening with the long one even when it is 
 small part of it. A shorter version
 inside a longer one, or the same text under another headline, is one dispatch:
 the longest copy is kept and records every source that carried it.
+
+Within a story (after clustering), a paragraph an earlier dispatch of another outlet
+carried is recorded as wire copy (`shared_paragraphs`).
 """
 
 from __future__ import annotations
