@@ -185,7 +185,7 @@ def _read_and_clean(settings: Settings, store: Store, day: Date, sources: list[S
                     report: RunReport) -> tuple[Cleaned, dict]:
     """Read the sources, cleaning pages in worker processes as they come (a run never holds every
     page); the feeds' validators (ETag, Last-Modified) to save once the digest is written. The workers
-    are gone before the next stages (~200 MB each)."""
+    are gone before the next stages (~170 MB each)."""
     logger = get_run_logger()
     logger.info("reading %d sources", len(sources), extra={"stage": "sources", "total": len(sources)})
     with Cleaner(settings.cleaning, settings.dedup) as cleaner:
