@@ -247,7 +247,7 @@ class Cleaner:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._pool.__exit__(*exc_info)
+        self._pool.close()
 
     def add(self, raw: RawDispatch, key: tuple) -> None:
         """Clean `raw` now or in a worker; a page added again under the same key (a retried source) is kept once."""

@@ -29,6 +29,9 @@ class WorkerPool:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:  # nothing is pending: the workers exit on their own, nobody waits for them
