@@ -129,11 +129,11 @@ def run_flow(config: Path, reference_pages: int) -> dict:
     """In the child: the flow once, then plain trafilatura on the same pages."""
     from datetime import date
 
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
 
     with MemoryPeak() as memory:
         started = time.perf_counter()
-        state = daily_digest(date=date.fromisoformat(DAY), config_path=str(config), email=False, return_state=True)
+        state = run_daily_digest(date=date.fromisoformat(DAY), config_path=str(config), email=False, return_state=True)
         wall = time.perf_counter() - started
     result = state.result()
     peak_main = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

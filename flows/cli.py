@@ -86,7 +86,7 @@ def run(
     run_sources += [SourceSpec(name=urlsplit(u).netloc or u, kind="auto", url=u) for u in url or []]
     from rich.console import Console
 
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
     from flows.progress import RunProgress, quiet_prefect_console
 
     quiet_prefect_console()
@@ -94,7 +94,7 @@ def run(
     progress = nullcontext() if quiet else RunProgress(console, verbose)
     with progress:
         try:
-            result = daily_digest(
+            result = run_daily_digest(
                 date=day, config_path=str(config), sources=run_sources or None, out_dir=str(out) if out else None,
                 sentences=sentences, words=words, algorithm=algorithm,
             )

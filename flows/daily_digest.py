@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 from datetime import date as Date
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import opaque
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.context import SyncClientContext
 
 from flows.settings import DEFAULT_CONFIG, Settings, load_settings
 from tasks.clean import Cleaned, Cleaner
@@ -56,8 +58,10 @@ def apply_overrides(settings: Settings, sentences: int | None, words: int | None
     return settings.model_copy(update={"summary": SummaryOptions.model_validate(summary)})
 
 
+# Async, although its stages are sync tasks: Prefect's sync engine ends a run by joining its heartbeat
+# thread, which wakes once a second (0-1 s more per run); the async engine does not wait for it.
 @flow(name="daily-digest", validate_parameters=True)
-def daily_digest(
+async def daily_digest(
     date: Date | None = None,
     config_path: str = str(DEFAULT_CONFIG),
     only_sources: list[str] | None = None,
@@ -83,38 +87,46 @@ def daily_digest(
         email: send the digest to the configured recipients (those not sent it yet for this date).
         resend: send it again to every recipient, even if it was sent for this date already.
     """
-    logger = get_run_logger()
-    report = RunReport()
-    with report.timed("open"):
-        settings = apply_overrides(load_settings(config_path), sentences, words, algorithm)
-        day = date or Date.today()
-        chosen = sources or select_sources(settings.sources, only_sources)
-        store = Store.open(settings.digest.store)
-        run_id = store.start_run(day)
-    try:
-        digest, rendered, paths, validators = _build(settings, store, day, chosen, Path(out_dir) if out_dir else None,
-                                                     report)
-    except BaseException:
-        store.finish_run(run_id, "failed")
-        raise
-    labels = labels_for(digest.language, settings.digest.labels)
-    delivery = _deliver(digest, labels, rendered["html"], settings.email, store, resend) if email else None
-    with report.timed("close"):
-        # Only now: a feed answered 304 next time must have been digested this time.
-        store.save_validators(validators)
-        store.finish_run(run_id, "completed" if delivery is None else "email failed", report.dispatches_read,
-                         report.dispatches_kept, len(digest.stories), report.failures)
-        store.prune(settings.digest.retention_days, day)
-        store.close()
-    if delivery is not None:
-        raise DeliveryFailed(f"digest written to {paths[0].parent}, but the email failed: {delivery}")
-    for failure in report.failures:
-        logger.warning("source %s failed (%s): %s", failure.source, failure.location, failure.reason)
-    logger.info("%d stories from %d dispatches; written to %s", len(digest.stories), report.dispatches_kept,
-                ", ".join(map(str, paths)))
-    return {"date": day.isoformat(), "stories": len(digest.stories), "paths": [str(p) for p in paths],
-            "failures": len(report.failures), "read": report.dispatches_read, "kept": report.dispatches_kept,
-            "seconds": {stage: round(seconds, 3) for stage, seconds in report.seconds.items()}}
+    # One Prefect client for every sync task run: without it, each would open its own (~50 ms).
+    with SyncClientContext.get_or_create():
+        logger = get_run_logger()
+        report = RunReport()
+        with report.timed("open"):
+            settings = apply_overrides(load_settings(config_path), sentences, words, algorithm)
+            day = date or Date.today()
+            chosen = sources or select_sources(settings.sources, only_sources)
+            store = Store.open(settings.digest.store)
+            run_id = store.start_run(day)
+        try:
+            digest, rendered, paths, validators = await _build(settings, store, day, chosen,
+                                                               Path(out_dir) if out_dir else None, report)
+        except BaseException:
+            store.finish_run(run_id, "failed")
+            raise
+        labels = labels_for(digest.language, settings.digest.labels)
+        delivery = await _deliver(digest, labels, rendered["html"], settings.email, store, resend) if email else None
+        with report.timed("close"):
+            # Only now: a feed answered 304 next time must have been digested this time.
+            store.save_validators(validators)
+            store.finish_run(run_id, "completed" if delivery is None else "email failed", report.dispatches_read,
+                             report.dispatches_kept, len(digest.stories), report.failures)
+            store.prune(settings.digest.retention_days, day)
+            store.close()
+        if delivery is not None:
+            raise DeliveryFailed(f"digest written to {paths[0].parent}, but the email failed: {delivery}")
+        for failure in report.failures:
+            logger.warning("source %s failed (%s): %s", failure.source, failure.location, failure.reason)
+        logger.info("%d stories from %d dispatches; written to %s", len(digest.stories), report.dispatches_kept,
+                    ", ".join(map(str, paths)))
+        return {"date": day.isoformat(), "stories": len(digest.stories), "paths": [str(p) for p in paths],
+                "failures": len(report.failures), "read": report.dispatches_read, "kept": report.dispatches_kept,
+                "seconds": {stage: round(seconds, 3) for stage, seconds in report.seconds.items()}}
+
+
+def run_daily_digest(**parameters: Any) -> Any:
+    """The flow from synchronous code (the CLI, tests, benchmarks), where `daily_digest` returns a coroutine.
+    Its result, or its final state with `return_state=True`."""
+    return asyncio.run(daily_digest(**parameters))
 
 
 def select_sources(configured: list[SourceSpec], names: list[str] | None) -> list[SourceSpec]:
@@ -126,7 +138,7 @@ def select_sources(configured: list[SourceSpec], names: list[str] | None) -> lis
     return [s for s in configured if s.name in names]
 
 
-def _deliver(digest: Digest, labels: Labels, html: str, settings: EmailSettings, store: Store,
+async def _deliver(digest: Digest, labels: Labels, html: str, settings: EmailSettings, store: Store,
              resend: bool) -> str | None:
     """Email the digest to recipients who do not have it yet; the reason when sending failed."""
     if not settings.enabled:
@@ -144,17 +156,17 @@ def _deliver(digest: Digest, labels: Labels, html: str, settings: EmailSettings,
     state = send_task.with_options(retries=settings.retries, retry_delay_seconds=delays)(
         message, settings, return_state=True)
     if not state.is_completed():
-        return str(state.result(raise_on_failure=False))
-    store.record_delivery(digest.day, "email", recipients, state.result())
+        return str(await state.aresult(raise_on_failure=False))
+    store.record_delivery(digest.day, "email", recipients, await state.aresult())
     return None
 
 
-def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec],
+async def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec],
            out_dir: Path | None, report: RunReport) -> tuple[Digest, dict[str, str], list[Path], dict]:
     """The stages in order. Batches go to their tasks `opaque`: Prefect would otherwise walk every
     dispatch, block and sentence of a batch looking for futures (~1 s a task at 1,000 dispatches)."""
     logger = get_run_logger()
-    cleaned, validators = _read_and_clean(settings, store, day, sources, report)
+    cleaned, validators = await _read_and_clean(settings, store, day, sources, report)
     dispatches = _dedup(settings, store, day, cleaned, report)
     with report.timed("cluster"):
         stories = cluster_batch(opaque(dispatches), settings.cluster)
@@ -177,11 +189,11 @@ def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec
     logger.info("wrote %s in %s", ", ".join(p.name for p in paths), paths[0].parent, extra={"stage": "write"})
     with report.timed("store"):
         store.save_digest(day, len(summaries), rendered["json"], [d.id for d in dispatches])
-    create_markdown_artifact(key="daily-digest", markdown=rendered["md"], description=f"Digest for {day}")
+    await acreate_markdown_artifact(key="daily-digest", markdown=rendered["md"], description=f"Digest for {day}")
     return digest, rendered, paths, validators
 
 
-def _read_and_clean(settings: Settings, store: Store, day: Date, sources: list[SourceSpec],
+async def _read_and_clean(settings: Settings, store: Store, day: Date, sources: list[SourceSpec],
                     report: RunReport) -> tuple[Cleaned, dict]:
     """Read the sources, cleaning pages in worker processes as they come (a run never holds every
     page); the feeds' validators (ETag, Last-Modified) to save once the digest is written. The workers
@@ -190,7 +202,7 @@ def _read_and_clean(settings: Settings, store: Store, day: Date, sources: list[S
     logger.info("reading %d sources", len(sources), extra={"stage": "sources", "total": len(sources)})
     with Cleaner(settings.cleaning, settings.dedup) as cleaner:
         with report.timed("read"):
-            results = asyncio.run(read_sources(sources, settings.fetch, store.validators(), day, cleaner.add))
+            results = await read_sources(sources, settings.fetch, store.validators(), day, cleaner.add)
         for spec, result in zip(sources, results):
             logger.info("source %s: %d dispatches, %d failures", spec.name, result.read, len(result.failures),
                         extra={"stage": "source"})

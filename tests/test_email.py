@@ -61,11 +61,11 @@ def _french_config(tmp_path, port):
 
 
 def test_digest_arrives_once_as_multipart_alternative_in_french(prefect_api, tmp_path, smtp):
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
 
     inbox, port = smtp()
     config = _french_config(tmp_path, port)
-    daily_digest(date="2026-11-27", config_path=config)
+    run_daily_digest(date="2026-11-27", config_path=config)
     [(recipients, message)] = inbox.messages
     assert sorted(recipients) == ["a@desk.example", "b@desk.example"]
     assert message["Subject"] == "Revue de presse — 2026-11-27 — 2 sujets"
@@ -77,33 +77,33 @@ def test_digest_arrives_once_as_multipart_alternative_in_french(prefect_api, tmp
     assert "Rapport d’exécution" in html and "<script" not in html
     assert 'href="https://courrier-du-rhone.example/lyon/crue-rhone-quais-fermes"' in html
 
-    daily_digest(date="2026-11-27", config_path=config)  # the same date again: not sent twice
+    run_daily_digest(date="2026-11-27", config_path=config)  # the same date again: not sent twice
     assert len(inbox.messages) == 1
-    daily_digest(date="2026-11-27", config_path=config, resend=True)
+    run_daily_digest(date="2026-11-27", config_path=config, resend=True)
     assert len(inbox.messages) == 2
 
 
 def test_temporary_smtp_failure_is_retried(prefect_api, tmp_path, smtp):
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
 
     inbox, port = smtp(["451 4.3.0 Try again later", "250 OK"])
-    daily_digest(date="2026-11-27", config_path=_french_config(tmp_path, port))
+    run_daily_digest(date="2026-11-27", config_path=_french_config(tmp_path, port))
     assert inbox.attempts == 2 and len(inbox.messages) == 1
 
 
 def test_smtp_down_leaves_the_digest_on_disk_and_fails_the_run(prefect_api, tmp_path, smtp):
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
     from tasks.store import Store, store_url
 
     inbox, port = smtp(["550 5.7.1 Relaying denied"])
-    state = daily_digest(date="2026-11-27", config_path=_french_config(tmp_path, port), return_state=True)
+    state = run_daily_digest(date="2026-11-27", config_path=_french_config(tmp_path, port), return_state=True)
     assert state.is_failed() and "550" in state.message
     assert inbox.attempts == 1  # a permanent refusal is not retried
     assert json.loads((tmp_path / "digests" / "2026-11-27.json").read_text(encoding="utf-8"))["stories"]
 
     closed = tmp_path / "closed"
     closed.mkdir()
-    state = daily_digest(date="2026-11-27", config_path=_french_config(closed, 9), return_state=True)
+    state = run_daily_digest(date="2026-11-27", config_path=_french_config(closed, 9), return_state=True)
     assert state.is_failed() and "cannot reach the SMTP server" in state.message
     assert (closed / "digests" / "2026-11-27.md").exists()
     store = Store.open(store_url(closed / "data"))

@@ -79,7 +79,7 @@ def _history(tmp_path: Path) -> list[str]:
 
 @pytest.mark.parametrize("fault", ["disk full", "read-only folder"])
 def test_unwritable_output_fails_clearly_replaces_nothing_and_the_next_run_completes(prefect_api, tmp_path, fault):
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
 
     config, out = _config(tmp_path), tmp_path / "digests"
     out.mkdir()
@@ -107,18 +107,18 @@ def test_unwritable_output_fails_clearly_replaces_nothing_and_the_next_run_compl
     earlier = ["failed"] if fault == "disk full" else []
     assert _history(tmp_path) == earlier
 
-    daily_digest(date=DAY, config_path=str(config))
+    run_daily_digest(date=DAY, config_path=str(config))
     assert sorted(_files(out)) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md"]
     assert _history(tmp_path) == ["completed", *earlier]
 
 
 @pytest.mark.parametrize("read_only", ["file", "folder"])
 def test_read_only_store_fails_the_run_naming_the_store(prefect_api, tmp_path, read_only):
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
 
     _require(NO_DAC)
     config = _config(tmp_path)
-    daily_digest(date="2026-11-26", config_path=str(config))
+    run_daily_digest(date="2026-11-26", config_path=str(config))
     store_file = tmp_path / "data" / "digest.sqlite3"
     locked = store_file if read_only == "file" else store_file.parent
     mode = locked.stat().st_mode
@@ -136,7 +136,7 @@ def test_read_only_store_fails_the_run_naming_the_store(prefect_api, tmp_path, r
         assert "attempt to write a readonly database" in message
     assert not (tmp_path / "digests" / f"{DAY}.json").exists()  # it stopped before any work
 
-    daily_digest(date=DAY, config_path=str(config))
+    run_daily_digest(date=DAY, config_path=str(config))
     assert (tmp_path / "digests" / f"{DAY}.json").exists()
     assert _history(tmp_path) == ["completed", "completed"]
 
@@ -153,13 +153,13 @@ class StopsMidRun(Inbox):
 
 
 def test_smtp_server_stopped_mid_run_then_the_next_run_sends_once(prefect_api, tmp_path):
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
 
     stopping = StopsMidRun()
     with smtp_server(stopping) as controller:
         stopping.controller = controller
         config = _french_config(tmp_path, controller.port)
-        state = daily_digest(date=DAY, config_path=config, return_state=True)
+        state = run_daily_digest(date=DAY, config_path=config, return_state=True)
     assert state.is_failed() and "the email failed: cannot reach the SMTP server" in state.message, state.message
     assert stopping.attempts == 1 and stopping.messages == []
     assert sorted(_files(tmp_path / "digests")) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md"]
@@ -167,8 +167,8 @@ def test_smtp_server_stopped_mid_run_then_the_next_run_sends_once(prefect_api, t
 
     inbox = Inbox()
     with smtp_server(inbox, port=controller.port):
-        daily_digest(date=DAY, config_path=config)
-        daily_digest(date=DAY, config_path=config)  # a third run: nothing left to send
+        run_daily_digest(date=DAY, config_path=config)
+        run_daily_digest(date=DAY, config_path=config)  # a third run: nothing left to send
     [(recipients, _)] = inbox.messages
     assert sorted(recipients) == ["a@desk.example", "b@desk.example"]
     assert _history(tmp_path) == ["completed", "completed", "email failed"]
@@ -188,7 +188,7 @@ class Hangs(Inbox):
 
 def test_killed_while_sending_the_next_run_sends_once(prefect_api, tmp_path):
     """SIGKILL at the last boundary (digest written and stored, email under way), then re-run."""
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
     from tasks.store import Store, store_url
 
     hangs = Hangs()
@@ -207,8 +207,8 @@ def test_killed_while_sending_the_next_run_sends_once(prefect_api, tmp_path):
 
     inbox = Inbox()
     with smtp_server(inbox, port=controller.port):
-        daily_digest(date=DAY, config_path=config)
-        daily_digest(date=DAY, config_path=config)
+        run_daily_digest(date=DAY, config_path=config)
+        run_daily_digest(date=DAY, config_path=config)
     assert len(inbox.messages) == 1 and hangs.messages == []
     assert _files(tmp_path / "digests") == written
     assert sorted(store.delivered(date(2026, 11, 27), "email")) == ["a@desk.example", "b@desk.example"]

@@ -26,10 +26,10 @@ def _config(tmp_path: Path, extra: str = "") -> Path:
 def test_flow_writes_digest_and_artifact_and_reports_failed_source(prefect_api, tmp_path):
     from prefect import get_client
 
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
 
     config = _config(tmp_path, '\n[[sources]]\nname = "broken"\npath = "does-not-exist"\n')
-    state = daily_digest(date="2026-11-27", config_path=str(config), return_state=True)
+    state = run_daily_digest(date="2026-11-27", config_path=str(config), return_state=True)
     assert state.is_completed()
     result = state.result()
     assert result["stories"] == 4 and result["failures"] == 1
@@ -59,11 +59,11 @@ def test_flow_writes_digest_and_artifact_and_reports_failed_source(prefect_api, 
 
 
 def test_flow_fails_when_every_source_fails(prefect_api, tmp_path):
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
 
     config = tmp_path / "digest.toml"
     config.write_text('[[sources]]\nname = "gone"\npath = "nowhere"\n')
-    state = daily_digest(date="2026-11-27", config_path=str(config), out_dir=str(tmp_path / "out"), return_state=True)
+    state = run_daily_digest(date="2026-11-27", config_path=str(config), out_dir=str(tmp_path / "out"), return_state=True)
     assert state.is_failed()
     assert "gone: path does not exist" in state.message
     assert not (tmp_path / "out").exists()
@@ -97,7 +97,7 @@ def test_cli_rejects_a_bad_config_before_any_work(tmp_path):
 
 
 def test_flow_reads_web_sources_and_reports_each_failure(prefect_api, tmp_path):
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
     from tasks.sources import SourceSpec
     from tests.http_server import FixtureServer, Reply
     from tests.test_fetch import PAGE, rss
@@ -114,7 +114,7 @@ def test_flow_reads_web_sources_and_reports_each_failure(prefect_api, tmp_path):
             SourceSpec(name="pages", kind="urls", urls=[server.url("/missing")], local=True),
         ]
         config = _config(tmp_path)
-        state = daily_digest(date="2026-11-27", config_path=str(config), sources=sources, return_state=True)
+        state = run_daily_digest(date="2026-11-27", config_path=str(config), sources=sources, return_state=True)
         assert state.is_completed()
         data = json.loads((tmp_path / "digests" / "2026-11-27.json").read_text(encoding="utf-8"))
         assert [s["headline"] for s in data["stories"]] == ["Storm hits the coast"]
@@ -133,19 +133,19 @@ def _files(folder: Path) -> dict[str, str]:
 
 
 def test_same_date_twice_gives_the_same_digest_and_the_next_day_nothing_new(prefect_api, tmp_path):
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
     from tasks.store import Store, store_url
 
     config = str(_config(tmp_path))
-    daily_digest(date="2026-11-27", config_path=config)
+    run_daily_digest(date="2026-11-27", config_path=config)
     first = _files(tmp_path / "digests")
     store = Store.open(store_url(tmp_path / "data"))
     counts = {t: store.count(t) for t in ("dispatches", "digests")}
-    daily_digest(date="2026-11-27", config_path=config)
+    run_daily_digest(date="2026-11-27", config_path=config)
     assert _files(tmp_path / "digests") == first
     assert {t: store.count(t) for t in ("dispatches", "digests")} == counts == {"dispatches": 6, "digests": 1}
 
-    result = daily_digest(date="2026-11-28", config_path=config)
+    result = run_daily_digest(date="2026-11-28", config_path=config)
     assert result["stories"] == 0
     data = json.loads((tmp_path / "digests" / "2026-11-28.json").read_text(encoding="utf-8"))
     assert data["report"]["removed"]["history"] == 6
@@ -162,7 +162,7 @@ def test_a_killed_run_leaves_nothing_partial_and_the_rerun_completes(prefect_api
 
     import prefect.settings
 
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
     from tasks.store import Store, store_url
     from tests.http_server import FixtureServer, Reply
     from tests.test_fetch import PAGE, article, rss
@@ -210,14 +210,14 @@ def test_a_killed_run_leaves_nothing_partial_and_the_rerun_completes(prefect_api
         from flows.settings import load_sources
 
         spec = load_sources(sources)
-        daily_digest(date="2026-11-27", config_path=str(config), sources=spec)
+        run_daily_digest(date="2026-11-27", config_path=str(config), sources=spec)
         rerun = _files(out)
 
         reference_config = tmp_path / "reference.toml"
         reference_config.write_text(config.read_text().replace(str(tmp_path / "digests"), str(tmp_path / "ref"))
                                     .replace(str(tmp_path / "data"), str(tmp_path / "ref-data")))
         server.requests.clear()
-        daily_digest(date="2026-11-27", config_path=str(reference_config), sources=spec)
+        run_daily_digest(date="2026-11-27", config_path=str(reference_config), sources=spec)
         assert rerun == _files(tmp_path / "ref")
 
     store = Store.open(store_url(tmp_path / "data"))

@@ -94,12 +94,12 @@ def hostile_run(prefect_api, tmp_path_factory):
     from prefect import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
 
     folder = tmp_path_factory.mktemp("hostile")
     inbox = Inbox()
     with smtp_server(inbox) as controller:
-        state = daily_digest(date="2026-11-27", config_path=str(hostile_config(folder, controller.port)),
+        state = run_daily_digest(date="2026-11-27", config_path=str(hostile_config(folder, controller.port)),
                              return_state=True)
     assert state.is_completed(), state.message
 

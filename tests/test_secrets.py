@@ -72,7 +72,7 @@ def _block(port: int, password: str) -> str:
 @pytest.mark.parametrize("via", ["environment", "block"])
 @pytest.mark.parametrize("password", [SECRET, "wrong-" + SECRET[::-1]], ids=["login", "refused"])
 def test_the_smtp_password_never_shows(prefect_api, tmp_path, monkeypatch, caplog, capfd, via, password):
-    from flows.daily_digest import daily_digest
+    from flows.daily_digest import run_daily_digest
 
     caplog.set_level(logging.DEBUG)
     inbox = Inbox()
@@ -83,7 +83,7 @@ def test_the_smtp_password_never_shows(prefect_api, tmp_path, monkeypatch, caplo
             monkeypatch.setenv("DIGEST_SMTP_PASSWORD", password)
         else:
             config.write_text(config.read_text().replace('host = "127.0.0.1"', f'block = "{_block(controller.port, password)}"'))
-        state = daily_digest(date="2026-11-27", config_path=str(config), return_state=True)
+        state = run_daily_digest(date="2026-11-27", config_path=str(config), return_state=True)
 
     if password == SECRET:
         assert state.is_completed(), state.message
