@@ -10,6 +10,7 @@ are clustered apart: a French and an English dispatch on one event stay two stor
 from __future__ import annotations
 
 import math
+from array import array
 from datetime import datetime, timezone
 from typing import Sequence
 
@@ -34,19 +35,23 @@ class ClusterOptions(BaseModel):
 def vectorise(dispatches: Sequence[Dispatch], name_weight: float) -> sparse.csr_matrix:
     """L2-normalised TF-IDF rows over stems, names weighted up."""
     vocabulary: dict[str, int] = {}
-    rows, cols, values = [], [], []
+    # Compact arrays of each dispatch's distinct terms: lists of every word were ~150 MB at 10,000.
+    rows, cols, values = array("i"), array("i"), array("d")
     for row, dispatch in enumerate(dispatches):
         lang = bundle(dispatch.language)
+        weights: dict[int, float] = {}
         text = " ".join(filter(None, [dispatch.title, dispatch.text]))
         for word in words(text):
             lowered = word.lower()
             if lowered in lang.stop_words or len(lowered) < 2 or lowered.isdigit():
                 continue
-            rows.append(row)
-            cols.append(vocabulary.setdefault(lang.stem(lowered), len(vocabulary)))
-            values.append(name_weight if word[0].isupper() else 1.0)
-    counts = sparse.csr_matrix((values, (rows, cols)), shape=(len(dispatches), max(len(vocabulary), 1)))
-    counts.sum_duplicates()
+            term = vocabulary.setdefault(lang.stem(lowered), len(vocabulary))
+            weights[term] = weights.get(term, 0.0) + (name_weight if word[0].isupper() else 1.0)
+        rows.extend([row] * len(weights))
+        cols.extend(weights.keys())
+        values.extend(weights.values())
+    coordinates = (np.frombuffer(rows, dtype=np.intc), np.frombuffer(cols, dtype=np.intc))
+    counts = sparse.csr_matrix((np.frombuffer(values), coordinates), shape=(len(dispatches), max(len(vocabulary), 1)))
     document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
     idf = np.log((1 + len(dispatches)) / (1 + document_frequency)) + 1
     tf = counts.copy()
