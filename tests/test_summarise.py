@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from sumy.models.dom import ObjectDocumentModel
 
@@ -5,8 +6,8 @@ from tasks.cluster import ClusterOptions, cluster
 from tasks.language import SumyTokenizer, words
 from tasks.models import Story
 from tasks.summarise import (
-    SUMY_ALGORITHMS, NewsSummarizer, StoryDocument, SummaryOptions, make_summarizer, summarise_dispatches,
-    summarise_story,
+    SUMY_ALGORITHMS, ConceptCoverage, NewsSummarizer, StoryDocument, SummaryOptions, make_summarizer,
+    summarise_dispatches, summarise_story,
 )
 from tests.helpers import make_dispatch
 
@@ -179,6 +180,66 @@ def test_news_summarizer_on_thousands_of_similar_sentences():
     document = _plain(lines)
     chosen = NewsSummarizer("en")(document, 5)
     assert len(chosen) == 5 and len({str(s) for s in chosen}) == 5
+
+
+# --- concept coverage: what several outlets report, said once ----------------------------------
+
+FLOOD = [
+    "Heavy rain fell across the region on Monday. The river Rhone rose four metres in Lyon overnight. "
+    "A bakery in Vaise handed out free bread to volunteers.",
+    "Storms swept the south-east on Monday. In Lyon the Rhone river rose four metres during the night. "
+    "Schools in Villeurbanne will stay closed until Thursday.",
+    "Emergency services were on alert on Monday. The Rhone rose by four metres in Lyon, officials said. "
+    "A football match in Saint-Etienne was postponed.",
+]
+
+
+def _coverage(sentences, dispatch_of, length_penalty=1.0):
+    summarizer = NewsSummarizer("en")
+    vectors, _ = summarizer._tfidf([summarizer._terms(words(s)) for s in sentences], {})
+    return ConceptCoverage(vectors, np.array(dispatch_of), length_penalty)
+
+
+def test_news_summarizer_prefers_the_fact_every_outlet_reports():
+    document = StoryDocument([make_dispatch(text, language="en") for text in FLOOD], SumyTokenizer("en"))
+    # Without the lead prior, content decides: the river rising, which all three carry, not a detail.
+    chosen = [str(s) for s in NewsSummarizer("en", position_weight=0)(document, 1)]
+    assert len(chosen) == 1 and "four metres" in chosen[0]
+    # And said once: three outlets, one sentence on the river.
+    three = [str(s) for s in NewsSummarizer("en", position_weight=0)(document, 3)]
+    assert sum("four metres" in s for s in three) == 1
+
+
+def test_concept_coverage_weights_concepts_by_outlets_and_gives_diminishing_returns():
+    sentences = ["river flood Lyon", "river flood Lyon", "bakery bread", "river flood Lyon rain", "school closed"]
+    coverage = _coverage(sentences, [0, 1, 2, 2, 2])
+    first = coverage.scores()
+    assert first[0] == pytest.approx(1.0)  # scaled: the best first step is 1
+    assert first[0] > first[2]  # carried by three outlets rather than one
+    coverage.said(0)
+    after = coverage.scores()
+    assert after[1] == pytest.approx(first[1] / 2)  # said once already: worth half
+    assert after[2] == pytest.approx(first[2]) and after[4] == pytest.approx(first[4])
+    coverage.said(1)
+    assert coverage.scores()[1] == pytest.approx(first[1] / 3)
+
+
+def test_concept_coverage_length_penalty_trades_terse_for_complete():
+    sentences = ["river flood Lyon", "river flood Lyon rain storm", "river rain storm", "flood Lyon"]
+    dispatch_of = [0, 1, 2, 2]
+    per_stem = _coverage(sentences, dispatch_of, length_penalty=1.0).scores()
+    total = _coverage(sentences, dispatch_of, length_penalty=0.0).scores()
+    assert per_stem[0] > per_stem[1]  # the same gain per stem, the terse one wins...
+    assert total[1] > total[0]  # ...while the total gain rewards the sentence that says more
+
+
+def test_two_dispatches_keep_centroid_centrality():
+    from tasks.summarise import Centrality
+
+    summarizer = NewsSummarizer("en")
+    vectors, _ = summarizer._tfidf([summarizer._terms(words(s)) for s in HARBOUR], {})
+    assert isinstance(summarizer._content(vectors, np.array([0, 0, 1])), Centrality)
+    assert isinstance(summarizer._content(vectors, np.array([0, 1, 2])), ConceptCoverage)
 
 
 # --- the summarisation bench's scoring -----------------------------------------------------------
