@@ -139,7 +139,7 @@ def select_sources(configured: list[SourceSpec], names: list[str] | None) -> lis
 
 
 async def _deliver(digest: Digest, labels: Labels, html: str, settings: EmailSettings, store: Store,
-             resend: bool) -> str | None:
+                   resend: bool) -> str | None:
     """Email the digest to recipients who do not have it yet; the reason when sending failed."""
     if not settings.enabled:
         return None
