@@ -6,7 +6,7 @@ from tasks.cluster import ClusterOptions, cluster
 from tasks.language import SumyTokenizer, words
 from tasks.models import Story
 from tasks.summarise import (
-    SUMY_ALGORITHMS, ConceptCoverage, NewsSummarizer, StoryDocument, SummaryOptions, make_summarizer,
+    SUMY_ALGORITHMS, Centrality, ConceptCoverage, NewsSummarizer, StoryDocument, SummaryOptions, make_summarizer,
     summarise_dispatches, summarise_story,
 )
 from tests.helpers import make_dispatch
@@ -194,10 +194,12 @@ FLOOD = [
 ]
 
 
+def _vectors(summarizer, sentences):
+    return summarizer._tfidf([summarizer._terms(words(s)) for s in sentences], {})[0]
+
+
 def _coverage(sentences, dispatch_of, length_penalty=1.0):
-    summarizer = NewsSummarizer("en")
-    vectors, _ = summarizer._tfidf([summarizer._terms(words(s)) for s in sentences], {})
-    return ConceptCoverage(vectors, np.array(dispatch_of), length_penalty)
+    return ConceptCoverage(_vectors(NewsSummarizer("en"), sentences), np.array(dispatch_of), length_penalty)
 
 
 def test_news_summarizer_prefers_the_fact_every_outlet_reports():
@@ -234,10 +236,8 @@ def test_concept_coverage_length_penalty_trades_terse_for_complete():
 
 
 def test_two_dispatches_keep_centroid_centrality():
-    from tasks.summarise import Centrality
-
     summarizer = NewsSummarizer("en")
-    vectors, _ = summarizer._tfidf([summarizer._terms(words(s)) for s in HARBOUR], {})
+    vectors = _vectors(summarizer, HARBOUR)
     assert isinstance(summarizer._content(vectors, np.array([0, 0, 1])), Centrality)
     assert isinstance(summarizer._content(vectors, np.array([0, 1, 2])), ConceptCoverage)
 
