@@ -1,4 +1,7 @@
-"""`digest`: the command line, a thin layer over the flow and the stages."""
+"""`digest`: the command line, a thin layer over the flow and the stages.
+
+Prefect, sumy and the stages are imported inside the commands, so that `digest --help` and a
+mistyped option answer at once instead of after ~5 s of imports."""
 
 from __future__ import annotations
 
@@ -11,9 +14,7 @@ from typing import Annotated, Optional
 from urllib.parse import urlsplit
 
 import typer
-from flows.check import check_config
-from flows.settings import DEFAULT_CONFIG, ConfigError, load_settings, load_sources
-from tasks.sources import SourceSpec
+from flows.paths import DEFAULT_CONFIG
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Dispatch Digest: daily, attributed news digests.")
 
@@ -47,7 +48,14 @@ def _exit_on_problems(problems: list[str]) -> None:
         raise typer.Exit(2)
 
 
+def _check_config(config: Path, **options) -> None:
+    from flows.check import check_config
+
+    _exit_on_problems(check_config(config, **options))
+
+
 def _open_store(config: Path, store: Optional[str], data_dir: Optional[Path]):
+    from flows.settings import ConfigError, load_settings
     from tasks.store import Store, StoreError
 
     _store_environment(store, data_dir)
@@ -78,7 +86,10 @@ def run(
         raise typer.BadParameter("give --quiet or --verbose, not both")
     day = _day(date)
     _store_environment(store, data_dir)
-    _exit_on_problems(check_config(config, out_dir=out, sources_now=False))  # before Prefect starts
+    _check_config(config, out_dir=out, sources_now=False)  # before the flow starts
+    from flows.settings import ConfigError, load_sources
+    from tasks.sources import SourceSpec
+
     try:
         run_sources = load_sources(sources) if sources else []
     except ConfigError as exc:
@@ -128,9 +139,11 @@ def _stage(lines) -> None:
 @app.command()
 def serve(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Serve the daily-digest deployments of the config's [[schedules]] (needs a Prefect API, see README)."""
-    _exit_on_problems(check_config(config, sources_now=False))
-    settings = load_settings(config)
+    _check_config(config, sources_now=False)
     from flows.serve import serve_config
+    from flows.settings import load_settings
+
+    settings = load_settings(config)
 
     for schedule in settings.schedules:
         typer.echo(f"daily-digest/{schedule.name}: '{schedule.cron}' in {schedule.timezone}")
@@ -144,7 +157,7 @@ def check(
     smtp: Annotated[bool, typer.Option(help="Connect to the SMTP server and say EHLO (no login, no message).")] = False,
 ) -> None:
     """Validate the configuration without running: one line per problem with its key and the fix."""
-    _exit_on_problems(check_config(config, offline=offline, smtp=smtp))
+    _check_config(config, offline=offline, smtp=smtp)
     tried = "; URLs not tried (--offline)" if offline else ""
     typer.echo(f"{config}: no problems found{tried}")
 

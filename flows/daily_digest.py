@@ -17,7 +17,8 @@ from prefect.utilities.annotations import opaque
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.context import SyncClientContext
 
-from flows.settings import DEFAULT_CONFIG, Settings, load_settings
+from flows.paths import DEFAULT_CONFIG
+from flows.settings import Settings, load_settings
 from tasks.clean import Cleaned, Cleaner
 from tasks.cluster import cluster_batch
 from tasks.dedup import dedup_across, dedup_and_record_history, published_on, repeats_of_kept, shared_in_stories

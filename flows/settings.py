@@ -21,7 +21,6 @@ from tasks.sources import SourceSpec
 from tasks.store import store_url
 from tasks.summarise import Algorithm, SummaryOptions
 
-DEFAULT_CONFIG = Path("config/digest.toml")
 SOURCE_LIST = TypeAdapter(list[SourceSpec])
 # Environment variables that override the file (containers, CI, `digest run --store/--data-dir`).
 ENVIRONMENT = {

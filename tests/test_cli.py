@@ -48,6 +48,15 @@ def test_summarise_rejects_both_lengths_and_unreadable_input(tmp_path):
     assert "no news text left after cleaning" in result.output
 
 
+def test_help_answers_without_importing_prefect_or_sumy():
+    # Those imports take ~5 s; help and option errors must not wait for them.
+    probe = ("import sys\nfrom typer.testing import CliRunner\nfrom flows.cli import app\n"
+             "result = CliRunner().invoke(app, ['run', '--help'])\n"
+             "print(result.exit_code, '--sentences' in result.output, sorted({m.split('.')[0] for m in sys.modules} & {'prefect', 'sumy', 'nltk'}))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "0 True []", out.stdout + out.stderr
+
+
 def _run(config_text: str, tmp_path, *options: str) -> subprocess.CompletedProcess:
     """`digest run` in a subprocess against the session's Prefect API, with Prefect's default console logging."""
     import prefect.settings
