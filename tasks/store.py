@@ -9,6 +9,8 @@ digested once is recognised for good.
 from __future__ import annotations
 
 import json
+import os
+import socket
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -24,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tasks.models import Attribution, Block, Dispatch, Failure
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 metadata = MetaData()
 
 schema = Table("schema_version", metadata, Column("version", Integer, primary_key=True))
@@ -77,10 +79,15 @@ runs = Table(
     Column("dispatches_kept", Integer, nullable=False, default=0),
     Column("stories", Integer, nullable=False, default=0),
     Column("failures", Text, nullable=False, default="[]"),
+    # The process running it, so that a run killed before it could say so is not shown as running.
+    Column("host", String(255)),
+    Column("pid", Integer),
 )
 
-# version -> statements that bring the previous version to it (none yet: version 1 is the first).
-MIGRATIONS: dict[int, list[str]] = {}
+# version -> statements that bring the previous version to it.
+MIGRATIONS: dict[int, list[str]] = {
+    2: ["ALTER TABLE runs ADD COLUMN host VARCHAR(255)", "ALTER TABLE runs ADD COLUMN pid INTEGER"],
+}
 
 
 class StoreError(RuntimeError):
@@ -203,7 +210,8 @@ class Store:
 
     def start_run(self, day: date) -> int:
         with self.engine.begin() as db:
-            return db.execute(insert(runs).values(day=day, started_at=now(), status="running")).inserted_primary_key[0]
+            return db.execute(insert(runs).values(day=day, started_at=now(), status="running", host=socket.gethostname(),
+                                                  pid=os.getpid())).inserted_primary_key[0]
 
     def finish_run(self, run_id: int, status: str, read: int = 0, kept: int = 0, stories: int = 0,
                    failures: list[Failure] = ()) -> None:
@@ -213,10 +221,15 @@ class Store:
                 failures=json.dumps([asdict(f) for f in failures], ensure_ascii=False)))
 
     def history(self, limit: int = 20) -> list[dict]:
+        """The latest runs, newest first; one still marked running whose process is gone is "interrupted"."""
         query = select(runs, digests.c.stories.label("digest_stories"), digests.c.written_at).join(
             digests, digests.c.day == runs.c.day, isouter=True).order_by(runs.c.id.desc()).limit(limit)
         with self.engine.connect() as db:
-            return [dict(row._mapping) for row in db.execute(query)]
+            rows = [dict(row._mapping) for row in db.execute(query)]
+        for row in rows:
+            if row["status"] == "running" and _process_gone(row["host"], row["pid"]):
+                row["status"] = "interrupted"
+        return rows
 
     def forget(self, day: date | None = None, source: str | None = None) -> dict[str, int]:
         """Reset state so a day (or a source) is rebuilt: its dispatches, digest and deliveries."""
@@ -242,6 +255,20 @@ class Store:
     def count(self, table: str) -> int:
         with self.engine.connect() as db:
             return db.execute(select(func.count()).select_from(metadata.tables[table])).scalar()
+
+
+def _process_gone(host: str | None, pid: int | None) -> bool:
+    """True when a run's process, on this host, no longer exists (killed, or the machine restarted).
+    Another host's runs (a shared PostgreSQL store) cannot be checked from here."""
+    if host != socket.gethostname() or pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # another user's process
+    return False
 
 
 def _row(dispatch: Dispatch, signature: np.ndarray) -> dict:

@@ -212,4 +212,4 @@ def test_killed_while_sending_the_next_run_sends_once(prefect_api, tmp_path):
     assert len(inbox.messages) == 1 and hangs.messages == []
     assert _files(tmp_path / "digests") == written
     assert sorted(store.delivered(date(2026, 11, 27), "email")) == ["a@desk.example", "b@desk.example"]
-    assert [row["status"] for row in store.history()] == ["completed", "completed", "running"]
+    assert [row["status"] for row in store.history()] == ["completed", "completed", "interrupted"]

@@ -1,6 +1,8 @@
 """The store on SQLite always, and on PostgreSQL when DIGEST_TEST_POSTGRES_URL is set (.ci/run sets it)."""
 
 import os
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 from tasks.dedup import DedupOptions, DocumentPrint, dedup_history
 from tasks.models import Failure
 from tasks.store import SCHEMA_VERSION, Store, StoreError, metadata, schema, store_url
+from tests.conftest import ROOT
 from tests.helpers import make_dispatch
 
 DAY = date(2026, 11, 27)
@@ -41,6 +44,30 @@ def test_schema_is_versioned_and_reopening_is_harmless(store):
     again = Store.open(store.engine.url.render_as_string(hide_password=False))
     with again.engine.connect() as db:
         assert [row.version for row in db.execute(schema.select())] == [SCHEMA_VERSION]
+
+
+def test_a_version_1_store_gains_the_run_process_columns(tmp_path):
+    url = store_url(tmp_path / "data")
+    with Store.open(url).engine.begin() as db:  # take it back to version 1
+        db.exec_driver_sql("ALTER TABLE runs DROP COLUMN host")
+        db.exec_driver_sql("ALTER TABLE runs DROP COLUMN pid")
+        db.execute(schema.delete().where(schema.c.version == 2))
+        db.execute(schema.insert().values(version=1))
+    migrated = Store.open(url)
+    migrated.start_run(DAY)
+    with migrated.engine.connect() as db:
+        assert sorted(row.version for row in db.execute(schema.select())) == [1, 2]
+    assert [row["status"] for row in migrated.history()] == ["running"]
+
+
+def test_a_run_whose_process_died_shows_as_interrupted(store):
+    url = store.engine.url.render_as_string(hide_password=False)
+    killed = ("import os, signal, sys\nfrom datetime import date\nfrom tasks.store import Store\n"
+              "Store.open(sys.argv[1]).start_run(date(2026, 11, 27))\nos.kill(os.getpid(), signal.SIGKILL)")
+    process = subprocess.run([sys.executable, "-c", killed, url], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert process.returncode == -9, process.stderr
+    store.start_run(DAY)  # this process: alive
+    assert [row["status"] for row in store.history()] == ["running", "interrupted"]
 
 
 def test_record_is_idempotent_and_keeps_the_first_day(store):
