@@ -20,7 +20,6 @@ import argparse
 import json
 import logging
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -136,7 +135,9 @@ def run_flow(config: Path, reference_pages: int) -> dict:
         state = run_daily_digest(date=date.fromisoformat(DAY), config_path=str(config), email=False, return_state=True)
         wall = time.perf_counter() - started
     result = state.result()
-    peak_main = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across fork and exec, so it would
+    # report this benchmark's parent process, which holds every page, when the parent was larger.
+    peak_main = _status_mb(os.getpid(), "VmHWM")
     pages = sorted((config.parent / "pages").glob("*.html"))[:reference_pages]
     return {"size": len(list((config.parent / "pages").glob("*.html"))), "wall": wall, "flow_run": str(state.state_details.flow_run_id),
             "seconds": result["seconds"], "read": result["read"], "kept": result["kept"], "stories": result["stories"],
@@ -160,7 +161,8 @@ class MemoryPeak(threading.Thread):
 
     def run(self) -> None:
         while not self._done.wait(0.1):
-            self.peak_mb = max(self.peak_mb, sum(map(_rss_mb, [os.getpid(), *_children(os.getpid())])))
+            rss = sum(_status_mb(pid, "VmRSS") for pid in [os.getpid(), *_children(os.getpid())])
+            self.peak_mb = max(self.peak_mb, rss)
 
 
 def _children(pid: int) -> list[int]:
@@ -170,12 +172,13 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _rss_mb(pid: int) -> float:
+def _status_mb(pid: int, field: str) -> float:
+    """A memory field of /proc/PID/status (VmRSS: resident now, VmHWM: its peak), in MB."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:  # it has just exited
         return 0.0
-    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith(f"{field}:")), 0.0)
 
 
 def plain_trafilatura(pages: list[Path]) -> float:
