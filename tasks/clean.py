@@ -52,6 +52,10 @@ DEFAULT_DROP_LINES = [
 DEFAULT_DATELINES = [
     # PARIS (AFP) - ; WASHINGTON, Aug 20 (Reuters) -
     rf"^[A-ZÀ-Þ][\w'’. \-]{{1,40}}(?:,\s*[^()\n]{{1,30}})?\s*\((?:{AGENCIES})\)\s*[-–—:]\s*",
+    # LONDON — ; NEW YORK, Nov. 27 -- (a place in capitals, no agency)
+    r"^[A-ZÀ-Þ][A-ZÀ-Þ'’. \-]{1,30}(?:,\s*[^()\n—–]{1,30})?\s*(?:--|–|—)\s+",
+    # Meadow Lake, Saskatchewan – ; Texas, États-Unis -- (place, region: both capitalised)
+    r"^[A-ZÀ-Þ][\w'’. \-]{1,30},\s*[A-ZÀ-Þ][\w'’. \-]{1,30}\s+(?:--|–|—)\s+",
 ]
 AFP_SUBHEADING = re.compile(r"^-\s+(.+?)\s+-$")
 SENTENCE_END = re.compile(r"[.!?…:;]\s*[»”\"’')\]]*\s*$")

@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from tasks.clean import Cleaner, CleaningRules, clean, fingerprint, normalise
 from tasks.models import RawDispatch
 from tasks.sources import load_file
@@ -41,6 +43,21 @@ def test_captions_credits_datelines_signatures_and_headings():
     reasons = sorted(r.reason for r in removals)
     assert reasons == ["boilerplate line", "boilerplate line", "photo caption or credit"]
     assert dispatch.language == "fr"
+
+
+@pytest.mark.parametrize("first, kept", [
+    ("LONDON — The Bank of England held rates on Thursday.", "The Bank of England held rates on Thursday."),
+    ("NEW YORK, Nov. 27 -- Stocks rose for a third day.", "Stocks rose for a third day."),
+    ("Texas, États-Unis -- Le soldat a été déclaré coupable.", "Le soldat a été déclaré coupable."),
+    ("Meadow Lake, Saskatchewan – Le conseil municipal a voté.", "Le conseil municipal a voté."),
+    # Not datelines: a name and a lower-case title; a mixed-case opening without a region.
+    ("Emmanuel Macron, président de la République — a-t-il dit — veut un accord.",
+     "Emmanuel Macron, président de la République — a-t-il dit — veut un accord."),
+    ("Le Monde — comme d’autres titres — a publié la lettre.", "Le Monde — comme d’autres titres — a publié la lettre."),
+])
+def test_datelines_without_an_agency(first, kept):
+    dispatch, _, _ = _clean_text(f"{first}\n\nLe texte continue ici avec une deuxième phrase complète.")
+    assert dispatch.sentences[0] == kept
 
 
 def test_english_wire_copy():
