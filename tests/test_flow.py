@@ -222,4 +222,4 @@ def test_a_killed_run_leaves_nothing_partial_and_the_rerun_completes(prefect_api
 
     store = Store.open(store_url(tmp_path / "data"))
     assert store.count("dispatches") == 8 and store.count("digests") == 1
-    assert [run["status"] for run in store.history()] == ["completed", "running"]
+    assert [run["status"] for run in store.history()] == ["completed", "interrupted"]
