@@ -163,7 +163,7 @@ async def _deliver(digest: Digest, labels: Labels, html: str, settings: EmailSet
 
 
 async def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec],
-           out_dir: Path | None, report: RunReport) -> tuple[Digest, dict[str, str], list[Path], dict]:
+                 out_dir: Path | None, report: RunReport) -> tuple[Digest, dict[str, str], list[Path], dict]:
     """The stages in order. Batches go to their tasks `opaque`: Prefect would otherwise walk every
     dispatch, block and sentence of a batch looking for futures (~1 s a task at 1,000 dispatches)."""
     logger = get_run_logger()
@@ -195,7 +195,7 @@ async def _build(settings: Settings, store: Store, day: Date, sources: list[Sour
 
 
 async def _read_and_clean(settings: Settings, store: Store, day: Date, sources: list[SourceSpec],
-                    report: RunReport) -> tuple[Cleaned, dict]:
+                          report: RunReport) -> tuple[Cleaned, dict]:
     """Read the sources, cleaning pages in worker processes as they come (a run never holds every
     page); the feeds' validators (ETag, Last-Modified) to save once the digest is written. The workers
     are gone before the next stages (~170 MB each)."""

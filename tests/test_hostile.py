@@ -100,7 +100,7 @@ def hostile_run(prefect_api, tmp_path_factory):
     inbox = Inbox()
     with smtp_server(inbox) as controller:
         state = run_daily_digest(date="2026-11-27", config_path=str(hostile_config(folder, controller.port)),
-                             return_state=True)
+                                 return_state=True)
     assert state.is_completed(), state.message
 
     async def artifacts():
