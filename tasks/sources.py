@@ -37,6 +37,7 @@ CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.IGNORECASE)
 SUFFIXES = {".txt", ".html", ".htm", ".json", ".jsonl", ".eml"}
 
 
+MAX_DAYS = 3650  # ten years: more is a typo, and dates that far back overflow
 SourceKind = Literal["files", "feed", "sitemap", "urls", "auto"]
 # Receives each dispatch read, with its position in the source (file or item number...).
 Emit = Callable[[RawDispatch, tuple], None]
@@ -55,7 +56,8 @@ class SourceSpec(BaseModel):
     urls_file: Path | None = Field(None, description="urls: a file of article URLs, one a line")
     local: bool = Field(False, description="allow hosts on loopback or private addresses (tests, intranets)")
     entry_content: bool = Field(False, description="feed: use each entry's own content instead of its page")
-    window_days: int = Field(2, ge=1, description="feed and sitemap: keep items dated within this many days")
+    window_days: int = Field(2, ge=1, le=MAX_DAYS,
+                             description="feed and sitemap: keep items dated within this many days")
     max_items: int = Field(100, ge=1, description="articles fetched at most from this source")
 
     @model_validator(mode="after")
