@@ -7,15 +7,30 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.models import Digest, Story
 
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+# Every line break a Markdown, mail or terminal reader knows: in a field it would start a forged story.
+LINE_BREAK = re.compile(r"\s*[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]\s*")
+# C0 and C1 controls, DEL and the bidirectional overrides (which reorder what a reader sees).
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+# &lt; or &#60; would show as another character in Markdown, even in a link target.
+ENTITY_REFERENCE = re.compile(r"&(?=#?\w+;)")
+# What makes Markdown structure anywhere in a line: emphasis, code, links, raw HTML, headings, tables, strikethrough.
+MARKDOWN_INLINE = re.compile(rf"[\\`*_\[\]<>#|~]|{ENTITY_REFERENCE.pattern}")
+# What makes a block at the start of a field that follows a list marker: a nested list (`- `, `+ `, `1. `, `1) `)
+# or a rule (`---`); its last character is escaped.
+MARKDOWN_LIST_MARKER = re.compile(r"^(?:[-+]|\d+[.)](?=\s|$))")
+MARKDOWN_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # CommonMark's escapes: a backslash before ASCII punctuation
+# RFC 3986's sub-delimiters and `:@%`, less the quote and parentheses, which end an attribute or a Markdown link.
+URL_SAFE = "!$&*+,;=:@%"
+STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 @dataclass(frozen=True)
@@ -90,18 +105,49 @@ def digest_language(languages: list[str], default: str) -> str:
     return max(sorted(counts), key=counts.__getitem__) if counts else default
 
 
+def visible(text: object) -> str:
+    """`text` with its control characters shown as escapes (\\x1b): a reader sees them, a terminal does not obey them."""
+    return CONTROL.sub(lambda control: control[0].encode("unicode_escape").decode("ascii"), str(text))
+
+
+def one_line(text: object) -> str:
+    """A field of the digest (title, outlet, file name, sentence...) on one line, its control characters visible."""
+    return visible(LINE_BREAK.sub(" ", str(text)).replace("\t", " ").strip())
+
+
 def markdown_escape(text: object) -> str:
-    return MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    """One line that Markdown shows as it is: no heading, list, link, HTML, code or emphasis of its own."""
+    escaped = MARKDOWN_INLINE.sub(r"\\\g<0>", one_line(text))
+    return MARKDOWN_LIST_MARKER.sub(lambda marker: f"{marker[0][:-1]}\\{marker[0][-1]}", escaped)
+
+
+def _percent_encoded(part: str, safe: str) -> str:
+    """`part` with every character outside the URL-safe set percent-encoded; its own %XX escapes kept."""
+    return quote(STRAY_PERCENT.sub("%25", part), safe=URL_SAFE + safe)
 
 
 def safe_url(url: object) -> str:
-    """Only http(s) links reach the reader; anything else (javascript:, data:) is dropped."""
-    text = str(url or "").strip()
-    return text if urlsplit(text).scheme in {"http", "https"} else ""
+    """An http(s) link, percent-encoded so that no quote, bracket or space in it ends the link or the line;
+    anything else (javascript:, data:, an unparsable host) is dropped. Tabs and line breaks are dropped,
+    as browsers drop them."""
+    try:
+        parts = urlsplit(str(url or "").strip())
+    except ValueError:  # an unbalanced [ in the host
+        return ""
+    if parts.scheme not in {"http", "https"}:
+        return ""
+    return urlunsplit((parts.scheme, _percent_encoded(parts.netloc, "[]"), _percent_encoded(parts.path, "/"),
+                       _percent_encoded(parts.query, "/?"), _percent_encoded(parts.fragment, "/?")))
 
 
 def markdown_url(url: object) -> str:
-    return safe_url(url).replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+    return ENTITY_REFERENCE.sub(r"\\&", safe_url(url))
+
+
+def _printed(value: object) -> str:
+    """What a template prints: one line; HTML that the template escaped (Markup) stays marked as escaped."""
+    line = one_line(value)
+    return Markup(line) if isinstance(value, Markup) else line
 
 
 def time_span(story: Story) -> str:
@@ -122,6 +168,7 @@ def _environment(autoescape: bool) -> Environment:
         undefined=StrictUndefined,
         trim_blocks=False,
         keep_trailing_newline=True,
+        finalize=_printed,  # every field reaches the digest on one line
     )
     env.filters.update(md=markdown_escape, mdurl=markdown_url, safe_url=safe_url)
     return env
@@ -144,7 +191,7 @@ def _render(template: str, digest: Digest, labels: Labels | None, anchors: bool 
 
 def subject(digest: Digest, labels: Labels | None = None) -> str:
     labels = labels or labels_for(digest.language)
-    return f"{digest.title} — {digest.day.isoformat()} — {labels.stories_count(len(digest.stories))}"
+    return one_line(f"{digest.title} — {digest.day.isoformat()} — {labels.stories_count(len(digest.stories))}")
 
 
 def to_markdown(digest: Digest, labels: Labels | None = None, anchors: bool = True) -> str:
@@ -157,7 +204,7 @@ def to_html(digest: Digest, labels: Labels | None = None) -> str:
 
 def to_plain_text(digest: Digest, labels: Labels | None = None) -> str:
     """For the text part of an email: the Markdown without escapes, nor anchors a mail reader would show."""
-    return re.sub(r"\\([\\`*_\[\]<>#|])", r"\1", to_markdown(digest, labels, anchors=False))
+    return MARKDOWN_ESCAPED.sub(r"\1", to_markdown(digest, labels, anchors=False))
 
 
 def to_json(digest: Digest) -> str:

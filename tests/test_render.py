@@ -103,3 +103,86 @@ def test_story_shows_outlets_links_and_one_day_time_span():
     md = render(Digest(date(2026, 11, 27), "D", "en", [summary], RunReport()))["md"]
     assert "*Sources: AFP, Reuters · 2026-11-27 07:40 – 09:15*" in md
     assert "— [AFP](https://afp.example/bridge)" in md
+
+
+# Hostile fields, as a page, a feed, a file name or the config could carry them (issue 24, point 6).
+FORGED = "\n## Forged story\n"
+CLICK = "\n- [click](javascript:alert(1)) [win](https://evil.example/)"
+SHOWN_CLICK = CLICK.strip()  # as the digest shows it: on the same line
+RED = "\x1b[31m"  # a terminal escape code, in a file name
+HOSTILE_URL = "https://news.example/a b?q=\"x\"&r=(1)&s=%C3%A9%zz\n<script>alert(1)</script>"
+# Every character outside the URL-safe set encoded, the %C3%A9 kept, the stray % encoded; the newline is
+# dropped as browsers drop it (WHATWG URL), so the link goes where the page's own link went.
+ENCODED_URL = "https://news.example/a%20b?q=%22x%22&r=%281%29&s=%C3%A9%25zz%3Cscript%3Ealert%281%29%3C/script%3E"
+
+
+def _hostile_digest() -> Digest:
+    summaries = []
+    for n, (headline, outlet) in enumerate([(f"Budget vote{FORGED}", f"Écho{CLICK}"),
+                                            (f"Bridge « opens »{CLICK}", f"Wire{FORGED}")], start=1):
+        dispatch = make_dispatch(f"Story {n} happened on Friday.", outlet=outlet, language="en")
+        cited = Attribution(dispatch.id, outlet, f"in/bad{RED}{n}.txt", HOSTILE_URL)
+        sentences = (SummarySentence(f"It passed{FORGED}", (cited,)), SummarySentence(f"1. Then{CLICK}", (cited,)))
+        summaries.append(StorySummary(Story(n, (dispatch,), headline, 1.0), sentences))
+    report = RunReport(dispatches_read=3, failures=[Failure(f"files{FORGED}", f"in/bad{RED}.txt{CLICK}", f"unreadable{FORGED}")])
+    return Digest(date(2026, 11, 27), f"Desk{FORGED}", "en", summaries, report)
+
+
+HOSTILE_LABELS = labels_for("en", {"report": f"Run report{CLICK}"})  # labels come from the config too
+
+
+def _tokens(markdown: str) -> list:
+    from markdown_it import MarkdownIt
+
+    parsed = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(markdown)
+    return parsed + [child for token in parsed for child in token.children or []]
+
+
+def _text(inline) -> str:
+    return "".join(child.content for child in inline.children if child.type == "text")
+
+
+def test_hostile_fields_forge_no_story_link_or_html_in_the_markdown():
+    tokens = _tokens(render(_hostile_digest(), HOSTILE_LABELS)["md"])
+    headings = [(token.tag, _text(tokens[i + 1])) for i, token in enumerate(tokens) if token.type == "heading_open"]
+    assert headings == [("h1", "Desk ## Forged story — 2026-11-27"), ("h2", "1. Budget vote ## Forged story"),
+                        ("h2", f"2. Bridge « opens » {SHOWN_CLICK}"),
+                        ("h2", f"Run report {SHOWN_CLICK}")]
+    # The only markup is the digest's own: its story anchors; every link is a source's, encoded.
+    assert [t.content for t in tokens if t.type.startswith("html")] == ['<a id="story-1">', "</a>", '<a id="story-2">', "</a>"]
+    assert [t.attrs["href"] for t in tokens if t.type == "link_open"] == [ENCODED_URL] * 4
+    assert {t.type for t in tokens} & {"blockquote_open", "ordered_list_open", "table_open", "code_inline", "code_block",
+                                        "fence", "hr", "s_open", "strong_open", "softbreak", "hardbreak", "image"} == {"hr"}
+    items = [_text(tokens[i + 2]) for i, token in enumerate(tokens) if token.type == "list_item_open"]
+    echo = f"Écho {SHOWN_CLICK}"  # the link's text
+    assert items[:2] == [f"It passed ## Forged story — {echo}", f"1. Then {SHOWN_CLICK} — {echo}"]
+    assert items[-1] == f"files ## Forged story (in/bad\\x1b[31m.txt {SHOWN_CLICK}): unreadable ## Forged story"
+    assert len(items) == 4 + 7 + 1  # two sentences a story, seven report lines, one failure
+
+
+def test_hostile_fields_forge_no_line_in_the_plain_text():
+    plain = to_plain_text(_hostile_digest(), HOSTILE_LABELS)
+    lines = plain.splitlines()
+    assert [line for line in lines if line.startswith("#")] == [
+        "# Desk ## Forged story — 2026-11-27", "## 1. Budget vote ## Forged story",
+        f"## 2. Bridge « opens » {SHOWN_CLICK}", f"## Run report {SHOWN_CLICK}"]
+    link = f"[Écho {SHOWN_CLICK}]({ENCODED_URL})"
+    assert [line for line in lines if " — [" in line] == [
+        f"- It passed ## Forged story — {link}", f"- 1. Then {SHOWN_CLICK} — {link}",
+        f"- It passed ## Forged story — [Wire ## Forged story]({ENCODED_URL})",
+        f"- 1. Then {SHOWN_CLICK} — [Wire ## Forged story]({ENCODED_URL})"]
+    assert [line for line in lines if line.startswith("*")] == [
+        f"*Sources: Écho {SHOWN_CLICK}*", "*Sources: Wire ## Forged story*"]
+    assert f"  - files ## Forged story (in/bad\\x1b[31m.txt {SHOWN_CLICK}): unreadable ## Forged story" in lines
+    assert "\x1b" not in plain and "<script>" not in plain
+
+
+def test_subject_is_one_line():
+    assert subject(_hostile_digest()) == "Desk ## Forged story — 2026-11-27 — 2 stories"
+
+
+def test_html_shows_hostile_fields_on_one_line_with_the_encoded_link():
+    html = render(_hostile_digest())["html"]
+    assert f'href="{ENCODED_URL.replace("&", "&amp;")}"' in html and "<script>" not in html
+    assert f"<li>files ## Forged story (in/bad\\x1b[31m.txt {SHOWN_CLICK}): unreadable ## Forged story</li>" in html
+    assert "\x1b" not in html
