@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from flows.settings import ConfigError, Settings, load_settings
+from flows.settings import ConfigError, Settings, load_settings, origin
 from tasks.deliver import EmailSettings
 from tasks.fetch import FetchError, unsafe_address
 from tasks.sources import SourceSpec
@@ -33,7 +33,7 @@ SECURE_PORTS = {"ssl": 465, "starttls": 587}
 
 
 def problem(file: Path, key: str, text: str) -> str:
-    return f"{file}: {key}: {text}"
+    return f"{origin(file, key)}: {key}: {text}"
 
 
 def check_config(path: Path, *, offline: bool = True, smtp: bool = False, out_dir: Path | None = None,
@@ -106,9 +106,11 @@ def folder_problems(file: Path, settings: Settings, out_dir: Path | None) -> lis
 
 def unwritable(folder: Path) -> str | None:
     """Why files cannot be written in `folder` (created when missing), or None."""
-    existing = folder.resolve()
-    while not existing.exists():
+    existing = folder.absolute()  # not resolved: a link that leads nowhere stops mkdir, as it must stop this
+    while not os.path.lexists(existing):
         existing = existing.parent
+    if existing.is_symlink() and not existing.exists():
+        return f"{folder} cannot be created: {existing} is a broken symbolic link (to {os.readlink(existing)})"
     if not existing.is_dir():
         return f"{folder} cannot be created: {existing} is a file"
     if not os.access(existing, os.W_OK | os.X_OK):

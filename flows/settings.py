@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -14,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from tasks.clean import CleaningRules
 from tasks.cluster import ClusterOptions
 from tasks.dedup import DedupOptions
-from tasks.deliver import EmailSettings
+from tasks.deliver import EmailSettings, HeaderText
 from tasks.fetch import FetchOptions
 from tasks.render import LABEL_KEYS
-from tasks.sources import SourceSpec
+from tasks.sources import MAX_DAYS, SourceSpec
 from tasks.store import store_url
 from tasks.summarise import Algorithm, SummaryOptions
 
@@ -34,6 +35,8 @@ ENVIRONMENT = {
     "DIGEST_EMAIL_FROM": ("email", "sender"),
     "DIGEST_EMAIL_TO": ("email", "recipients"),
 }
+CRON_FIELDS = {"minute": (0, 59), "hour": (0, 23), "day": (1, 31), "month": (1, 12), "weekday": (0, 7)}
+CRON_EXAMPLE = 'write minute hour day month weekday, e.g. "0 6 * * *" for 06:00 every day'
 
 
 class ConfigError(Exception):
@@ -47,7 +50,7 @@ class ConfigError(Exception):
 class DigestSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    title: str = "Dispatch Digest"
+    title: HeaderText = Field("Dispatch Digest", description="the digest's title, also the email's subject")
     language: Literal["auto", "fr", "en"] = Field("auto", description="language of the digest's labels")
     out_dir: Path = Field(Path("digests"), description="where digests are written, relative to the working folder")
     data_dir: Path = Field(Path("data"), description="the default store's folder, relative to the working folder")
@@ -57,9 +60,11 @@ class DigestSettings(BaseModel):
     select: Literal["first_seen", "published"] = Field(
         "first_seen", description="a day's digest holds dispatches first seen for it, or published on it"
     )
-    history_days: int = Field(7, ge=0, description="days of earlier digests whose dispatches are not repeated")
-    retention_days: int = Field(90, ge=1, description="days dispatch texts are kept; fingerprints stay")
-    labels: dict[str, str] = Field(default_factory=dict, description="the digest's words, e.g. report = \"Bilan\"")
+    history_days: int = Field(7, ge=0, le=MAX_DAYS,
+                              description="days of earlier digests whose dispatches are not repeated")
+    retention_days: int = Field(90, ge=1, le=MAX_DAYS, description="days dispatch texts are kept; fingerprints stay")
+    labels: dict[str, HeaderText] = Field(default_factory=dict,
+                                          description="the digest's words, e.g. report = \"Bilan\"")
 
     @field_validator("labels")
     @classmethod
@@ -93,9 +98,12 @@ class ScheduleSettings(BaseModel):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, cron: str) -> str:
+        fields = cron.split()
+        if len(fields) != len(CRON_FIELDS):  # Prefect takes a sixth (seconds): "0 6 * * * *" ran every second
+            count = f"{len(fields)} field" + ("s" if len(fields) != 1 else "")
+            raise ValueError(f'"{cron}" is not a cron expression: it has {count}, not five; {CRON_EXAMPLE}')
         if not _prefect_accepts(cron=cron):
-            raise ValueError(f'"{cron}" is not a cron expression (five fields: minute hour day month weekday, '
-                             'e.g. "0 6 * * *" for 06:00 every day)')
+            raise ValueError(f'"{cron}" is not a cron expression: {_wrong_cron_field(fields)}; {CRON_EXAMPLE}')
         return cron
 
     @field_validator("timezone")
@@ -109,6 +117,19 @@ class ScheduleSettings(BaseModel):
         chosen = {"only_sources": self.sources, "sentences": self.sentences, "words": self.words,
                   "algorithm": self.algorithm, "out_dir": self.out_dir}
         return {"email": self.email, **{k: v for k, v in chosen.items() if v is not None}}
+
+
+def _wrong_cron_field(fields: list[str]) -> str:
+    """What is wrong with the first field Prefect refuses alone (the others made `*`)."""
+    for n, (name, (low, high)) in enumerate(CRON_FIELDS.items()):
+        alone = " ".join(field if i == n else "*" for i, field in enumerate(fields))
+        if not _prefect_accepts(cron=alone):
+            # numbers not after "/": a step may exceed the range
+            outside = [v for v in re.findall(r"(?<![/\d])\d+", fields[n]) if not low <= int(v) <= high]
+            if outside:
+                return f"{name} {outside[0]} is out of range ({low}-{high})"
+            return f'{name} "{fields[n]}" is not a valid field (a number, list, range or step)'
+    return "Prefect refuses it"
 
 
 def _prefect_accepts(**schedule: str) -> bool:
@@ -137,15 +158,13 @@ def load_settings(path: Path | str) -> Settings:
     """Settings from a TOML file, then the environment; source paths are relative to the file's folder."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such configuration file") from None
+        data = tomllib.loads(_read(path, "configuration"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     resolve_source_paths(data.get("sources", []), path.parent)
-    for variable, (table, key) in ENVIRONMENT.items():
-        value = os.environ.get(variable)
-        if value and isinstance(data.setdefault(table, {}), dict):
+    for (table, key), variable in environment_overrides().items():
+        value = os.environ[variable]
+        if isinstance(data.setdefault(table, {}), dict):
             data[table][key] = [v.strip() for v in value.split(",") if v.strip()] if key == "recipients" else value
     try:
         return Settings.model_validate(data)
@@ -156,11 +175,9 @@ def load_settings(path: Path | str) -> Settings:
 def load_sources(path: Path | str) -> list[SourceSpec]:
     """A sources file for one run (`digest run --sources`): TOML or JSON with a `sources` list."""
     path = Path(path)
+    text = _read(path, "sources")
     try:
-        text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such sources file") from None
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'TOML'}: {exc}") from None
     sources = data.get("sources") if isinstance(data, dict) else None
@@ -173,6 +190,32 @@ def load_sources(path: Path | str) -> list[SourceSpec]:
         raise ConfigError(*(_describe(path, {**e, "loc": ("sources", *e["loc"])}) for e in exc.errors())) from None
 
 
+def _read(path: Path, what: str) -> str:
+    """A settings file's text, or a ConfigError saying why it cannot be parsed as written."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such {what} file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+    if text.startswith("\ufeff"):  # TOML and JSON parsers refuse it with an error that does not say so
+        raise ConfigError(f"{path}: starts with a byte-order mark (BOM); save it as UTF-8 without a BOM")
+    return text
+
+
+def environment_overrides() -> dict[tuple[str, str], str]:
+    """(table, key) of each setting an environment variable overrides now, with the variable."""
+    return {place: variable for variable, place in ENVIRONMENT.items() if os.environ.get(variable)}
+
+
+def origin(path: Path, key: str) -> str:
+    """Where the value at `key` (dotted, e.g. email.recipients.1) came from: its variable, else the file."""
+    for (table, name), variable in environment_overrides().items():
+        if key == f"{table}.{name}" or key.startswith(f"{table}.{name}."):
+            return f"{variable} (environment)"
+    return str(path)
+
+
 def resolve_source_paths(sources: list, folder: Path) -> None:
     """Paths in a settings file are relative to that file's folder."""
     for source in sources:
@@ -183,8 +226,9 @@ def resolve_source_paths(sources: list, folder: Path) -> None:
 
 def _describe(path: Path, error: dict) -> str:
     key = ".".join(str(part) for part in error["loc"])
+    where = origin(path, key)
     if error["type"] == "extra_forbidden":
-        return f"{path}: {key}: unknown key (remove it or check its spelling)"
+        return f"{where}: {key}: unknown key (remove it or check its spelling)"
     if error["type"] == "missing":
-        return f"{path}: {key}: missing (add it; `digest init` writes a commented example)"
-    return f"{path}: {key}: {error['msg'].removeprefix('Value error, ')}"
+        return f"{where}: {key}: missing (add it; `digest init` writes a commented example)"
+    return f"{where}: {key}: {error['msg'].removeprefix('Value error, ')}"

@@ -3,20 +3,49 @@
 SMTP settings come from a prefect-email `EmailServerCredentials` block, or from the
 config and the environment (DIGEST_SMTP_*). The password is a secret: never logged,
 never in an exception's message. Temporary failures (4xx replies, lost connections)
-are retried by the Prefect task; permanent ones (5xx) are not.
+are retried by the Prefect task; permanent ones (5xx, an address the server cannot take) are not.
 """
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
+import unicodedata
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
-from typing import Literal
+from email.utils import formataddr, formatdate, getaddresses, make_msgid
+from typing import Annotated, Literal
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+# name@domain: no space, control character or address punctuation (a header could be injected or
+# the address split); non-ASCII allowed, as SMTPUTF8 servers take it. The domain may be an intranet host.
+ADDRESS = re.compile(r'[^\s\x00-\x1f\x7f@<>()\[\],;:\\"]+@[\w-]+(?:\.[\w-]+)*')
+
+
+def _one_line(text: str) -> str:
+    """Text bound for an email header: a line break there fails the message after the digest is written."""
+    breaks = [c for c in text if unicodedata.category(c) in {"Cc", "Zl", "Zp"} and c != "\t"]
+    if breaks:
+        raise ValueError(f"holds a line break or control character (U+{ord(breaks[0]):04X}); write it on one line")
+    return text
+
+
+def _address(text: str) -> str:
+    if not ADDRESS.fullmatch(text):
+        raise ValueError(f'"{_shown(text)}" is not an email address (write it as name@example.org)')
+    return text
+
+
+def _shown(text: str) -> str:
+    """`text` for a one-line message: control characters escaped (\\r, \\n)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+HeaderText = Annotated[str, AfterValidator(_one_line)]
+EmailAddress = Annotated[str, AfterValidator(_address)]
 
 
 class EmailSettings(BaseModel):
@@ -28,12 +57,22 @@ class EmailSettings(BaseModel):
     security: Literal["ssl", "starttls", "none"] = "starttls"
     username: str | None = None
     password: SecretStr | None = None
-    sender: str | None = Field(None, description="From: address")
-    sender_name: str = "Dispatch Digest"
-    recipients: list[str] = Field(default_factory=list)
+    sender: EmailAddress | None = Field(None, description="From: address")
+    sender_name: HeaderText = "Dispatch Digest"
+    recipients: list[EmailAddress] = Field(default_factory=list)
     timeout: float = Field(30.0, gt=0)
     retries: int = Field(3, ge=0, le=10)
     retry_delay: float = Field(10.0, ge=0, description="seconds before the first retry; doubled after each")
+
+    @field_validator("recipients")
+    @classmethod
+    def _each_once(cls, recipients: list[str]) -> list[str]:
+        seen = set()
+        for address in recipients:
+            if address.casefold() in seen:
+                raise ValueError(f'"{address}" is listed twice (list each recipient once)')
+            seen.add(address.casefold())
+        return recipients
 
     @property
     def enabled(self) -> bool:
@@ -66,6 +105,7 @@ def send(message: EmailMessage, settings: EmailSettings) -> str:
     """Send and return the Message-ID; raises DeliveryError with a reason that holds no secret."""
     try:
         with _connect(settings) as server:
+            _require_smtputf8(server, message)
             server.send_message(message)
     except smtplib.SMTPResponseException as exc:
         raise DeliveryError(f"SMTP server answered {exc.smtp_code}: {_text(exc.smtp_error)}",
@@ -77,6 +117,17 @@ def send(message: EmailMessage, settings: EmailSettings) -> str:
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"cannot reach the SMTP server: {exc.__class__.__name__}: {exc}", temporary=True) from None
     return message["Message-ID"]
+
+
+def _require_smtputf8(server: smtplib.SMTP, message: EmailMessage) -> None:
+    """Non-ASCII addresses need a server that offers SMTPUTF8: without it no retry can help
+    (smtplib's own error for this was taken for a lost connection and retried)."""
+    headers = [value for name in ("From", "To") for value in message.get_all(name, [])]
+    non_ascii = [address for _, address in getaddresses(headers) if not address.isascii()]
+    server.ehlo_or_helo_if_needed()
+    if non_ascii and not server.has_extn("smtputf8"):
+        raise DeliveryError(f"{', '.join(non_ascii)}: the SMTP server does not offer SMTPUTF8, which a non-ASCII "
+                            "address needs (use an ASCII address or a server that offers SMTPUTF8)", temporary=False)
 
 
 def _connect(settings: EmailSettings) -> smtplib.SMTP:

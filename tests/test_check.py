@@ -31,7 +31,7 @@ def _free_port() -> int:
 def _only(problems: list[str], key: str) -> str:
     """The one problem, which must name `key`."""
     assert len(problems) == 1, problems
-    assert f": {key}: " in problems[0], problems
+    assert f": {key}: " in problems[0] and "\n" not in problems[0], problems
     return problems[0]
 
 
@@ -41,7 +41,8 @@ def test_a_good_config_has_no_problem(tmp_path):
 
 @pytest.mark.parametrize("text, key, fix", [
     (GOOD + '[digest]\ncolour = "blue"\n', "digest.colour", "unknown key (remove it or check its spelling)"),
-    (GOOD + '[[schedules]]\ncron = "0 25 * * *"\n', "schedules.0.cron", 'e.g. "0 6 * * *"'),
+    (GOOD + '[[schedules]]\ncron = "0 25 * * *"\n', "schedules.0.cron", "hour 25 is out of range (0-23)"),
+    (GOOD + '[[schedules]]\ncron = "0 6 * * * *"\n', "schedules.0.cron", "has 6 fields, not five"),
     (GOOD + '[[schedules]]\ntimezone = "Europe/Pariss"\n', "schedules.0.timezone", 'such as "Europe/Paris"'),
     (GOOD + '[[schedules]]\nsources = ["sample"]\n', "schedules.0.sources", 'no source named "sample"'),
     (GOOD + '[[sources]]\nname = "x"\nkind = "feed"\nurl = "htp://example.org/rss"\n', "sources.1.url",
@@ -57,6 +58,75 @@ def test_a_good_config_has_no_problem(tmp_path):
 ])
 def test_each_kind_of_problem_names_its_key_and_the_fix(tmp_path, text, key, fix):
     assert fix in _only(check_config(_config(tmp_path, text)), key)
+
+
+FEED = '[[sources]]\nname = "feed"\nkind = "feed"\nurl = "https://example.org/rss"\n'
+EMAIL = '[email]\nhost = "smtp.example.org"\nsender = "digest@example.org"\n'
+
+
+@pytest.mark.parametrize("text, key, reason", [
+    (GOOD + "[cleaning]\nworkers = 10000\n", "cleaning.workers", "less than or equal to 64"),
+    (GOOD + "[digest]\nhistory_days = 1e9\n", "digest.history_days", "less than or equal to 3650"),
+    (GOOD + "[digest]\nretention_days = 1e9\n", "digest.retention_days", "less than or equal to 3650"),
+    (GOOD + FEED + "window_days = 1e9\n", "sources.1.window_days", "less than or equal to 3650"),
+    (GOOD + "[cleaning]\nlanguages = []\n", "cleaning.languages", "no language (list one or more of de, en"),
+    (GOOD + '[cleaning]\nlanguages = ["fr", "xx"]\n', "cleaning.languages", '"xx" is not a supported language'),
+    (GOOD + '[cleaning]\ndefault_language = "xx"\n', "cleaning.default_language", '"xx" is not a supported'),
+    (GOOD + '[cleaning]\ncaptions = ["^Photo", "(unclosed"]\n', "cleaning.captions",
+     '"(unclosed" is not a regular expression: missing ), unterminated subpattern'),
+    (GOOD + '[cleaning]\ndatelines = ["[a-"]\n', "cleaning.datelines", '"[a-" is not a regular expression'),
+    (GOOD + '[digest]\ntitle = "Digest\\r\\nBcc: spy@example.org"\n', "digest.title", "line break"),
+    (GOOD + '[digest.labels]\nstories = "{n}\\nstories"\n', "digest.labels.stories", "line break"),
+    (GOOD + EMAIL + 'sender_name = "Desk\\nBcc: spy@example.org"\nrecipients = ["a@example.org"]\n',
+     "email.sender_name", "line break"),
+    (GOOD + EMAIL + 'recipients = ["a@example.org\\r\\nBcc: spy@example.org"]\n', "email.recipients.0",
+     "is not an email address"),
+    (GOOD + EMAIL + 'recipients = ["a@example.org", "not an address"]\n', "email.recipients.1",
+     '"not an address" is not an email address (write it as name@example.org)'),
+    (GOOD + EMAIL + 'recipients = ["a@example.org", "b@example.org", "A@example.org"]\n', "email.recipients",
+     '"A@example.org" is listed twice'),
+    (GOOD + EMAIL.replace("digest@example.org", "digest desk") + 'recipients = ["a@example.org"]\n',
+     "email.sender", '"digest desk" is not an email address'),
+])
+def test_limits_the_run_would_trip_over_are_rejected(tmp_path, text, key, reason):
+    assert reason in _only(check_config(_config(tmp_path, text)), key)
+
+
+def test_a_byte_order_mark_is_named(tmp_path):
+    config = tmp_path / "digest.toml"
+    config.write_bytes(b"\xef\xbb\xbf" + GOOD.encode("utf-8"))
+    result = runner.invoke(app, ["check", "--config", str(config), "--offline"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[1:] == [
+        f"{config}: starts with a byte-order mark (BOM); save it as UTF-8 without a BOM"]
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path):
+    config = tmp_path / "digest.toml"
+    config.write_bytes((GOOD + '[digest]\ntitle = "Revue de presse été"\n').encode("latin-1"))
+    at = config.read_bytes().index("é".encode("latin-1"))
+    assert check_config(config) == [f"{config}: not UTF-8 (byte {at}); save it as UTF-8"]
+
+
+def test_values_from_the_environment_name_their_variable(tmp_path, monkeypatch):
+    config = _config(tmp_path, GOOD + EMAIL)
+    monkeypatch.setenv("DIGEST_SMTP_PORT", "abc")
+    monkeypatch.setenv("DIGEST_EMAIL_TO", "a@example.org, not an address")
+    problems = sorted(check_config(config))
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("DIGEST_EMAIL_TO (environment): email.recipients.1: "), problems
+    assert problems[1].startswith("DIGEST_SMTP_PORT (environment): email.port: "), problems
+    monkeypatch.setenv("DIGEST_SMTP_PORT", "465")  # valid, but not with the file's security
+    monkeypatch.setenv("DIGEST_EMAIL_TO", "a@example.org")
+    assert _only(check_config(config), "email.security").startswith(f"{config}: ")
+
+
+def test_an_output_folder_that_is_a_dangling_link_is_found(tmp_path):
+    link = tmp_path / "out"
+    link.symlink_to(tmp_path / "gone" / "digests")
+    config = _config(tmp_path, GOOD)
+    assert "broken symbolic link" in _only(check_config(config, out_dir=link), "digest.out_dir")
+    assert "broken symbolic link" in _only(check_config(config, out_dir=link / "today"), "digest.out_dir")
 
 
 def test_output_and_data_folders_must_be_writable(tmp_path):

@@ -19,6 +19,12 @@ class Inbox:
 
     def __init__(self, replies=("250 OK",)):
         self.messages, self.attempts, self.replies = [], 0, list(replies)
+        self.greetings = 0  # EHLOs: one a connection, so one a sending attempt, even one that stops before DATA
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 (aiosmtpd's name)
+        self.greetings += 1
+        session.host_name = hostname  # what aiosmtpd does itself when a handler has no EHLO hook
+        return responses
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         reply = self.replies[min(self.attempts, len(self.replies) - 1)]
@@ -30,12 +36,12 @@ class Inbox:
 
 @pytest.fixture
 def smtp():
-    def start(replies=("250 OK",)):
+    def start(replies=("250 OK",), **options):
         inbox = Inbox(replies)
         with socket.socket() as probe:  # a free port: aiosmtpd checks readiness by connecting to it
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
         controller.start()
         started.append(controller)
         return inbox, port
@@ -46,7 +52,7 @@ def smtp():
         controller.stop()
 
 
-def _french_config(tmp_path, port):
+def _french_config(tmp_path, port, recipients=("a@desk.example", "b@desk.example")):
     folder = tmp_path / "fr"
     folder.mkdir()
     for name in ("lyon-crue-afp.txt", "lyon-crue-progres.html", "senat-budget-afp.txt"):
@@ -55,7 +61,7 @@ def _french_config(tmp_path, port):
     config.write_text(
         f'[digest]\ntitle = "Revue de presse"\nout_dir = "{tmp_path / "digests"}"\ndata_dir = "{tmp_path / "data"}"\n'
         f'[email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nsender = "digest@desk.example"\n'
-        f'recipients = ["a@desk.example", "b@desk.example"]\nretries = 2\nretry_delay = 0.2\n'
+        f'recipients = {json.dumps(list(recipients), ensure_ascii=False)}\nretries = 2\nretry_delay = 0.2\n'
         f'[[sources]]\nname = "fr"\npath = "{folder}"\n', encoding="utf-8")
     return str(config)
 
@@ -109,3 +115,14 @@ def test_smtp_down_leaves_the_digest_on_disk_and_fails_the_run(prefect_api, tmp_
     store = Store.open(store_url(closed / "data"))
     assert store.history()[0]["status"] == "email failed"
     assert store.delivered(date(2026, 11, 27), "email") == []
+
+
+def test_a_non_ascii_address_without_smtputf8_fails_once_saying_why(prefect_api, tmp_path, smtp):
+    from flows.daily_digest import run_daily_digest
+
+    inbox, port = smtp(enable_SMTPUTF8=False)
+    config = _french_config(tmp_path, port, recipients=["a@desk.example", "josé@desk.example"])
+    state = run_daily_digest(date="2026-11-27", config_path=config, return_state=True)
+    assert state.is_failed()
+    assert "josé@desk.example: the SMTP server does not offer SMTPUTF8" in state.message, state.message
+    assert inbox.greetings == 1 and inbox.messages == []  # permanent: not retried
