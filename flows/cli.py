@@ -41,10 +41,20 @@ def _store_environment(store: Optional[str], data_dir: Optional[Path]) -> None:
         os.environ["DIGEST_DATA_DIR"] = str(data_dir)
 
 
+def _warn(message: str) -> None:
+    """A line on standard error. It may name a file or quote a page: their control characters (a terminal
+    escape code, a line break) are shown as escapes (\\x1b), not obeyed."""
+    from tasks.render import visible
+
+    typer.echo(visible(message), err=True)
+
+
 def _exit_on_problems(problems: list[str]) -> None:
     """A bad configuration stops a command before any work: one line per problem, exit status 2."""
     if problems:
-        typer.echo("Configuration error\n" + "\n".join(problems), err=True)
+        typer.echo("Configuration error", err=True)
+        for problem in problems:
+            _warn(problem)
         raise typer.Exit(2)
 
 
@@ -110,7 +120,7 @@ def run(
                 sentences=sentences, words=words, algorithm=algorithm,
             )
         except Exception as exc:
-            typer.echo(f"Run failed: {exc}", err=True)
+            _warn(f"Run failed: {exc}")
             raise typer.Exit(1) from None
     if quiet:
         return
@@ -132,7 +142,7 @@ def _stage(lines) -> None:
     try:
         write_lines(*lines)
     except (InputError, OSError) as exc:
-        typer.echo(f"Input error: {exc}", err=True)
+        _warn(f"Input error: {exc}")
         raise typer.Exit(2) from None
 
 
@@ -238,7 +248,7 @@ def summarise(
         for raw in load_file(path, path.stem):
             dispatch, _, failure = clean(raw, rules)
             if failure:
-                typer.echo(f"{failure.location}: {failure.reason}", err=True)
+                _warn(f"{failure.location}: {failure.reason}")
             else:
                 dispatches.append(dedup_within(dispatch, DedupOptions())[0])
     if not dispatches:

@@ -15,6 +15,9 @@ from prefect.logging.handlers import PrefectConsoleHandler
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
+from rich.text import Text
+
+from tasks.render import visible
 
 # (stage record that ends the row, row label), in flow order; the first record arrives once Prefect is up.
 ROWS = (
@@ -47,7 +50,8 @@ class RunProgress(logging.Handler):
         self.progress = Progress(
             SpinnerColumn(finished_text="[green]✓"),
             TextColumn("{task.description}", table_column=Column(min_width=12, no_wrap=True)),
-            TextColumn("[dim]{task.fields[result]}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+            TextColumn("{task.fields[result]}", style="dim", markup=False,
+                       table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
             TimeElapsedColumn(),
             console=console, transient=True, expand=True)  # the summary table replaces it
         self.done: list[StageDone] = []
@@ -76,16 +80,17 @@ class RunProgress(logging.Handler):
 
     def _show(self, record: logging.LogRecord) -> None:
         stage = getattr(record, "stage", None)
+        # Messages name files, URLs and outlets: shown as text, never as Rich markup or terminal escape codes.
+        message = visible(record.getMessage())
         if record.name == "prefect.task_runs":
             self._count_source(record)
         elif stage in STAGES:
             # The first stage record says Prefect is up; its own message is about the next row.
-            result = "ready" if stage == STAGES[0] else record.getMessage()
-            self._end_rows(stage, result, getattr(record, "total", None))
+            self._end_rows(stage, "ready" if stage == STAGES[0] else message, getattr(record, "total", None))
         elif record.levelno >= logging.WARNING:
-            self.console.print(f"[yellow]{record.getMessage()}", highlight=False)
+            self.console.print(Text(message, style="yellow"))
         elif self.verbose:
-            self.console.print(f"  {record.getMessage()}", style="dim", highlight=False)
+            self.console.print(Text(f"  {message}", style="dim"))
 
     def _count_source(self, record: logging.LogRecord) -> None:
         # Prefect's own line when a task ends: sources are read concurrently, so this is the live x/y.
@@ -121,7 +126,7 @@ class RunProgress(logging.Handler):
     def summary(self) -> Table:
         table = Table("stage", "result", "time")
         for stage in self.done:
-            table.add_row(stage.label, stage.result, f"{stage.seconds:.1f} s")
+            table.add_row(stage.label, Text(stage.result), f"{stage.seconds:.1f} s")
         return table
 
     @property
