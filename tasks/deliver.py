@@ -60,9 +60,11 @@ class EmailSettings(BaseModel):
     sender: EmailAddress | None = Field(None, description="From: address")
     sender_name: HeaderText = "Dispatch Digest"
     recipients: list[EmailAddress] = Field(default_factory=list)
-    timeout: float = Field(30.0, gt=0)
+    # Upper bounds: RFC 5321's longest SMTP timeout is 10 minutes (TOML's `inf` overflows the socket's),
+    # and 10 retries from 600 s already span a week.
+    timeout: float = Field(30.0, gt=0, le=600)
     retries: int = Field(3, ge=0, le=10)
-    retry_delay: float = Field(10.0, ge=0, description="seconds before the first retry; doubled after each")
+    retry_delay: float = Field(10.0, ge=0, le=600, description="seconds before the first retry; doubled after each")
 
     @field_validator("recipients")
     @classmethod

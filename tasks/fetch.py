@@ -29,20 +29,22 @@ REDIRECTS = {301, 302, 303, 307, 308}
 
 
 class FetchOptions(BaseModel):
+    # Upper bounds: a daily run must end (TOML's `inf` overflows the socket's timeout, a delay of days
+    # stalls it), and each request in flight holds a file descriptor.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     user_agent: str = USER_AGENT
-    connect_timeout: float = Field(5.0, gt=0)
-    read_timeout: float = Field(15.0, gt=0)
+    connect_timeout: float = Field(5.0, gt=0, le=60)
+    read_timeout: float = Field(15.0, gt=0, le=600)
     retries: int = Field(3, ge=0, le=10, description="retries on timeouts, 429 and 5xx")
-    backoff: float = Field(0.5, ge=0, description="first retry delay in seconds, doubled each time, with jitter")
-    max_retry_after: float = Field(60.0, ge=0, description="longest Retry-After honoured, in seconds")
+    backoff: float = Field(0.5, ge=0, le=60, description="first retry delay in seconds, doubled each time, with jitter")
+    max_retry_after: float = Field(60.0, ge=0, le=3600, description="longest Retry-After honoured, in seconds")
     max_bytes: int = Field(5_000_000, gt=0, description="largest body, after decompression")
     max_redirects: int = Field(5, ge=0)
-    total_timeout: float = Field(60.0, gt=0, description="longest one request may take, body included")
-    concurrency: int = Field(8, ge=1, description="requests in flight at once")
-    per_host: int = Field(2, ge=1, description="requests in flight to one host")
-    host_delay: float = Field(0.5, ge=0, description="seconds between two requests to one host")
+    total_timeout: float = Field(60.0, gt=0, le=3600, description="longest one request may take, body included")
+    concurrency: int = Field(8, ge=1, le=256, description="requests in flight at once")
+    per_host: int = Field(2, ge=1, le=256, description="requests in flight to one host")
+    host_delay: float = Field(0.5, ge=0, le=60, description="seconds between two requests to one host")
     robots: bool = Field(True, description="honour robots.txt for article pages")
 
 

@@ -87,6 +87,13 @@ EMAIL = '[email]\nhost = "smtp.example.org"\nsender = "digest@example.org"\n'
      '"A@example.org" is listed twice'),
     (GOOD + EMAIL.replace("digest@example.org", "digest desk") + 'recipients = ["a@example.org"]\n',
      "email.sender", '"digest desk" is not an email address'),
+    (GOOD + "[fetch]\nconnect_timeout = inf\n", "fetch.connect_timeout", "less than or equal to 60"),
+    (GOOD + "[fetch]\ntotal_timeout = inf\n", "fetch.total_timeout", "less than or equal to 3600"),
+    (GOOD + "[fetch]\nbackoff = 1e9\n", "fetch.backoff", "less than or equal to 60"),
+    (GOOD + "[fetch]\nhost_delay = 1e9\n", "fetch.host_delay", "less than or equal to 60"),
+    (GOOD + "[fetch]\nconcurrency = 100000\n", "fetch.concurrency", "less than or equal to 256"),
+    (GOOD + "[email]\ntimeout = inf\n", "email.timeout", "less than or equal to 600"),
+    (GOOD + "[email]\nretry_delay = 1e9\n", "email.retry_delay", "less than or equal to 600"),
 ])
 def test_limits_the_run_would_trip_over_are_rejected(tmp_path, text, key, reason):
     assert reason in _only(check_config(_config(tmp_path, text)), key)
