@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, fields, replace
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -141,13 +140,8 @@ def safe_url(url: object) -> str:
 
 
 def markdown_url(url: object) -> str:
+    """`safe_url` as a Markdown link target, where `&lt;` would be decoded: the link goes where the HTML one goes."""
     return ENTITY_REFERENCE.sub(r"\\&", safe_url(url))
-
-
-def _printed(value: object) -> str:
-    """What a template prints: one line; HTML that the template escaped (Markup) stays marked as escaped."""
-    line = one_line(value)
-    return Markup(line) if isinstance(value, Markup) else line
 
 
 def time_span(story: Story) -> str:
@@ -168,7 +162,7 @@ def _environment(autoescape: bool) -> Environment:
         undefined=StrictUndefined,
         trim_blocks=False,
         keep_trailing_newline=True,
-        finalize=_printed,  # every field reaches the digest on one line
+        finalize=one_line,  # every field reaches the digest on one line
     )
     env.filters.update(md=markdown_escape, mdurl=markdown_url, safe_url=safe_url)
     return env
