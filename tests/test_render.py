@@ -139,7 +139,7 @@ def _tokens(markdown: str) -> list:
 
 
 def _text(inline) -> str:
-    return "".join(child.content for child in inline.children if child.type == "text")
+    return "".join(child.content for child in inline.children or [] if child.type == "text")  # none: not inline
 
 
 def test_hostile_fields_forge_no_story_link_or_html_in_the_markdown():
@@ -186,3 +186,16 @@ def test_html_shows_hostile_fields_on_one_line_with_the_encoded_link():
     assert f'href="{ENCODED_URL.replace("&", "&amp;")}"' in html and "<script>" not in html
     assert f"<li>files ## Forged story (in/bad\\x1b[31m.txt {SHOWN_CLICK}): unreadable ## Forged story</li>" in html
     assert "\x1b" not in html
+
+
+def test_sentences_that_are_markdown_on_their_own_stay_text():
+    texts = ["---", "> quoted", "```", "~~~ fence", "| a | b |", "+ plus", "2) two", "&amp; co", "*emphasis* and _this_",
+             "~~struck~~", "![img](https://x.example/y.png)", "<div>block</div>", "`code`", "3.5 million, 1-0"]
+    dispatch = make_dispatch("The council voted the budget on Monday evening.", outlet="AFP", language="en")
+    cited = Attribution(dispatch.id, "AFP", dispatch.location, "https://x.example/?a=1&lt;b")
+    summary = StorySummary(Story(1, (dispatch,), "Budget", 1.0), tuple(SummarySentence(t, (cited,)) for t in texts))
+    tokens = _tokens(render(Digest(date(2026, 11, 27), "D", "en", [summary], RunReport()))["md"])
+    items = [_text(tokens[i + 2]) for i, token in enumerate(tokens) if token.type == "list_item_open"]
+    assert items[:len(texts)] == [f"{text} — AFP" for text in texts]
+    assert {t.attrs["href"] for t in tokens if t.type == "link_open"} == {"https://x.example/?a=1&lt;b"}
+    assert [t.type for t in tokens if t.type in {"hr", "s_open", "em_open", "image", "code_inline", "fence"}] == ["hr", "em_open"]  # the digest's own rule and Sources line
