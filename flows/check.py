@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from flows.settings import ConfigError, Settings, load_settings, origin
-from tasks.deliver import EmailSettings
+from tasks.deliver import EmailSettings, without_smtputf8
 from tasks.fetch import FetchError, unsafe_address
 from tasks.sources import SourceSpec
 
@@ -176,21 +176,27 @@ def smtp_problems(file: Path, email: EmailSettings) -> list[str]:
         what = "email.block is checked when sending only" if email.block else "no SMTP host to check"
         return [problem(file, "email.host", f"{what} (set email.host or DIGEST_SMTP_HOST)")]
     try:
-        greet_smtp(email)
+        offers_smtputf8 = greet_smtp(email)
     except (ssl.SSLError, smtplib.SMTPNotSupportedError) as exc:
         return [problem(file, "email.security", f"TLS failed with {email.host}:{smtp_port(email)}: {exc} "
                         '(465 is security = "ssl", 587 "starttls", a local relay on 25 "none")')]
     except (OSError, smtplib.SMTPException) as exc:
         return [problem(file, "email.host", f"cannot talk to {email.host}:{smtp_port(email)}: "
                         f"{exc.__class__.__name__}: {exc} (check email.host, email.port and email.security)")]
-    return []
+    if offers_smtputf8:
+        return []
+    recipients = [(f"email.recipients.{n}", address) for n, address in enumerate(email.recipients)]
+    addresses = [("email.sender", email.sender), *recipients]
+    return [problem(file, key, without_smtputf8([address])) for key, address in addresses
+            if address and not address.isascii()]
 
 
 def smtp_port(email: EmailSettings) -> int:
     return email.port or SECURE_PORTS.get(email.security, 25)
 
 
-def greet_smtp(email: EmailSettings) -> None:
+def greet_smtp(email: EmailSettings) -> bool:
+    """Say EHLO (and STARTTLS when configured); whether the server offers SMTPUTF8 (non-ASCII addresses need it)."""
     port, timeout, context = smtp_port(email), min(email.timeout, PROBE_TIMEOUT), ssl.create_default_context()
     if email.security == "ssl":
         server = smtplib.SMTP_SSL(email.host, port, timeout=timeout, context=context)
@@ -200,3 +206,5 @@ def greet_smtp(email: EmailSettings) -> None:
         server.ehlo()
         if email.security == "starttls":
             server.starttls(context=context)
+            server.ehlo()  # the extensions offered before TLS no longer hold
+        return server.has_extn("smtputf8")

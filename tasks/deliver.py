@@ -128,8 +128,12 @@ def _require_smtputf8(server: smtplib.SMTP, message: EmailMessage) -> None:
     non_ascii = [address for _, address in getaddresses(headers) if not address.isascii()]
     server.ehlo_or_helo_if_needed()
     if non_ascii and not server.has_extn("smtputf8"):
-        raise DeliveryError(f"{', '.join(non_ascii)}: the SMTP server does not offer SMTPUTF8, which a non-ASCII "
-                            "address needs (use an ASCII address or a server that offers SMTPUTF8)", temporary=False)
+        raise DeliveryError(without_smtputf8(non_ascii), temporary=False)
+
+
+def without_smtputf8(addresses: list[str]) -> str:
+    return (f"{', '.join(addresses)}: the SMTP server does not offer SMTPUTF8, which a non-ASCII address needs "
+            "(use an ASCII address or a server that offers SMTPUTF8)")
 
 
 def _connect(settings: EmailSettings) -> smtplib.SMTP:

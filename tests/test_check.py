@@ -173,12 +173,24 @@ class _Quiet:
 
 
 @pytest.fixture
-def smtp_port():
-    port = _free_port()
-    controller = Controller(_Quiet(), hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port
-    controller.stop()
+def smtp_server():
+    """Starts aiosmtpd servers on 127.0.0.1 (Controller's options, e.g. enable_SMTPUTF8); stops them after."""
+    def start(**options) -> int:
+        port = _free_port()
+        controller = Controller(_Quiet(), hostname="127.0.0.1", port=port, **options)
+        controller.start()
+        started.append(controller)
+        return port
+
+    started = []
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_port(smtp_server):
+    return smtp_server()
 
 
 def test_smtp_is_tried_only_with_smtp(tmp_path, smtp_port):
@@ -189,6 +201,18 @@ def test_smtp_is_tried_only_with_smtp(tmp_path, smtp_port):
     assert "cannot talk to 127.0.0.1" in _only(check_config(closed, smtp=True), "email.host")
     tls = _config(tmp_path, GOOD + email.replace('"none"', '"ssl"'))
     assert "TLS failed" in _only(check_config(tls, smtp=True), "email.security")
+
+
+def test_smtp_check_finds_a_server_without_smtputf8_for_a_non_ascii_address(tmp_path, smtp_server):
+    def config(port: int) -> Path:
+        return _config(tmp_path, GOOD + f'[email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+                       'sender = "d@example.org"\nrecipients = ["a@example.org", "josé@example.org"]\n')
+
+    without = config(smtp_server(enable_SMTPUTF8=False))
+    assert check_config(without) == []  # found only by talking to the server
+    line = _only(check_config(without, smtp=True), "email.recipients.1")
+    assert "josé@example.org: the SMTP server does not offer SMTPUTF8" in line
+    assert check_config(config(smtp_server(enable_SMTPUTF8=True)), smtp=True) == []
 
 
 def test_check_run_and_serve_fail_the_same_way_before_any_work(tmp_path):
