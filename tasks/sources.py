@@ -4,7 +4,9 @@ A `.txt` dispatch may open with metadata lines (`date 2025-08-19`, `title: …`,
 `source: …`, `url: …`); a date may share its line with the text that follows.
 `.html` pages are kept as HTML for the cleaning stage; `.json` holds one record
 or a list, `.jsonl` one record a line: `title`, `text` or `html`, `url`,
-`published`, `source`; `.eml` is a dispatch received by email.
+`published`, `source`; `.eml` is a dispatch received by email. Only regular files are read, none
+over `fetch.max_bytes` (a `.jsonl` is streamed: the cap is per record), and a symlink leading out
+of the source's folder only with `follow_links`.
 
 Web sources share one `Fetcher` per run; each source is read by its own Prefect
 task, so a broken source fails (and retries) alone and becomes a line in the run report.
@@ -13,21 +15,25 @@ task, so a broken source fails (and retries) alone and becomes a line in the run
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
+import os
+import stat
 from email import policy as email_policy
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from itertools import chain
 from pathlib import Path
-from typing import Callable, Literal
+from typing import BinaryIO, Callable, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.feeds import Entry, NotAFeed, looks_like_feed, looks_like_sitemap, parse_feed, parse_sitemap
+from tasks.feeds import ChildSitemap, Entry, NotAFeed, looks_like_feed, looks_like_sitemap, parse_feed, sitemap_items
 from tasks.fetch import HTML_TYPES, FetchError, Fetcher, FetchOptions
 from tasks.models import Failure, RawDispatch, parse_datetime
 
@@ -35,6 +41,11 @@ DATE_LINE = re.compile(r"^\s*date\s*:?\s*(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?:
 FIELD_LINE = re.compile(r"^\s*(title|source|url)\s*:\s*(.+?)\s*$", re.IGNORECASE)
 CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.IGNORECASE)
 SUFFIXES = {".txt", ".html", ".htm", ".json", ".jsonl", ".eml"}
+DEFAULT_MAX_BYTES = FetchOptions.model_fields["max_bytes"].default
+FILE_TYPES = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+              stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket"}
+MAX_CHILD_SITEMAPS = 50  # read per sitemap index, newest first
+OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 
 
 MAX_DAYS = 3650  # ten years: more is a typo, and dates that far back overflow
@@ -55,6 +66,7 @@ class SourceSpec(BaseModel):
     urls: list[str] = Field(default_factory=list, description="urls: article pages")
     urls_file: Path | None = Field(None, description="urls: a file of article URLs, one a line")
     local: bool = Field(False, description="allow hosts on loopback or private addresses (tests, intranets)")
+    follow_links: bool = Field(False, description="files: read symlinks that lead out of the folder")
     entry_content: bool = Field(False, description="feed: use each entry's own content instead of its page")
     window_days: int = Field(2, ge=1, le=MAX_DAYS,
                              description="feed and sitemap: keep items dated within this many days")
@@ -84,41 +96,115 @@ class SourceResult:
     read: int = 0  # dispatches read, kept in `raws` or handed to `emit`
 
 
-def load_source(spec: SourceSpec, emit: Emit) -> list[Failure]:
-    """Hand on every dispatch of a files source, a file at a time; unreadable files become failures."""
+class Refused(Exception):
+    """A local file that is not read: not a regular file, or over the size cap; the message says which."""
+
+
+def load_source(spec: SourceSpec, emit: Emit, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Failure]:
+    """Hand on every dispatch of a files source as it is read; unreadable files and records become failures."""
     if not spec.path.exists():
         return [Failure(spec.name, str(spec.path), "path does not exist")]
-    files = sorted(p for p in spec.path.rglob("*") if p.suffix.lower() in SUFFIXES) if spec.path.is_dir() else [spec.path]
-    if spec.path.is_dir() and not files:
+    folder = spec.path.is_dir()
+    files = sorted(p for p in spec.path.rglob("*") if p.suffix.lower() in SUFFIXES and not p.is_dir()) if folder else [spec.path]
+    if folder and not files:
         return [Failure(spec.name, str(spec.path), "folder holds no .txt, .html, .json or .jsonl file")]
+    inside = os.path.realpath(spec.path)
     failures = []
     for number, path in enumerate(files):
+        if folder and not spec.follow_links and not Path(os.path.realpath(path)).is_relative_to(inside):
+            failures.append(Failure(spec.name, str(path), "symlink leading out of the source's folder: not read "
+                                                          "(set follow_links = true to read it)"))
+            continue
         try:
-            raws = load_file(path, spec.name)
+            for record, item in enumerate(read_file(path, spec.name, max_bytes)):
+                if isinstance(item, Failure):
+                    failures.append(item)
+                else:
+                    emit(item, (number, record))
+        except Refused as exc:
+            failures.append(Failure(spec.name, str(path), str(exc)))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             failures.append(Failure(spec.name, str(path), f"unreadable: {exc}"))
-            continue
-        for record, raw in enumerate(raws):
-            emit(raw, (number, record))
     return failures
 
 
-def load_file(path: Path, source: str) -> list[RawDispatch]:
-    """The dispatches of one file, attributed to the configured `source` unless they name their outlet."""
+def load_file(path: Path, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> list[RawDispatch]:
+    """The dispatches of one file (see `read_file`); a record that cannot be read raises ValueError."""
+    raws = []
+    for item in read_file(path, source, max_bytes):
+        if isinstance(item, Failure):
+            raise ValueError(f"{item.location}: {item.reason}")
+        raws.append(item)
+    return raws
+
+
+def read_file(path: Path, source: str, max_bytes: int) -> Iterator[RawDispatch | Failure]:
+    """The dispatches of one file, attributed to the configured `source` unless they name their outlet.
+
+    Raises Refused for a file that is not regular or is over `max_bytes`, which is then not read. A
+    `.jsonl` is read a line at a time: a record over `max_bytes` or unreadable is a failure of its own."""
     suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        with _open_regular(path) as stream:
+            yield from _jsonl_records(stream, path, source, max_bytes)
+        return
+    data = read_capped(path, max_bytes)
     if suffix == ".eml":
-        return [_from_email(path, source)]
-    body = path.read_text(encoding="utf-8")
+        yield _from_email(data, path, source)
+        return
+    body = data.decode("utf-8")
     if suffix in {".html", ".htm"}:
-        return [RawDispatch(source=source, location=str(path), body=body, kind="html")]
-    if suffix == ".json":
+        yield RawDispatch(source=source, location=str(path), body=body, kind="html")
+    elif suffix == ".json":
         data = json.loads(body)
         records = data if isinstance(data, list) else [data]
-        return [_from_record(r, path, n, source) for n, r in enumerate(records, start=1)]
-    if suffix == ".jsonl":
-        lines = [(n, line) for n, line in enumerate(body.splitlines(), start=1) if line.strip()]
-        return [_from_record(json.loads(line), path, n, source) for n, line in lines]
-    return [_from_text(body, path, source)]
+        yield from (_from_record(r, path, n, source) for n, r in enumerate(records, start=1))
+    else:
+        yield _from_text(body, path, source)
+
+
+def read_capped(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`; Refused, without reading it, for any other."""
+    with _open_regular(path) as stream:
+        size = os.fstat(stream.fileno()).st_size
+        if size > max_bytes:
+            raise Refused(f"file of {size} bytes is over the {max_bytes} byte cap (fetch.max_bytes)")
+        data = stream.read(max_bytes + 1)  # it may have grown since, or not say its size (/proc)
+    if len(data) > max_bytes:
+        raise Refused(f"file over the {max_bytes} byte cap (fetch.max_bytes)")
+    return data
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    # O_NONBLOCK: opening a FIFO would otherwise wait for a writer, for good; it is then refused.
+    stream = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
+    kind = stat.S_IFMT(os.fstat(stream.fileno()).st_mode)
+    if kind != stat.S_IFREG:
+        stream.close()
+        raise Refused(f"not a regular file ({FILE_TYPES.get(kind, 'a special file')}): only regular files are read")
+    return stream
+
+
+def _jsonl_records(stream: BinaryIO, path: Path, source: str, max_bytes: int) -> Iterator[RawDispatch | Failure]:
+    for number, line in enumerate(_lines(stream, max_bytes), start=1):
+        if line is None:
+            yield Failure(source, f"{path}#{number}", f"record over the {max_bytes} byte cap (fetch.max_bytes)")
+        elif line.strip():
+            try:
+                yield _from_record(json.loads(line.decode("utf-8")), path, number, source)
+            except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+                yield Failure(source, f"{path}#{number}", f"unreadable: {exc}")
+
+
+def _lines(stream: BinaryIO, max_bytes: int) -> Iterator[bytes | None]:
+    """Each line of `stream`; None for a line over `max_bytes`, which is skipped a piece at a time, never held."""
+    while line := stream.readline(max_bytes + 1):
+        if len(line) <= max_bytes or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = stream.readline(max_bytes + 1)
+        yield None
 
 
 def _from_text(body: str, path: Path, source: str) -> RawDispatch:
@@ -148,9 +234,9 @@ def _from_text(body: str, path: Path, source: str) -> RawDispatch:
     )
 
 
-def _from_email(path: Path, source: str) -> RawDispatch:
+def _from_email(data: bytes, path: Path, source: str) -> RawDispatch:
     """A dispatch received by email (a newsletter, an agency alert): its HTML part, else its text."""
-    message = BytesParser(policy=email_policy.default).parsebytes(path.read_bytes())
+    message = BytesParser(policy=email_policy.default).parsebytes(data)
     part = message.get_body(preferencelist=("html", "plain"))
     if part is None:
         raise ValueError("email has no text or HTML part")
@@ -210,7 +296,7 @@ async def read_source(spec: SourceSpec, fetcher: Fetcher, validators: dict[str, 
     result, collected = SourceResult(), {}
     emit = _counted(emit or (lambda raw, position: collected.__setitem__(position, raw)), result)
     if spec.kind == "files":
-        result.failures = await asyncio.to_thread(load_source, spec, emit)
+        result.failures = await asyncio.to_thread(load_source, spec, emit, fetcher.options.max_bytes)
     else:
         await _read_web_source(spec, fetcher, validators, day, result, emit)
     result.raws = [collected[position] for position in sorted(collected)]  # in the source's order
@@ -222,7 +308,8 @@ async def _read_web_source(spec: SourceSpec, fetcher: Fetcher, validators: dict,
     if spec.kind == "urls":
         urls = list(spec.urls)
         if spec.urls_file:
-            urls += [u.strip() for u in spec.urls_file.read_text(encoding="utf-8").splitlines() if u.strip()]
+            listed = read_capped(spec.urls_file, fetcher.options.max_bytes).decode("utf-8")
+            urls += [u.strip() for u in listed.splitlines() if u.strip()]
         entries = [Entry(url) for url in dict.fromkeys(urls)]
     else:
         entries = await _listing(spec, fetcher, validators, day, result, emit)
@@ -244,32 +331,66 @@ async def _listing(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: da
     if kind == "page":
         emit(_page(spec, fetched.url, fetched.text, Entry(spec.url)), (0,))
         return []
+    window = Window(day, spec.window_days)
     if kind == "feed":
         try:
-            entries = parse_feed(fetched.content, fetched.url, fetched.content_type)
+            entries = [e for e in parse_feed(fetched.content, fetched.url, fetched.content_type) if e.published in window]
         except NotAFeed as exc:
             raise FetchError(str(exc)) from None
     else:
-        entries = await _sitemap_entries(spec, fetcher, fetched.content)
+        entries = await _sitemap_entries(spec, fetcher, fetched.content, window, result)
     result.validators[spec.url] = {k: v for k, v in
                                    (("etag", fetched.etag), ("last_modified", fetched.last_modified)) if v}
-    window = Window(day, spec.window_days)
-    return [entry for entry in entries if entry.published in window]
+    return entries
 
 
-async def _sitemap_entries(spec: SourceSpec, fetcher: Fetcher, content: bytes) -> list[Entry]:
+async def _sitemap_entries(spec: SourceSpec, fetcher: Fetcher, content: bytes, window: Window,
+                           result: SourceResult) -> list[Entry]:
+    """The newest `max_items` entries of a sitemap in the window, newest first; for an index, from its
+    children changed within the window, newest first (a child that fails is a failure of its own)."""
+    cap, children = fetcher.options.max_bytes, []
     try:
-        children, entries = parse_sitemap(content, fetcher.options.max_bytes)
+        newest = _newest(spec.max_items, [], _in_window(sitemap_items(content, cap), window, children))
     except ValueError as exc:
         raise FetchError(str(exc)) from None
-    for child in children[:50]:  # an index of indexes is not followed further
-        fetched = await fetcher.get(child, local=spec.local)
+    to_read, skipped = _children_to_read(children, window)
+    result.failures += [Failure(spec.name, spec.location, f"sitemap index: {line}") for line in skipped]
+    for child in to_read:
         try:
-            entries += parse_sitemap(fetched.content, fetcher.options.max_bytes)[1]
-        except ValueError as exc:
-            raise FetchError(f"{child}: {exc}") from None
-    # Newest first, so max_items keeps the freshest articles.
-    return sorted(entries, key=lambda e: e.published or datetime.min.replace(tzinfo=timezone.utc), reverse=True)
+            fetched = await fetcher.get(child.url, local=spec.local)
+            # An index of indexes is not followed further: the grandchildren are dropped.
+            newest = _newest(spec.max_items, newest, _in_window(sitemap_items(fetched.content, cap), window, []))
+        except (FetchError, ValueError) as exc:
+            result.failures.append(Failure(spec.name, without_credentials(child.url), without_credentials(str(exc))))
+    return newest
+
+
+def _in_window(items: Iterator[ChildSitemap | Entry], window: Window, children: list[ChildSitemap]) -> Iterator[Entry]:
+    """The entries dated within the window; child sitemaps go to `children`."""
+    for item in items:
+        if isinstance(item, ChildSitemap):
+            children.append(item)
+        elif item.published in window:
+            yield item
+
+
+def _newest(limit: int, kept: list[Entry], entries: Iterator[Entry]) -> list[Entry]:
+    """The `limit` newest, newest first (undated last; equals in their order); no more are ever held."""
+    return heapq.nlargest(limit, chain(kept, entries), key=lambda entry: entry.published or OLDEST)
+
+
+def _children_to_read(children: list[ChildSitemap], window: Window) -> tuple[list[ChildSitemap], list[str]]:
+    """The child sitemaps worth reading, newest first (undated ones after, in the index's order), at most
+    MAX_CHILD_SITEMAPS; and a line for each reason others were not read."""
+    recent = [child for child in children if child.modified is None or child.modified >= window.start]
+    recent.sort(key=lambda child: (child.modified is not None, child.modified or OLDEST), reverse=True)
+    skipped = []
+    if len(recent) < len(children):
+        skipped.append(f"{len(children) - len(recent)} of {len(children)} children not read (older than the window)")
+    if len(recent) > MAX_CHILD_SITEMAPS:
+        skipped.append(f"{len(recent) - MAX_CHILD_SITEMAPS} of {len(children)} children not read "
+                       f"(only the {MAX_CHILD_SITEMAPS} newest are read)")
+    return recent[:MAX_CHILD_SITEMAPS], skipped
 
 
 async def _read_articles(spec: SourceSpec, fetcher: Fetcher, entries: list[Entry], result: SourceResult,
