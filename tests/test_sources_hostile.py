@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tasks.sources import SourceSpec, load_source
+from tasks.sources import Refused, SourceSpec, load_source
 from tests.http_server import FixtureServer, Reply
 from tests.test_fetch import PAGE, run
 
@@ -63,6 +63,16 @@ def test_a_fifo_is_refused_and_the_read_finishes(tmp_path):
         release(desk / "pipe.txt")
     assert [r.body for r in raws] == ["A good dispatch."]
     assert reasons == {"pipe.txt": "not a regular file (a FIFO): only regular files are read"}
+
+
+def test_a_fifo_as_urls_file_fails_its_source_instead_of_hanging(tmp_path):
+    os.mkfifo(tmp_path / "urls.txt")
+    spec = SourceSpec(name="links", kind="urls", urls_file=tmp_path / "urls.txt", local=True)
+    try:
+        with pytest.raises(Refused, match=r"not a regular file \(a FIFO\)"):
+            finished(lambda: run(spec))
+    finally:
+        release(tmp_path / "urls.txt")
 
 
 def test_a_symlink_out_of_the_folder_is_refused_unless_follow_links(tmp_path):
