@@ -105,7 +105,9 @@ def load_source(spec: SourceSpec, emit: Emit, max_bytes: int = DEFAULT_MAX_BYTES
     if not spec.path.exists():
         return [Failure(spec.name, str(spec.path), "path does not exist")]
     folder = spec.path.is_dir()
-    files = sorted(p for p in spec.path.rglob("*") if p.suffix.lower() in SUFFIXES and not p.is_dir()) if folder else [spec.path]
+    # rglob does not enter symlinked folders; is_dir() stats, so a FIFO named x.txt is listed, never opened here.
+    files = sorted(p for p in spec.path.rglob("*") if p.suffix.lower() in SUFFIXES and not p.is_dir()) \
+        if folder else [spec.path]
     if folder and not files:
         return [Failure(spec.name, str(spec.path), "folder holds no .txt, .html, .json or .jsonl file")]
     inside = os.path.realpath(spec.path)
@@ -156,8 +158,8 @@ def read_file(path: Path, source: str, max_bytes: int) -> Iterator[RawDispatch |
     if suffix in {".html", ".htm"}:
         yield RawDispatch(source=source, location=str(path), body=body, kind="html")
     elif suffix == ".json":
-        data = json.loads(body)
-        records = data if isinstance(data, list) else [data]
+        parsed = json.loads(body)
+        records = parsed if isinstance(parsed, list) else [parsed]
         yield from (_from_record(r, path, n, source) for n, r in enumerate(records, start=1))
     else:
         yield _from_text(body, path, source)
@@ -334,10 +336,11 @@ async def _listing(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: da
     window = Window(day, spec.window_days)
     if kind == "feed":
         try:
-            entries = [e for e in parse_feed(fetched.content, fetched.url, fetched.content_type) if e.published in window]
+            listed = parse_feed(fetched.content, fetched.url, fetched.content_type)
         except NotAFeed as exc:
             raise FetchError(str(exc)) from None
-    else:
+        entries = [entry for entry in listed if entry.published in window]
+    else:  # the sitemap's entries are chosen within the window as they are parsed
         entries = await _sitemap_entries(spec, fetcher, fetched.content, window, result)
     result.validators[spec.url] = {k: v for k, v in
                                    (("etag", fetched.etag), ("last_modified", fetched.last_modified)) if v}
