@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
@@ -64,15 +64,23 @@ def _check_config(config: Path, **options) -> None:
     _exit_on_problems(check_config(config, **options))
 
 
-def _open_store(config: Path, store: Optional[str], data_dir: Optional[Path]):
+@contextmanager
+def _opened_store(config: Path, store: Optional[str], data_dir: Optional[Path]):
+    """The configured store; a bad configuration or store (unreachable, damaged, busy) is one line
+    on standard error and exit status 2, not a traceback."""
     from flows.settings import ConfigError, load_settings
     from tasks.store import Store, StoreError
 
     _store_environment(store, data_dir)
     try:
-        return Store.open(load_settings(config).digest.store)
+        settings = load_settings(config)
+        opened = Store.open(settings.digest.store, lock_wait=settings.digest.lock_wait)
+        try:
+            yield opened, settings
+        finally:
+            opened.close()
     except (ConfigError, StoreError) as exc:
-        typer.echo(str(exc), err=True)
+        _warn(str(exc))
         raise typer.Exit(2) from None
 
 
@@ -88,6 +96,10 @@ def run(
     url: Annotated[Optional[list[str]], typer.Option(help="Feed, sitemap or article URL for this run (repeatable).")] = None,
     store: StoreOption = None,
     data_dir: DataDirOption = None,
+    email: Annotated[bool, typer.Option("--email/--no-email", help="Email the digest to recipients who do not have it yet.")] = True,
+    resend: Annotated[bool, typer.Option("--resend", help="Email it again to every recipient.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the date's stored digest even by one with fewer stories.")] = False,
+    new_store: Annotated[bool, typer.Option("--new-store", help="Take an existing empty SQLite file as a new store.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (cron, CI).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print each source and every line the flow logs.")] = False,
 ) -> None:
@@ -117,7 +129,8 @@ def run(
         try:
             result = run_daily_digest(
                 date=day, config_path=str(config), sources=run_sources or None, out_dir=str(out) if out else None,
-                sentences=sentences, words=words, algorithm=algorithm,
+                sentences=sentences, words=words, algorithm=algorithm, email=email, resend=resend, replace=replace,
+                new_store=new_store,
             )
         except Exception as exc:
             _warn(f"Run failed: {exc}")
@@ -125,6 +138,9 @@ def run(
     if quiet:
         return
     console.print(progress.summary())
+    if not result["written"]:
+        typer.echo(f"the digest stored for {result['date']} has more stories than this run made: kept it "
+                   "(--replace replaces it)")
     typer.echo(f"{result['stories']} stories for {result['date']}; {result['failures']} failures; "
                f"{progress.elapsed:.1f} s")
     for path in result["paths"]:
@@ -267,7 +283,9 @@ def history(config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, da
     from rich.table import Table
 
     table = Table("run", "date", "started (UTC)", "status", "read", "kept", "stories", "failures", "digest written")
-    for row in _open_store(config, store, data_dir).history(limit):
+    with _opened_store(config, store, data_dir) as (opened, _):
+        rows = opened.history(limit)
+    for row in rows:
         failures = len(json.loads(row["failures"]))
         written = f"{row['written_at']:%Y-%m-%d %H:%M}" if row["written_at"] else "-"
         table.add_row(str(row["id"]), str(row["day"]), f"{row['started_at']:%Y-%m-%d %H:%M:%S}", row["status"],
@@ -282,7 +300,9 @@ def forget(config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, dat
     """Reset state so a day (or a source) can be rebuilt from scratch."""
     if not date and not source:
         raise typer.BadParameter("give --date, --source or both")
-    counts = _open_store(config, store, data_dir).forget(_day(date), source)
+    day = _day(date)
+    with _opened_store(config, store, data_dir) as (opened, settings):
+        counts = opened.forget(day, source, wait=settings.digest.lock_wait)
     typer.echo(", ".join(f"{n} {what}" for what, n in counts.items()) + " forgotten")
 
 
@@ -290,7 +310,9 @@ def forget(config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, dat
 def export(date: Annotated[str, typer.Option(help="The digest's date, YYYY-MM-DD.")],
            config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, data_dir: DataDirOption = None) -> None:
     """Print the stored digest of a date as JSON."""
-    content = _open_store(config, store, data_dir).digest(_day(date))
+    day = _day(date)
+    with _opened_store(config, store, data_dir) as (opened, _):
+        content = opened.digest(day)
     if content is None:
         typer.echo(f"no digest stored for {date}", err=True)
         raise typer.Exit(1)

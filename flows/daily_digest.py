@@ -7,6 +7,7 @@ and retries alone); the stages themselves are plain functions in `tasks/`.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,10 @@ from flows.paths import DEFAULT_CONFIG
 from flows.settings import Settings, load_settings
 from tasks.clean import Cleaned, Cleaner
 from tasks.cluster import cluster_batch
-from tasks.dedup import dedup_across, dedup_and_record_history, published_on, repeats_of_kept, shared_in_stories
+from tasks.dedup import dedup_across, dedup_history, published_on, repeats_of_kept, shared_in_stories, with_prints
 from tasks.models import Digest, Dispatch, RunReport
-from tasks.deliver import DeliveryError, EmailSettings, build_message, send_task
-from tasks.render import Labels, digest_language, labels_for, render_task, subject, to_plain_text
+from tasks.deliver import DeliveryError, build_message, send_task
+from tasks.render import digest_language, labels_for, render_task, subject, to_plain_text
 from tasks.sources import SourceSpec, read_sources
 from tasks.output import write_digest_task
 from tasks.store import Store
@@ -36,7 +37,7 @@ from tasks.summarise import Algorithm, SummaryOptions, summarise_batch
 # the clean task waits for the last ones.
 clean_batch = task(name="clean", cache_policy=NO_CACHE)(Cleaner.results)
 dedup_batch = task(name="dedup", cache_policy=NO_CACHE)(dedup_across)
-history_batch = task(name="history", cache_policy=NO_CACHE)(dedup_and_record_history)
+history_batch = task(name="history", cache_policy=NO_CACHE)(dedup_history)
 shared_batch = task(name="shared-paragraphs", cache_policy=NO_CACHE)(shared_in_stories)
 
 
@@ -73,6 +74,8 @@ async def daily_digest(
     algorithm: Algorithm | None = None,
     email: bool = True,
     resend: bool = False,
+    replace: bool = False,
+    new_store: bool = False,
 ) -> dict:
     """Build the digest for `date` (default: today) and write it as Markdown, HTML and JSON.
 
@@ -87,41 +90,60 @@ async def daily_digest(
         algorithm: summariser (news, lead, lexrank, textrank, lsa, luhn, sumbasic, kl, reduction, edmundson).
         email: send the digest to the configured recipients (those not sent it yet for this date).
         resend: send it again to every recipient, even if it was sent for this date already.
+        replace: replace the date's stored digest even by one with fewer stories.
+        new_store: take an existing empty SQLite file as a new store.
     """
     # One Prefect client for every sync task run: without it, each would open its own (~50 ms).
     with SyncClientContext.get_or_create():
-        logger = get_run_logger()
         report = RunReport()
         with report.timed("open"):
             settings = apply_overrides(load_settings(config_path), sentences, words, algorithm)
             day = date or Date.today()
             chosen = sources or select_sources(settings.sources, only_sources)
-            store = Store.open(settings.digest.store)
-            run_id = store.start_run(day)
+            store = Store.open(settings.digest.store, new_store=new_store, lock_wait=settings.digest.lock_wait)
         try:
-            digest, rendered, paths, validators = await _build(settings, store, day, chosen,
-                                                               Path(out_dir) if out_dir else None, report)
-        except BaseException:
-            store.finish_run(run_id, "failed")
-            raise
-        labels = labels_for(digest.language, settings.digest.labels)
-        delivery = await _deliver(digest, labels, rendered["html"], settings.email, store, resend) if email else None
-        with report.timed("close"):
-            # Only now: a feed answered 304 next time must have been digested this time.
-            store.save_validators(validators)
-            store.finish_run(run_id, "completed" if delivery is None else "email failed", report.dispatches_read,
-                             report.dispatches_kept, len(digest.stories), report.failures)
-            store.prune(settings.digest.retention_days, day)
+            # One run at a time on a store: two would both record, store and email the same dispatches.
+            with store.locked(f"run for {day}", settings.digest.lock_wait, on_wait=_say_waiting):
+                return await _locked_run(settings, store, day, chosen, Path(out_dir) if out_dir else None,
+                                         report, email, resend, replace)
+        finally:
             store.close()
-        if delivery is not None:
-            raise DeliveryFailed(f"digest written to {paths[0].parent}, but the email failed: {delivery}")
-        for failure in report.failures:
-            logger.warning("source %s failed (%s): %s", failure.source, failure.location, failure.reason)
-        logger.info("%d stories from %d dispatches; written to %s", len(digest.stories), report.dispatches_kept,
-                    ", ".join(map(str, paths)))
-        return {"date": day.isoformat(), "stories": len(digest.stories), "paths": [str(p) for p in paths],
-                "failures": len(report.failures), "read": report.dispatches_read, "kept": report.dispatches_kept,
-                "seconds": {stage: round(seconds, 3) for stage, seconds in report.seconds.items()}}
+
+
+def _say_waiting(holder: str) -> None:
+    get_run_logger().warning("waiting for the store: %s holds it", holder)
+
+
+async def _locked_run(settings: Settings, store: Store, day: Date, sources: list[SourceSpec], out_dir: Path | None,
+                      report: RunReport, email: bool, resend: bool, replace: bool) -> dict:
+    logger = get_run_logger()
+    run_id = store.start_run(day)
+    try:
+        built = await _build(settings, store, day, sources, out_dir, report, replace)
+    except BaseException:
+        store.finish_run(run_id, "failed")
+        raise
+    delivery = None
+    if built.written and email:
+        delivery = await _deliver(built.digest, built.rendered["html"], settings, store, resend)
+    with report.timed("close"):
+        # Only now: a feed answered 304 next time must have been digested this time.
+        store.save_validators(built.validators)
+        status = "completed" if built.written else "kept stored"
+        store.finish_run(run_id, status if delivery is None else "email failed", report.dispatches_read,
+                         report.dispatches_kept, len(built.digest.stories), report.failures)
+        store.prune(settings.digest.retention_days, day)
+    if delivery is not None:
+        raise DeliveryFailed(f"digest written to {built.paths[0].parent}, but the email failed: {delivery}")
+    for failure in report.failures:
+        logger.warning("source %s failed (%s): %s", failure.source, failure.location, failure.reason)
+    if built.written:
+        logger.info("%d stories from %d dispatches; written to %s", len(built.digest.stories),
+                    report.dispatches_kept, ", ".join(map(str, built.paths)))
+    return {"date": day.isoformat(), "stories": len(built.digest.stories), "paths": [str(p) for p in built.paths],
+            "failures": len(report.failures), "read": report.dispatches_read, "kept": report.dispatches_kept,
+            "written": built.written,
+            "seconds": {stage: round(seconds, 3) for stage, seconds in report.seconds.items()}}
 
 
 def run_daily_digest(**parameters: Any) -> Any:
@@ -139,31 +161,50 @@ def select_sources(configured: list[SourceSpec], names: list[str] | None) -> lis
     return [s for s in configured if s.name in names]
 
 
-async def _deliver(digest: Digest, labels: Labels, html: str, settings: EmailSettings, store: Store,
-                   resend: bool) -> str | None:
+async def _deliver(digest: Digest, html: str, settings: Settings, store: Store, resend: bool) -> str | None:
     """Email the digest to recipients who do not have it yet; the reason when sending failed."""
-    if not settings.enabled:
+    logger, email = get_run_logger(), settings.email
+    if not email.enabled:
+        logger.info("email is off: email.recipients is empty", extra={"stage": "email"})
+        return None
+    if not digest.stories and not email.send_empty:
+        logger.info("no stories for %s: nothing emailed (email.send_empty = true sends it anyway)", digest.day,
+                    extra={"stage": "email"})
         return None
     done = set() if resend else set(store.delivered(digest.day, "email"))
-    recipients = [r for r in settings.recipients if r not in done]
+    recipients = [r for r in email.recipients if r not in done]
     if not recipients:
-        get_run_logger().info("digest for %s already sent to every recipient; --resend sends it again", digest.day)
+        logger.info("digest for %s already sent to every recipient; --resend sends it again", digest.day)
         return None
+    labels = labels_for(digest.language, settings.digest.labels)
     try:
-        message = build_message(subject(digest, labels), to_plain_text(digest, labels), html, settings, recipients)
+        message = build_message(subject(digest, labels), to_plain_text(digest, labels), html, email, recipients)
     except DeliveryError as exc:
         return str(exc)
-    delays = [settings.retry_delay * 2**n for n in range(settings.retries)]
-    state = send_task.with_options(retries=settings.retries, retry_delay_seconds=delays)(
-        message, settings, return_state=True)
+    delays = [email.retry_delay * 2**n for n in range(email.retries)]
+    state = send_task.with_options(retries=email.retries, retry_delay_seconds=delays)(message, email, return_state=True)
     if not state.is_completed():
         return str(await state.aresult(raise_on_failure=False))
     store.record_delivery(digest.day, "email", recipients, await state.aresult())
+    logger.info("emailed the digest for %s to %d recipient%s", digest.day, len(recipients),
+                "" if len(recipients) == 1 else "s", extra={"stage": "email"})
     return None
 
 
-async def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec],
-                 out_dir: Path | None, report: RunReport) -> tuple[Digest, dict[str, str], list[Path], dict]:
+@dataclass(frozen=True)
+class Built:
+    """What `_build` made: the digest, its renderings and files, the feeds' validators to save, and
+    whether it was written (False when the date's stored digest had more stories and was kept)."""
+
+    digest: Digest
+    rendered: dict[str, str]
+    paths: list[Path]
+    validators: dict
+    written: bool
+
+
+async def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec], out_dir: Path | None,
+                 report: RunReport, replace: bool) -> Built:
     """The stages in order. Batches go to their tasks `opaque`: Prefect would otherwise walk every
     dispatch, block and sentence of a batch looking for futures (~1 s a task at 1,000 dispatches)."""
     logger = get_run_logger()
@@ -182,6 +223,12 @@ async def _build(settings: Settings, store: Store, day: Date, sources: list[Sour
     if language == "auto":
         language = digest_language([s.dispatches[0].language for s in stories], "en")
     digest = Digest(day=day, title=settings.digest.title, language=language, stories=summaries, report=report)
+    stored = store.stored_stories(day)
+    if stored is not None and stored > len(summaries) and not replace:
+        logger.warning("the digest stored for %s has %d stories and this run made %d: the stored digest and its "
+                       "files are kept, nothing is emailed (run with --replace to replace them)", day, stored,
+                       len(summaries), extra={"stage": "write"})
+        return Built(digest, {}, [], validators, written=False)
 
     with report.timed("render"):
         rendered = render_task(opaque(digest), labels_for(language, settings.digest.labels))
@@ -189,9 +236,10 @@ async def _build(settings: Settings, store: Store, day: Date, sources: list[Sour
         paths = write_digest_task(opaque(rendered), out_dir or settings.digest.out_dir, day)
     logger.info("wrote %s in %s", ", ".join(p.name for p in paths), paths[0].parent, extra={"stage": "write"})
     with report.timed("store"):
-        store.save_digest(day, len(summaries), rendered["json"], [d.id for d in dispatches])
+        prints = with_prints(dispatches, cleaned.prints)
+        store.save_digest(day, len(summaries), rendered["json"], [(d, prints[d.id].packed()) for d in dispatches])
     await acreate_markdown_artifact(key="daily-digest", markdown=rendered["md"], description=f"Digest for {day}")
-    return digest, rendered, paths, validators
+    return Built(digest, rendered, paths, validators, written=True)
 
 
 async def _read_and_clean(settings: Settings, store: Store, day: Date, sources: list[SourceSpec],
@@ -235,8 +283,8 @@ def _dedup(settings: Settings, store: Store, day: Date, cleaned: Cleaned, report
         dispatches, removed = dedup_batch(opaque(dispatches), settings.dedup, opaque(cleaned.prints))
     report.removals = repeats_of_kept(report.removals, dispatches) + removed
     with report.timed("history"):
-        dispatches, removed = history_batch(opaque(dispatches), store, day, settings.dedup,
-                                            settings.digest.history_days, opaque(cleaned.prints))
+        seen = store.digested_around(day, settings.digest.history_days)
+        dispatches, removed = history_batch(opaque(dispatches), opaque(seen), settings.dedup, opaque(cleaned.prints))
     report.removals.extend(removed)
     report.dispatches_kept = len(dispatches)
     repeats = [report.removed_count("sentence") + report.removed_count("paragraph"), report.removed_count("dispatch"),

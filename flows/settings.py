@@ -19,7 +19,7 @@ from tasks.deliver import EmailSettings, HeaderText
 from tasks.fetch import FetchOptions
 from tasks.render import LABEL_KEYS
 from tasks.sources import MAX_DAYS, SourceSpec
-from tasks.store import store_url
+from tasks.store import LOCK_WAIT_SECONDS, store_url
 from tasks.summarise import Algorithm, SummaryOptions
 
 SOURCE_LIST = TypeAdapter(list[SourceSpec])
@@ -61,8 +61,10 @@ class DigestSettings(BaseModel):
         "first_seen", description="a day's digest holds dispatches first seen for it, or published on it"
     )
     history_days: int = Field(7, ge=0, le=MAX_DAYS,
-                              description="days of earlier digests whose dispatches are not repeated")
+                              description="days around a digest (before and after) whose digests' dispatches it does not repeat")
     retention_days: int = Field(90, ge=1, le=MAX_DAYS, description="days dispatch texts are kept; fingerprints stay")
+    lock_wait: int = Field(LOCK_WAIT_SECONDS, ge=0, le=86_400,
+                           description="seconds a run waits for another run on the same store before it gives up")
     labels: dict[str, HeaderText] = Field(default_factory=dict,
                                           description="the digest's words, e.g. report = \"Bilan\"")
 

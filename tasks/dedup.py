@@ -396,15 +396,6 @@ def with_prints(dispatches: list[Dispatch], known: dict[str, DocumentPrint] | No
     return {d.id: known.get(d.id) or DocumentPrint.of(d) for d in dispatches}
 
 
-def dedup_and_record_history(dispatches: list[Dispatch], store, day, options: DedupOptions, days: int,
-                             prints: dict[str, DocumentPrint] | None = None) -> tuple[list[Dispatch], list[Removal]]:
-    """Level 3: drop what earlier digests said, then record what is left as seen for `day`."""
-    prints = with_prints(dispatches, prints)
-    kept, removals = dedup_history(dispatches, store.digested_before(day, days), options, prints)
-    store.record(((d, prints[d.id].packed()) for d in kept), day)
-    return kept, removals
-
-
 def _label(dispatch: Dispatch) -> str:
     return dispatch.title or (dispatch.sentences[0] if dispatch.sentences else dispatch.location)
 

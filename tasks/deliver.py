@@ -65,6 +65,7 @@ class EmailSettings(BaseModel):
     timeout: float = Field(30.0, gt=0, le=600)
     retries: int = Field(3, ge=0, le=10)
     retry_delay: float = Field(10.0, ge=0, le=600, description="seconds before the first retry; doubled after each")
+    send_empty: bool = Field(False, description="email a digest that has no story")
 
     @field_validator("recipients")
     @classmethod

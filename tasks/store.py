@@ -8,21 +8,25 @@ digested once is recognised for good.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import socket
+import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from sqlalchemy import (
     Column, Date, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, create_engine, delete,
-    bindparam, event, func, insert, select, update,
+    bindparam, event, func, insert, select, text, update,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from tasks.models import Attribution, Block, Dispatch, Failure
 
@@ -40,10 +44,11 @@ dispatches = Table(
     Column("published", DateTime(timezone=True)),
     Column("language", String(8), nullable=False),
     Column("first_seen", Date, nullable=False, index=True),
-    Column("digest_date", Date, index=True),  # the digest it appeared in
+    # The first digest written that carried it: a later run of another day never takes it over.
+    Column("digest_date", Date, index=True),
     Column("blocks", Text),  # JSON; NULL once pruned
     Column("copies", Text, nullable=False, default="[]"),
-    Column("signature", LargeBinary, nullable=False),  # MinHash of its 5-shingles
+    Column("signature", LargeBinary, nullable=False),  # its DocumentPrint, packed (tasks.dedup)
     Column("stored_at", DateTime(timezone=True), nullable=False),
 )
 validators = Table(
@@ -90,8 +95,18 @@ MIGRATIONS: dict[int, list[str]] = {
 }
 
 
+# How long a run waits for another run (or `forget`) on the same store by default: a day's run takes minutes.
+LOCK_WAIT_SECONDS = 900
+# PostgreSQL advisory lock key of a store's run lock (any fixed number: one lock per database).
+ADVISORY_KEY = 727_364_171
+
+
 class StoreError(RuntimeError):
     """The store cannot be used (unreachable, read-only, newer schema); the message says which."""
+
+
+class StoreBusy(StoreError):
+    """Another run (or `forget`) held the store for longer than this one could wait."""
 
 
 @dataclass(frozen=True)
@@ -117,22 +132,63 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> "Store":
-        """Connect and create or migrate the schema; SQLite files get WAL mode and a busy timeout."""
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, future=True, pool_pre_ping=True)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-        # Every later error names the store as well: a read-only SQLite file failed the run with a
-        # bare "(sqlite3.OperationalError) attempt to write a readonly database" and the SQL.
-        event.listen(engine, "handle_error", _named_error)
+    def open(cls, url: str, *, new_store: bool = False, lock_wait: float = LOCK_WAIT_SECONDS) -> "Store":
+        """Connect, and create or migrate the schema under the store's lock (two first runs at once
+        both tried to create it); SQLite files get WAL mode and a busy timeout. An existing empty
+        SQLite file is refused unless `new_store`: it is more often a store lost than a new one."""
         try:
-            metadata.create_all(engine)
-            _migrate(engine)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"store {engine.url.render_as_string(hide_password=True)}: {_first_line(exc)}") from None
-        return cls(engine)
+            store = cls(_engine(url))
+            if not store._schema_current():
+                with store.locked("schema creation", lock_wait):
+                    store._refuse_empty_file(new_store)
+                    metadata.create_all(store.engine)
+                    _migrate(store.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"store {_safe_url(url)}: {_first_line(exc)}") from None
+        return store
+
+    @contextmanager
+    def locked(self, holder: str, wait: float = LOCK_WAIT_SECONDS,
+               on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the store's lock: one run (or `forget`) at a time on a store, across processes and
+        hosts, so that no two runs record, store or email the same dispatches. Waits `wait` seconds at
+        most, then raises StoreBusy naming the holder. The lock dies with its process (flock next to
+        a SQLite file, an advisory lock on PostgreSQL's session). `on_wait` hears once whom it waits for."""
+        lock = _AdvisoryLock(self.engine) if self.engine.dialect.name == "postgresql" else _FileLock(self.engine)
+        deadline = time.monotonic() + wait
+        me = f"{holder} (host {socket.gethostname()}, pid {os.getpid()}, since {now():%H:%M:%S} UTC)"
+        while not lock.try_acquire(me):
+            if on_wait is not None:
+                on_wait(lock.holder() or "another run")
+                on_wait = None
+            if time.monotonic() >= deadline:
+                held_by = lock.holder()
+                lock.release()
+                raise StoreBusy(f"store {_safe_url(self.engine.url)} is busy: {held_by or 'another run'} has held it "
+                                f"for more than the {wait:g} s this one may wait (digest.lock_wait)")
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _schema_current(self) -> bool:
+        """True when the schema is there at this version (no lock needed); never creates a SQLite file."""
+        path = _sqlite_path(self.engine)
+        if path is not None and (not path.exists() or path.stat().st_size == 0):
+            return False
+        try:
+            with self.engine.connect() as db:
+                return db.execute(select(func.max(schema.c.version))).scalar() == SCHEMA_VERSION
+        except StoreError:
+            return False  # no schema yet, or a damaged file: the locked path says which
+
+    def _refuse_empty_file(self, new_store: bool) -> None:
+        path = _sqlite_path(self.engine)
+        if not new_store and path is not None and path.exists() and path.stat().st_size == 0:
+            raise StoreError(f"store {path}: the file is empty (0 bytes), not a store; a new store would lose "
+                             "the history of earlier digests. Restore it, or delete it or run with --new-store "
+                             "to start a new one")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -151,21 +207,6 @@ class Store:
                                                      last_modified=known.get("last_modified")))
 
     # Dispatches
-    def record(self, items: Iterable[tuple[Dispatch, np.ndarray]], day: date) -> None:
-        """Store dispatches first seen now; a dispatch stored before keeps its first day. Rows go in
-        batches (a statement a row cost ~1 ms each: 10,000 dispatches a day)."""
-        rows = {dispatch.id: _row(dispatch, signature) for dispatch, signature in items}
-        with self.engine.begin() as db:
-            known = {found for chunk in _chunks(list(rows), 500)
-                     for found in db.execute(select(dispatches.c.id).where(dispatches.c.id.in_(chunk))).scalars()}
-            new = [{"id": id_, **row, "first_seen": day, "stored_at": now()} for id_, row in rows.items()
-                   if id_ not in known]
-            changed = [{"stored_id": id_, **row} for id_, row in rows.items() if id_ in known]
-            if new:
-                db.execute(insert(dispatches), new)
-            if changed:
-                db.execute(update(dispatches).where(dispatches.c.id == bindparam("stored_id")), changed)
-
     def first_seen_on(self, day: date) -> list[Dispatch]:
         """Dispatches first seen for `day` and not digested on another day (to finish an interrupted run)."""
         query = select(dispatches).where(
@@ -175,22 +216,37 @@ class Store:
         with self.engine.connect() as db:
             return [_dispatch(row) for row in db.execute(query)]
 
-    def digested_before(self, day: date, days: int) -> list[Seen]:
+    def digested_around(self, day: date, days: int) -> list[Seen]:
+        """Dispatches another day's digest carried, within `days` of `day` on either side. A later day
+        counts too: a backfill of earlier days, or two days run at once, must not send them twice."""
         query = select(dispatches.c.id, dispatches.c.title, dispatches.c.digest_date, dispatches.c.signature).where(
-            dispatches.c.digest_date < day, dispatches.c.digest_date >= day - timedelta(days=days))
+            dispatches.c.digest_date != day, dispatches.c.digest_date >= day - timedelta(days=days),
+            dispatches.c.digest_date <= day + timedelta(days=days))
         with self.engine.connect() as db:
             return [Seen(r.id, r.title, r.digest_date, np.frombuffer(r.signature, dtype=np.uint64))
                     for r in db.execute(query.order_by(dispatches.c.id))]
 
     # Digests, deliveries, runs
-    def save_digest(self, day: date, stories: int, content: str, dispatch_ids: list[str]) -> None:
-        """The digest and the dispatches it used, in one transaction."""
+    def save_digest(self, day: date, stories: int, content: str,
+                    carried: Iterable[tuple[Dispatch, np.ndarray]]) -> None:
+        """The digest and the dispatches it carried (with their prints), in one transaction: what a
+        digest carried is history exactly when the digest is stored. A dispatch belongs to the first
+        digest written that carried it, so re-running a day after a backfill of earlier days gives
+        the same digest, instead of finding its dispatches "already digested" by the backfill."""
+        carried = list(carried)
         with self.engine.begin() as db:
+            _record(db, carried, day)
             db.execute(delete(digests).where(digests.c.day == day))
             db.execute(insert(digests).values(day=day, stories=stories, content=content, written_at=now()))
             db.execute(update(dispatches).where(dispatches.c.digest_date == day).values(digest_date=None))
-            for chunk in _chunks(dispatch_ids, 500):
-                db.execute(update(dispatches).where(dispatches.c.id.in_(chunk)).values(digest_date=day))
+            for chunk in _chunks([dispatch.id for dispatch, _ in carried], 500):
+                db.execute(update(dispatches).where(dispatches.c.id.in_(chunk), dispatches.c.digest_date.is_(None))
+                           .values(digest_date=day))
+
+    def stored_stories(self, day: date) -> int | None:
+        """How many stories the digest stored for `day` has; None when there is none."""
+        with self.engine.connect() as db:
+            return db.execute(select(digests.c.stories).where(digests.c.day == day)).scalar()
 
     def digest(self, day: date) -> str | None:
         with self.engine.connect() as db:
@@ -231,10 +287,12 @@ class Store:
                 row["status"] = "interrupted"
         return rows
 
-    def forget(self, day: date | None = None, source: str | None = None) -> dict[str, int]:
-        """Reset state so a day (or a source) is rebuilt: its dispatches, digest and deliveries."""
+    def forget(self, day: date | None = None, source: str | None = None,
+               wait: float = LOCK_WAIT_SECONDS) -> dict[str, int]:
+        """Reset state so a day (or a source) is rebuilt: its dispatches, digest and deliveries. Under
+        the store's lock: a run in progress would store its digest over what was just forgotten."""
         counts = {}
-        with self.engine.begin() as db:
+        with self.locked("forget", wait), self.engine.begin() as db:
             if day is not None:
                 counts["dispatches"] = db.execute(delete(dispatches).where(
                     (dispatches.c.first_seen == day) | (dispatches.c.digest_date == day))).rowcount
@@ -255,6 +313,101 @@ class Store:
     def count(self, table: str) -> int:
         with self.engine.connect() as db:
             return db.execute(select(func.count()).select_from(metadata.tables[table])).scalar()
+
+
+class _FileLock:
+    """A SQLite store's lock: flock on a file beside the database (SQLite's own locks last one
+    transaction, and a run is many). The holder writes who it is into the file for the message."""
+
+    def __init__(self, engine: Engine):
+        path = _sqlite_path(engine)
+        if path is None:
+            raise StoreError(f"store {_safe_url(engine.url)}: an in-memory store cannot be shared or locked")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+
+    def try_acquire(self, holder: str) -> bool:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, holder.encode(), 0)
+        return True
+
+    def holder(self) -> str:
+        return os.pread(self.fd, 500, 0).decode(errors="replace").strip()
+
+    def release(self) -> None:
+        os.close(self.fd)  # closing the file releases its flock
+
+
+class _AdvisoryLock:
+    """A PostgreSQL store's lock: a session advisory lock on a connection held for the run; the
+    holder is named in its connection's application_name, which pg_stat_activity shows."""
+
+    def __init__(self, engine: Engine):
+        self.db: Connection = engine.connect()
+        self.db.detach()  # out of the pool: closing it ends the session, and so the lock
+
+    def try_acquire(self, holder: str) -> bool:
+        self.db.execute(text("SELECT set_config('application_name', :name, false)"), {"name": holder[:63]})
+        acquired = self.db.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar()
+        self.db.commit()
+        return bool(acquired)
+
+    def holder(self) -> str:
+        return self.db.execute(text(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.objid = :key AND l.granted"), {"key": ADVISORY_KEY}).scalar() or ""
+
+    def release(self) -> None:
+        self.db.close()  # ending the session releases its advisory locks
+
+
+def _engine(url: str) -> Engine:
+    try:
+        engine = create_engine(url, future=True, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        raise StoreError(f"store {_safe_url(url)}: not a usable store URL ({_first_line(exc)}); "
+                         "use sqlite:///path/to/file or postgresql+psycopg://user@host/db") from None
+    path = _sqlite_path(engine)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        event.listen(engine, "connect", _sqlite_pragmas)
+    # Every later error names the store as well: a read-only SQLite file failed the run with a
+    # bare "(sqlite3.OperationalError) attempt to write a readonly database" and the SQL.
+    event.listen(engine, "handle_error", _named_error)
+    return engine
+
+
+def _sqlite_path(engine: Engine) -> Path | None:
+    """The database file of a SQLite store; None for other stores."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return Path(engine.url.database).resolve()
+
+
+def _safe_url(url) -> str:
+    """A store URL fit to print: its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"://[^/@\s]*@", "://***@", str(url))
+
+
+def _record(db: Connection, items: Iterable[tuple[Dispatch, np.ndarray]], day: date) -> None:
+    """Insert new dispatches, update known ones (keeping their first day). Rows go in batches: a
+    statement a row cost ~1 ms each, at 10,000 dispatches a day."""
+    rows = {dispatch.id: _row(dispatch, signature) for dispatch, signature in items}
+    known = {found for chunk in _chunks(list(rows), 500)
+             for found in db.execute(select(dispatches.c.id).where(dispatches.c.id.in_(chunk))).scalars()}
+    new = [{"id": id_, **row, "first_seen": day, "stored_at": now()} for id_, row in rows.items() if id_ not in known]
+    changed = [{"stored_id": id_, **row} for id_, row in rows.items() if id_ in known]
+    if new:
+        db.execute(insert(dispatches), new)
+    if changed:
+        db.execute(update(dispatches).where(dispatches.c.id == bindparam("stored_id")), changed)
 
 
 def _process_gone(host: str | None, pid: int | None) -> bool:
@@ -323,7 +476,7 @@ def _named_error(context) -> None:
     """SQLAlchemy's handle_error hook: the error as a StoreError naming the store (password hidden)."""
     if context.is_disconnect or getattr(context, "is_pre_ping", False):
         return  # the pool's own reconnection handles these
-    url = context.engine.url.render_as_string(hide_password=True) if context.engine else "store"
+    url = _safe_url(context.engine.url) if context.engine else "store"
     raise StoreError(f"store {url}: {_first_line(context.original_exception)}")
 
 

@@ -105,3 +105,24 @@ def test_run_quiet_prints_only_the_error_when_the_run_fails(prefect_api, tmp_pat
     assert run.returncode == 1
     assert run.stdout == ""
     assert run.stderr == "Run failed: empty: folder holds no .txt, .html, .json or .jsonl file\n"
+
+
+@pytest.mark.parametrize("command", [["history"], ["export", "--date", "2026-11-27"],
+                                     ["forget", "--date", "2026-11-27"]])
+@pytest.mark.parametrize("store, reason", [
+    (["--store", "notadialect://x"], "not a usable store URL"),
+    (["--data-dir", "{tmp}/file"], "store sqlite:///{tmp}/file/digest.sqlite3: "),
+    (["--data-dir", "{tmp}/damaged"], "file is not a database"),
+    (["--data-dir", "{tmp}/empty"], "the file is empty (0 bytes)"),
+])
+def test_a_bad_store_is_one_line_for_every_store_command(tmp_path, command, store, reason):
+    (tmp_path / "file").write_text("a file, not a folder")
+    for folder, content in (("damaged", b"not a database, but text"), ("empty", b"")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "digest.sqlite3").write_bytes(content)
+    config = tmp_path / "digest.toml"
+    config.write_text(f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n', encoding="utf-8")
+    options = [option.format(tmp=tmp_path) for option in store]
+    result = runner.invoke(app, [*command, "--config", str(config), *options])
+    assert result.exit_code == 2, result.output
+    assert reason.format(tmp=tmp_path) in result.stderr and len(result.stderr.strip().splitlines()) == 1
