@@ -255,6 +255,8 @@ async def _read_and_clean(settings: Settings, store: Store, day: Date, sources: 
         for spec, result in zip(sources, results):
             logger.info("source %s: %d dispatches, %d failures", spec.name, result.read, len(result.failures),
                         extra={"stage": "source"})
+            for note in result.notes:
+                logger.info("source %s: %s", spec.name, note, extra={"stage": "source"})
         read = sum(result.read for result in results)
         answered = sum(bool(result.read or not result.failures) for result in results)
         logger.info("read %d dispatches from %d/%d sources", read, answered, len(sources), extra={"stage": "read"})

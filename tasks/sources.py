@@ -88,10 +88,12 @@ class SourceSpec(BaseModel):
 
 @dataclass
 class SourceResult:
-    """What one source gave: dispatches, failures, and HTTP validators to send next time."""
+    """What one source gave: dispatches, failures, notes on what it passed over by design, and HTTP
+    validators to send next time."""
 
     raws: list[RawDispatch] = field(default_factory=list)  # when read without an `emit`
     failures: list[Failure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. sitemaps older than the window: not a failure
     validators: dict[str, dict[str, str]] = field(default_factory=dict)
     read: int = 0  # dispatches read, kept in `raws` or handed to `emit`
 
@@ -356,8 +358,12 @@ async def _sitemap_entries(spec: SourceSpec, fetcher: Fetcher, content: bytes, w
         newest = _newest(spec.max_items, [], _in_window(sitemap_items(content, cap), window, children))
     except ValueError as exc:
         raise FetchError(str(exc)) from None
-    to_read, skipped = _children_to_read(children, window)
-    result.failures += [Failure(spec.name, spec.location, f"sitemap index: {line}") for line in skipped]
+    to_read, old, over_cap = _children_to_read(children, window)
+    if old:  # every day's index lists past days: reading none of those is the point of the window
+        result.notes.append(f"sitemap index: {old} of {len(children)} children not read (older than the window)")
+    if over_cap:  # something of the window is not read: a failure the report shows
+        result.failures.append(Failure(spec.name, spec.location, f"sitemap index: {over_cap} of {len(children)} "
+                                       f"children not read (only the {MAX_CHILD_SITEMAPS} newest are read)"))
     for child in to_read:
         try:
             fetched = await fetcher.get(child.url, local=spec.local)
@@ -382,18 +388,12 @@ def _newest(limit: int, kept: list[Entry], entries: Iterator[Entry]) -> list[Ent
     return heapq.nlargest(limit, chain(kept, entries), key=lambda entry: entry.published or OLDEST)
 
 
-def _children_to_read(children: list[ChildSitemap], window: Window) -> tuple[list[ChildSitemap], list[str]]:
+def _children_to_read(children: list[ChildSitemap], window: Window) -> tuple[list[ChildSitemap], int, int]:
     """The child sitemaps worth reading, newest first (undated ones after, in the index's order), at most
-    MAX_CHILD_SITEMAPS; and a line for each reason others were not read."""
+    MAX_CHILD_SITEMAPS; how many were older than the window, and how many recent ones were over the cap."""
     recent = [child for child in children if child.modified is None or child.modified >= window.start]
     recent.sort(key=lambda child: (child.modified is not None, child.modified or OLDEST), reverse=True)
-    skipped = []
-    if len(recent) < len(children):
-        skipped.append(f"{len(children) - len(recent)} of {len(children)} children not read (older than the window)")
-    if len(recent) > MAX_CHILD_SITEMAPS:
-        skipped.append(f"{len(recent) - MAX_CHILD_SITEMAPS} of {len(children)} children not read "
-                       f"(only the {MAX_CHILD_SITEMAPS} newest are read)")
-    return recent[:MAX_CHILD_SITEMAPS], skipped
+    return recent[:MAX_CHILD_SITEMAPS], len(children) - len(recent), max(0, len(recent) - MAX_CHILD_SITEMAPS)
 
 
 async def _read_articles(spec: SourceSpec, fetcher: Fetcher, entries: list[Entry], result: SourceResult,
