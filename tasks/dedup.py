@@ -22,6 +22,7 @@ carried is recorded as wire copy (`shared_paragraphs`).
 
 from __future__ import annotations
 
+import heapq
 import re
 import zlib
 from collections import Counter
@@ -96,6 +97,13 @@ def repeat_score(new: Signature, old: Signature, options: DedupOptions) -> float
     return max(by_shingles, word_containment(new, old) / options.word_containment)
 
 
+def most_common(counts: Counter, n: int | None = None) -> list[tuple[int, int]]:
+    """The `n` commonest of `counts` (all when None), the earliest (smallest key) first on a tie. Counter's own
+    order on a tie is the order of insertion, which follows a set's iteration order: it changes with the
+    process's hash seed, and the removal it names (`kept`) changed between two runs of the same day."""
+    return heapq.nsmallest(len(counts) if n is None else n, counts.items(), key=lambda item: (-item[1], item[0]))
+
+
 def says_same(a: Signature, b: Signature, options: DedupOptions) -> bool:
     """Either sentence is a repeat of the other: a shorter one said inside a longer one counts."""
     return repeat_score(a, b, options) >= 1 or repeat_score(b, a, options) >= 1
@@ -124,12 +132,12 @@ class SeenText:
         shingle_score = sum(owners.values()) / len(new.shingles) / self._options.containment
         candidates = Counter(i for w in new.content for i in self._by_word.get(w, ()))
         best_by_words, words_score = None, 0.0
-        for index, _ in candidates.most_common(5):
+        for index, _ in most_common(candidates, 5):
             score = repeat_score(new, self.said[index], self._options)
             if score > words_score:
                 best_by_words, words_score = index, score
         if shingle_score >= words_score and owners:
-            return shingle_score, self.said[owners.most_common(1)[0][0]].text, new
+            return shingle_score, self.said[most_common(owners, 1)[0][0]].text, new
         if best_by_words is None:
             return 0.0, None, new
         return words_score, self.said[best_by_words].text, new
@@ -196,7 +204,7 @@ def shared_paragraphs(story: Sequence[Dispatch], options: DedupOptions) -> list[
                 continue
             grams, said_numbers = shingles(tokens, options.shingle_size), numbers(block.text)
             found = Counter(owner[g] for g in grams if g in owner)
-            match = next(((i, n) for i, n in found.most_common() if carried[i][0].source != dispatch.source), None)
+            match = next(((i, n) for i, n in most_common(found) if carried[i][0].source != dispatch.source), None)
             if match and said_numbers <= carried[match[0]][1] and match[1] / len(grams) >= options.containment:
                 first = carried[match[0]][0]
                 removals.append(Removal("story", dispatch.id, dispatch.source, block.text,
