@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tasks.dedup import DedupOptions, DocumentPrint, dedup_within
 from tasks.extract import extract_html
 from tasks.language import LANGUAGE_NAMES, bundle, detect_language, words
-from tasks.models import Block, Dispatch, Failure, RawDispatch, Removal, parse_datetime
+from tasks.models import LANGUAGE_LEFT_OUT, Block, Dispatch, Failure, RawDispatch, Removal, parse_datetime
 from tasks.workers import WorkerPool
 
 # Each worker is a spawned process of ~40 MB that takes ~1 s to start: past 64, a run spends more on
@@ -176,6 +176,9 @@ def clean(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list
         return None, [], Failure(raw.source, raw.location, "no text after extraction")
 
     language = detect_language(text, rules.languages, rules.default_language)
+    if language not in rules.languages:  # never relabelled as one of them: left out, and said so
+        reason = f"{LANGUAGE_LEFT_OUT}: {language}"
+        return None, [Removal("language", fingerprint(text), outlet or raw.source, title or raw.location, reason)], None
     lang = bundle(language)
     blocks: list[Block] = []
     dropped: list[tuple[str, str]] = []

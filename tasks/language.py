@@ -35,6 +35,9 @@ PYSBD_CHUNK = 4000
 PIECE_END = re.compile(r"[.!?…][\"'”’»)\]]*\s+")
 # A word (with inner hyphens and apostrophes), or an elided French article or pronoun (l’, d’,
 # qu’...) before one: its own word, without the apostrophe. One regex: tokenising is a hot spot.
+# How sure detection must be to call a dispatch a language outside the configured ones.
+CONFIDENT_WORDS = 20
+CONFIDENT_PROBABILITY = 0.9
 TOKEN_RE = re.compile(r"\b(?:[ldjmnstc]|qu|jusqu|lorsqu|puisqu)(?=['’]\w)|\w+(?:[-'’]\w+)*", re.IGNORECASE)
 
 
@@ -101,10 +104,19 @@ def words(text: str) -> list[str]:
 
 
 def detect_language(text: str, allowed: tuple[str, ...], default: str) -> str:
-    """The most likely of the allowed languages; the default for text too short to tell."""
-    if len(words(text)) < 3:
+    """The text's language among all py3langid knows, which may be none of the allowed ones.
+
+    Short text is easily mistaken (a headline in English can score as Fula): a language outside
+    `allowed` is believed only for CONFIDENT_WORDS words or more at CONFIDENT_PROBABILITY; else the
+    most likely allowed language, and the default for text too short to tell."""
+    tokens = len(words(text))
+    if tokens < 3:
         return default
-    code, _ = _identifier(allowed).classify(text[:5000])
+    sample = text[:5000]
+    code, probability = _identifier(None).classify(sample)
+    if code in allowed or (tokens >= CONFIDENT_WORDS and probability >= CONFIDENT_PROBABILITY):
+        return code
+    code, _ = _identifier(allowed).classify(sample)
     return code if code in allowed else default
 
 
@@ -201,9 +213,11 @@ def _stem(name: str, word: str) -> str:
 
 
 @cache
-def _identifier(allowed: tuple[str, ...]) -> py3langid.langid.LanguageIdentifier:
-    identifier = py3langid.langid.LanguageIdentifier.from_model_file(py3langid.langid.MODEL_FILE)
-    identifier.set_languages(list(allowed))
+def _identifier(allowed: tuple[str, ...] | None) -> py3langid.langid.LanguageIdentifier:
+    """py3langid's model over `allowed`, or over all its languages (None), giving probabilities."""
+    identifier = py3langid.langid.LanguageIdentifier.from_model_file(py3langid.langid.MODEL_FILE, norm_probs=True)
+    if allowed is not None:
+        identifier.set_languages(list(allowed))
     return identifier
 
 

@@ -5,6 +5,7 @@ Data walks one way: RawDispatch -> Dispatch -> Story -> StorySummary -> Digest.
 
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -82,7 +83,7 @@ class Dispatch:
 class Removal:
     """Something dropped, and why: the run report lists every one."""
 
-    level: str  # "clean", "sentence", "paragraph", "dispatch"
+    level: str  # "clean", "language", "sentence", "paragraph", "dispatch", "story", "history"
     dispatch_id: str
     source: str
     text: str
@@ -134,6 +135,10 @@ class StorySummary:
     sentences: tuple[SummarySentence, ...]
 
 
+# The reason of a dispatch left out for its language, followed by ": <language code>".
+LANGUAGE_LEFT_OUT = "language not in cleaning.languages"
+
+
 @dataclass
 class RunReport:
     dispatches_read: int = 0
@@ -144,6 +149,11 @@ class RunReport:
 
     def removed_count(self, level: str) -> int:
         return sum(1 for r in self.removals if r.level == level)
+
+    def languages_left_out(self) -> str:
+        """"ru 3, pt 2": how many dispatches were left out for each language, most first."""
+        counts = Counter(r.reason.removeprefix(f"{LANGUAGE_LEFT_OUT}: ") for r in self.removals if r.level == "language")
+        return ", ".join(f"{code} {n}" for code, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
     @contextmanager
     def timed(self, stage: str):

@@ -46,6 +46,7 @@ class Labels:
     removed_dispatch: str
     removed_shared: str
     removed_history: str
+    left_out_language: str
     nothing_new: str
     failures: str
     story: str
@@ -67,6 +68,7 @@ LABELS = {
         removed_dispatch="Duplicate dispatches removed",
         removed_shared="Paragraphs two outlets of a story carried, said once",
         removed_history="Already in an earlier digest",
+        left_out_language="Left out, language not in cleaning.languages",
         nothing_new="Nothing new since the last digest.",
         failures="Failures",
         story="story",
@@ -83,6 +85,7 @@ LABELS = {
         removed_dispatch="Dépêches en double retirées",
         removed_shared="Paragraphes communs à deux médias d’un sujet, dits une fois",
         removed_history="Déjà dans un précédent digest",
+        left_out_language="Écartées, langue absente de cleaning.languages",
         nothing_new="Rien de nouveau depuis le dernier digest.",
         failures="Échecs",
         story="sujet",

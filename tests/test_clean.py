@@ -1,9 +1,12 @@
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from tasks.clean import Cleaner, CleaningRules, clean, fingerprint, normalise
-from tasks.models import RawDispatch
+from tasks.models import Digest, RawDispatch, RunReport
+from tasks.render import to_markdown
 from tasks.sources import load_file
 from tests.conftest import SAMPLES
 from tests.helpers import KillsItsReader
@@ -152,3 +155,19 @@ def test_a_page_that_kills_its_worker_fails_alone_and_the_run_goes_on(monkeypatc
     assert [(f.location, f.reason) for f in cleaned.failures] == [
         ("https://example.org/bad", "cleaning failed: the worker process cleaning it died")]
     assert [d.title for d in cleaned.dispatches] == ["Page 1"]
+
+
+def test_a_portuguese_page_is_left_out_when_languages_are_french_and_english():
+    page = ("<html><head><title>Inflação no Brasil</title></head><body><article><h1>Inflação no Brasil</h1>"
+            "<p>O governo anunciou nesta quarta-feira um novo pacote de medidas para conter a inflação, que atingiu "
+            "o maior nível em dois anos, segundo dados divulgados pelo instituto de estatística.</p>"
+            "<p>O ministro da Fazenda disse que as medidas entram em vigor na próxima semana e que o impacto "
+            "sobre os preços deve ser sentido até o fim do ano.</p></article></body></html>")
+    raw = RawDispatch("crawl", "https://example.com.br/a", page, "html", url="https://example.com.br/a")
+    dispatch, removals, failure = clean(raw, CleaningRules(languages=("fr", "en")))
+    assert dispatch is None and failure is None
+    assert [(r.level, r.reason) for r in removals] == [("language", "language not in cleaning.languages: pt")]
+    report = RunReport(removals=removals + removals[:1] + [replace(removals[0], reason="language not in cleaning.languages: ru")])
+    assert report.languages_left_out() == "pt 2, ru 1"
+    assert "- Left out, language not in cleaning.languages: pt 2, ru 1\n" in to_markdown(
+        Digest(date(2026, 11, 27), "D", "en", [], report))

@@ -4,7 +4,7 @@ import pysbd.abbreviation_replacer
 import pytest
 from pysbd.languages import LANGUAGE_CODES
 
-from tasks.language import bundle
+from tasks.language import bundle, detect_language
 
 TEXTS = [
     "Dr. Smith met Gov. Jones at No. 10 on Jan. 3, i.e. yesterday. They spoke for an hour. (Mr. Lee was there.)",
@@ -37,3 +37,13 @@ def test_abbreviations_do_not_end_sentences():
     assert bundle("en").sentences(TEXTS[0]) == [
         "Dr. Smith met Gov. Jones at No. 10 on Jan. 3, i.e. yesterday.", "They spoke for an hour.",
         "(Mr. Lee was there.)"]
+
+
+PORTUGUESE = ("O governo anunciou nesta quarta-feira um novo pacote de medidas para conter a inflação, "
+              "que atingiu o maior nível em dois anos, segundo dados divulgados pelo instituto de estatística.")
+
+
+def test_a_language_outside_the_allowed_ones_is_named_not_relabelled():
+    assert detect_language(PORTUGUESE, ("fr", "en"), "en") == "pt"
+    # Three words are too few to trust: py3langid's best guess over all languages is not English.
+    assert detect_language("Obama wins Iowa", ("fr", "en"), "en") == "en"
