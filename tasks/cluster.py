@@ -10,9 +10,11 @@ are clustered apart: a French and an English dispatch on one event stay two stor
 from __future__ import annotations
 
 import math
+import re
 from array import array
 from datetime import datetime, timezone
 from typing import Sequence
+from urllib.parse import urlsplit
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -142,13 +144,81 @@ def importance(story: Story, now: datetime | None) -> float:
 
 
 def headline(dispatches: Sequence[Dispatch], max_words: int) -> str:
-    """The title of the earliest dispatch that has one, else its shortened lead sentence."""
-    titled = [d for d in dispatches if d.title]
-    if titled:
-        return titled[0].title
-    lead = dispatches[0].sentences[0] if dispatches[0].sentences else dispatches[0].location
+    """The best title of the story's dispatches, else the earliest lead sentence, shortened.
+
+    A title is best when it looks like an article's (not a site's or a section's name, a file name or one
+    word: a crawl's pages often carry those in `<title>`), has three words or more, and shares the most
+    words with the story's texts (a centroid-like choice); the earliest on a tie. A title of two words or
+    that shares no word with the texts ("Local Teams", "Sponsored Links") loses to a lead that reads as a
+    sentence."""
+    story_terms = [_terms(d.text, d.language) for d in dispatches]
+    ranked = [(_title_rank(d, story_terms, max_words), -n, d.title) for n, d in enumerate(dispatches) if d.title]
+    (rank, _), _, title = max(ranked, default=((TitleRank.NOT_A_TITLE, 0.0), 0, None))
+    lead = next((d.sentences[0] for d in dispatches if d.sentences), None)
+    good_enough = TitleRank.TITLE if lead and _reads_as_sentence(lead) else TitleRank.WEAK
+    if title and (rank >= good_enough or lead is None):
+        return title
+    if lead is None:
+        return dispatches[0].location
     tokens = lead.split()
     return lead if len(tokens) <= max_words else " ".join(tokens[:max_words]) + " …"
+
+
+class TitleRank:
+    """How much a title looks like an article's, worst first."""
+
+    NOT_A_TITLE = 0  # one word, a file name or domain, markup, too long, the site's own name
+    WEAK = 1  # two words, or no word in common with the story's texts: a section's name more often than not
+    TITLE = 2
+
+
+def _title_rank(dispatch: Dispatch, story_terms: list[set[str]], max_words: int) -> tuple[int, float]:
+    """(rank, the mean share of the title's words in each of the story's texts)."""
+    title = dispatch.title or ""
+    terms = _terms(title, dispatch.language)
+    support = sum(len(terms & text) for text in story_terms) / (len(terms) * len(story_terms)) if terms else 0.0
+    words = title.split()
+    # A title of more than twice a headline's length is a page's text or description.
+    if len(words) < 2 or len(words) > 2 * max_words or MARKUP.search(title) or _names_the_site(dispatch):
+        return TitleRank.NOT_A_TITLE, support
+    return (TitleRank.WEAK if len(words) == 2 or not support else TitleRank.TITLE), support
+
+
+MARKUP = re.compile(r"</?[A-Za-z!][^>]*>?|[{}]")
+SITE_NAME_COVER = 0.6  # share of a host's label a title's words must spell to be the site's name
+
+
+def _names_the_site(dispatch: Dispatch) -> bool:
+    """The title is the outlet's name, or spells a label of the page's host with one word at most more
+    ("Winona Daily News" on winonadailynews.com, "Brandon Sun Online" on brandonsun.com)."""
+    words = re.findall(r"[^\W\d_]+", (dispatch.title or "").lower())
+    if "".join(words) == "".join(re.findall(r"[^\W_]+", dispatch.source.lower())):
+        return True
+    for label in _host_labels(dispatch.url or dispatch.location):
+        spelled = [w for w in words if w in label]
+        if len(words) - len(spelled) <= 1 and len("".join(spelled)) >= SITE_NAME_COVER * len(label):
+            return True
+    return False
+
+
+def _host_labels(url: str) -> list[str]:
+    """The labels of a URL's host that name the site: neither "www" nor the last (the top-level domain)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # an unbalanced [ in the host
+        return []
+    return [label.replace("-", "") for label in host.split(".")[:-1] if label != "www" and len(label) >= 3]
+
+
+def _terms(text: str, language: str) -> set[str]:
+    """Stems of the text's content words, a hyphenated word's parts apart ("Obama-mania" says Obama)."""
+    lang = bundle(language)
+    return {lang.stem(w) for w in re.findall(r"[^\W\d_]{2,}", text.lower()) if w not in lang.stop_words}
+
+
+def _reads_as_sentence(text: str) -> bool:
+    """A lead that can stand for a headline: six words or more, opening on a capital, a digit or a quote."""
+    return len(text.split()) >= 6 and (text[0].isupper() or text[0].isdigit() or text[0] in "\"“‘'«")
 
 
 def _story(dispatches: tuple[Dispatch, ...], options: ClusterOptions) -> Story:

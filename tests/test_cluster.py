@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from tasks.cluster import ClusterOptions, cluster, importance
@@ -47,11 +48,11 @@ def test_order_of_input_does_not_change_stories():
     assert first == second
 
 
-def test_headline_is_the_earliest_title_else_a_short_lead():
+def test_headline_is_the_title_most_shared_with_the_story_else_a_short_lead():
     titled = make_dispatch(STRIKE_A, "Reuters", title="Rotterdam dockers strike", published="2026-11-27T10:00:00Z")
     later = make_dispatch(STRIKE_B, "AP", title="Strike at Rotterdam", published="2026-11-27T12:00:00Z")
     [story] = cluster([later, titled], ClusterOptions())
-    assert story.headline == "Rotterdam dockers strike"
+    assert story.headline == "Strike at Rotterdam"  # both texts say "strike" and "Rotterdam"; neither says "dockers"
     assert story.first_published < story.last_published
     [untitled] = cluster([make_dispatch(CHESS, "AFP")], ClusterOptions(headline_words=6))
     assert untitled.headline == "A 17-year-old from Uzbekistan won the …"
@@ -79,3 +80,30 @@ def test_seeds_are_one_story(seeds):
     dispatches = [clean(load_file(p, p.stem)[0], CleaningRules())[0] for p in seeds]
     [story] = cluster(dispatches, ClusterOptions())
     assert story.sources == sorted(p.stem for p in seeds)
+
+
+def _on(dispatch, url: str):
+    return replace(dispatch, url=url)
+
+
+def test_headline_is_a_real_title_not_a_tag_file_or_site_name():
+    pages = [("Tags", "https://indiainteracts.com/a"), ("Purporsaic-alt.css", "https://example.org/b"),
+             ("Winona Daily News", "https://www.winonadailynews.com/c"), ("Local Teams", "https://www.ktvu.com/d"),
+             ("Dockers strike at the port of Rotterdam", "https://example.com/e")]
+    dispatches = [_on(make_dispatch(text, f"Outlet {n}", title=title, published=f"2026-11-27T0{n}:00:00Z",
+                                    language="en"), url)
+                  for n, ((title, url), text) in enumerate(zip(pages, [STRIKE_A, STRIKE_B, STRIKE_C, STRIKE_A, STRIKE_B]))]
+    [story] = cluster(dispatches, ClusterOptions())
+    assert story.headline == "Dockers strike at the port of Rotterdam"
+
+
+def test_a_site_name_or_section_as_the_only_title_gives_way_to_the_lead():
+    lead = "Dock workers at the Port of Rotterdam walked out on Friday in a 48-hour strike over …"
+    for title, url in [("Winona Daily News", "https://www.winonadailynews.com/a"), ("Brandon Sun Online",
+                       "https://www.brandonsun.com/b"), ("SpringfieldNewsSun.com", "https://springfieldnewssun.com/c"),
+                       ("Sponsored Links", "https://www.nbc11.com/d"), ("Reuters", "https://example.org/e")]:
+        [story] = cluster([_on(make_dispatch(STRIKE_A, "Reuters", title=title, language="en"), url)], ClusterOptions())
+        assert story.headline == lead, title
+    real = _on(make_dispatch(STRIKE_A, "Reuters", title="Winona dockers join the Rotterdam strike", language="en"),
+               "https://www.winonadailynews.com/f")
+    assert cluster([real], ClusterOptions())[0].headline == "Winona dockers join the Rotterdam strike"
