@@ -9,7 +9,6 @@ are clustered apart: a French and an English dispatch on one event stay two stor
 
 from __future__ import annotations
 
-import math
 import re
 from array import array
 from datetime import datetime, timezone
@@ -135,8 +134,9 @@ def cluster(dispatches: Sequence[Dispatch], options: ClusterOptions, now: dateti
 
 
 def importance(story: Story, now: datetime | None) -> float:
-    """More outlets and dispatches make a story more important; age makes it less (half-life a day)."""
-    score = len(story.sources) + 0.5 * math.log1p(len(story.dispatches))
+    """More publishers make a story more important, each once however many dispatches it carried (a site
+    that published three pieces on it is one voice); age makes it less (half-life a day)."""
+    score = float(len(story.sources))
     if now and story.last_published:
         hours = max((now - story.last_published).total_seconds() / 3600, 0)
         score *= 0.5 ** (hours / 24)

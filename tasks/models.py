@@ -101,6 +101,11 @@ class Failure:
     reason: str
 
 
+def outlet_key(name: str) -> str:
+    """What makes two outlet names one publisher: "Reuters" and "REUTERS " are one."""
+    return " ".join(name.casefold().split())
+
+
 @dataclass(frozen=True)
 class Story:
     id: int
@@ -110,7 +115,11 @@ class Story:
 
     @property
     def sources(self) -> list[str]:
-        return sorted({a.source for d in self.dispatches for a in d.carriers})
+        """The story's outlets, each once (by `outlet_key`), as the earliest dispatch names it."""
+        named: dict[str, str] = {}
+        for attribution in (a for d in self.dispatches for a in d.carriers):
+            named.setdefault(outlet_key(attribution.source), attribution.source)
+        return sorted(named.values())
 
     @property
     def first_published(self) -> datetime | None:

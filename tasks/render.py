@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.models import Digest, Story
+from tasks.models import Attribution, Digest, Story, outlet_key
 
 # Every line break a Markdown, mail or terminal reader knows: in a field it would start a forged story.
 LINE_BREAK = re.compile(r"\s*[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]\s*")
@@ -147,6 +147,14 @@ def markdown_url(url: object) -> str:
     return ENTITY_REFERENCE.sub(r"\\&", safe_url(url))
 
 
+def once_per_outlet(attributions: tuple[Attribution, ...]) -> list[Attribution]:
+    """The first attribution of each outlet: two dispatches of one site that said a sentence cite it once."""
+    first: dict[str, Attribution] = {}
+    for attribution in attributions:
+        first.setdefault(outlet_key(attribution.source), attribution)
+    return list(first.values())
+
+
 def time_span(story: Story) -> str:
     """When the story's dispatches were published; the day is not repeated for a same-day span."""
     first, last = story.first_published, story.last_published
@@ -167,7 +175,7 @@ def _environment(autoescape: bool) -> Environment:
         keep_trailing_newline=True,
         finalize=one_line,  # every field reaches the digest on one line
     )
-    env.filters.update(md=markdown_escape, mdurl=markdown_url, safe_url=safe_url)
+    env.filters.update(md=markdown_escape, mdurl=markdown_url, safe_url=safe_url, once_per_outlet=once_per_outlet)
     return env
 
 

@@ -107,3 +107,13 @@ def test_a_site_name_or_section_as_the_only_title_gives_way_to_the_lead():
     real = _on(make_dispatch(STRIKE_A, "Reuters", title="Winona dockers join the Rotterdam strike", language="en"),
                "https://www.winonadailynews.com/f")
     assert cluster([real], ClusterOptions())[0].headline == "Winona dockers join the Rotterdam strike"
+
+
+def test_two_dispatches_of_one_outlet_count_once():
+    now = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
+    twice = [make_dispatch(text, "Reuters", published="2026-11-27T10:00:00Z", language="en") for text in (STRIKE_A, STRIKE_B)]
+    again = make_dispatch(STRIKE_C, " REUTERS", published="2026-11-27T10:00:00Z", language="en")
+    once = make_dispatch(CHESS, "Reuters", published="2026-11-27T10:00:00Z", language="en")
+    strike, chess = sorted(cluster([*twice, again, once], ClusterOptions(), now=now), key=lambda s: -len(s.dispatches))
+    assert len(strike.dispatches) == 3 and strike.sources == ["Reuters"]
+    assert importance(strike, now) == importance(chess, now)

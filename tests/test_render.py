@@ -199,3 +199,19 @@ def test_sentences_that_are_markdown_on_their_own_stay_text():
     assert items[:len(texts)] == [f"{text} — AFP" for text in texts]
     assert {t.attrs["href"] for t in tokens if t.type == "link_open"} == {"https://x.example/?a=1&lt;b"}
     assert [t.type for t in tokens if t.type in {"hr", "s_open", "em_open", "image", "code_inline", "fence"}] == ["hr", "em_open"]  # the digest's own rule and Sources line
+
+
+def test_a_sentence_two_dispatches_of_one_outlet_said_cites_it_once():
+    first = make_dispatch("The mayor opened the bridge on Friday morning.", outlet="AFP", language="en")
+    second = make_dispatch("The mayor opened the new bridge on Friday.", outlet="AFP", language="en")
+    other = make_dispatch("On Friday the mayor opened the bridge.", outlet="Reuters", language="en")
+    said_by = tuple(Attribution(d.id, d.source, d.location, f"https://news.example/{n}")
+                    for n, d in enumerate((first, second, other)))
+    story = Story(1, (first, second, other), "Bridge opens", 2.0)
+    digest = Digest(date(2026, 11, 27), "D", "en", [StorySummary(story, (SummarySentence(first.sentences[0], said_by),))],
+                    RunReport())
+    files = render(digest)
+    assert "— [AFP](https://news.example/0) · [Reuters](https://news.example/2)\n" in files["md"]
+    assert files["html"].count(">AFP</a>") == 1 and "*Sources: AFP, Reuters*" in files["md"]
+    assert to_plain_text(digest).count("[AFP](") == 1
+    assert [a["source"] for a in json.loads(files["json"])["stories"][0]["summary"][0]["from"]] == ["AFP", "AFP", "Reuters"]
