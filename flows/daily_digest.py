@@ -118,21 +118,21 @@ async def _locked_run(settings: Settings, store: Store, day: Date, sources: list
                       report: RunReport, email: bool, resend: bool, replace: bool) -> dict:
     logger = get_run_logger()
     run_id = store.start_run(day)
-    try:
+    try:  # whatever fails, even after the files are written, the run is not left "running"
         built = await _build(settings, store, day, sources, out_dir, report, replace)
+        delivery = None
+        if built.written and email:
+            delivery = await _deliver(built.digest, built.rendered["html"], settings, store, resend)
+        with report.timed("close"):
+            # Only now: a feed answered 304 next time must have been digested this time.
+            store.save_validators(built.validators)
+            store.prune(settings.digest.retention_days, day)
     except BaseException:
         store.finish_run(run_id, "failed")
         raise
-    delivery = None
-    if built.written and email:
-        delivery = await _deliver(built.digest, built.rendered["html"], settings, store, resend)
-    with report.timed("close"):
-        # Only now: a feed answered 304 next time must have been digested this time.
-        store.save_validators(built.validators)
-        status = "completed" if built.written else "kept stored"
-        store.finish_run(run_id, status if delivery is None else "email failed", report.dispatches_read,
-                         report.dispatches_kept, len(built.digest.stories), report.failures)
-        store.prune(settings.digest.retention_days, day)
+    status = "completed" if built.written else "kept stored"
+    store.finish_run(run_id, status if delivery is None else "email failed", report.dispatches_read,
+                     report.dispatches_kept, len(built.digest.stories), report.failures)
     if delivery is not None:
         raise DeliveryFailed(f"digest written to {built.paths[0].parent}, but the email failed: {delivery}")
     for failure in report.failures:
@@ -222,7 +222,8 @@ async def _build(settings: Settings, store: Store, day: Date, sources: list[Sour
     language = settings.digest.language
     if language == "auto":
         language = digest_language([s.dispatches[0].language for s in stories], "en")
-    digest = Digest(day=day, title=settings.digest.title, language=language, stories=summaries, report=report)
+    digest = Digest(day=day, title=settings.digest.title, language=language, stories=summaries, report=report,
+                    max_stories=settings.digest.max_stories)
     stored = store.stored_stories(day)
     if stored is not None and stored > len(summaries) and not replace:
         logger.warning("the digest stored for %s has %d stories and this run made %d: the stored digest and its "

@@ -29,8 +29,10 @@ def shared_path(*parts: str) -> Path:
 def isolated_store(tmp_path, monkeypatch):
     """Every test runs in its own folder, so the default ./data and ./digests never leak between tests."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DIGEST_DATA_DIR", raising=False)
-    monkeypatch.delenv("DIGEST_STORE_URL", raising=False)
+    for variable in ("DIGEST_DATA_DIR", "DIGEST_STORE_URL"):
+        # Set first, so that monkeypatch undoes whatever the test sets (the CLI's --store sets it).
+        monkeypatch.setenv(variable, "")
+        monkeypatch.delenv(variable)
 
 
 @pytest.fixture
