@@ -17,6 +17,7 @@ from tasks.cluster import ClusterOptions
 from tasks.dedup import DedupOptions
 from tasks.deliver import EmailSettings, HeaderText
 from tasks.fetch import FetchOptions
+from tasks.models import MAX_STORIES
 from tasks.render import LABEL_KEYS
 from tasks.sources import MAX_DAYS, SourceSpec
 from tasks.store import LOCK_WAIT_SECONDS, store_url
@@ -65,6 +66,8 @@ class DigestSettings(BaseModel):
     retention_days: int = Field(90, ge=1, le=MAX_DAYS, description="days dispatch texts are kept; fingerprints stay")
     lock_wait: int = Field(LOCK_WAIT_SECONDS, ge=0, le=86_400,
                            description="seconds a run waits for another run on the same store before it gives up")
+    max_stories: int = Field(MAX_STORIES, ge=1, le=10_000,
+                             description="stories shown in full; the others are listed as linked headlines")
     labels: dict[str, HeaderText] = Field(default_factory=dict,
                                           description="the digest's words, e.g. report = \"Bilan\"")
 

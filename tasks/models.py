@@ -173,6 +173,9 @@ class RunReport:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + perf_counter() - started
 
 
+MAX_STORIES = 30  # a long day's digest stays readable: the first 30 stories in full
+
+
 @dataclass
 class Digest:
     day: date
@@ -180,6 +183,7 @@ class Digest:
     language: str
     stories: list[StorySummary]
     report: RunReport
+    max_stories: int = MAX_STORIES  # shown in full; the others are listed by headline ("Also today")
 
 
 def parse_datetime(value: object) -> datetime | None:

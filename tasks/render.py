@@ -51,6 +51,7 @@ class Labels:
     failures: str
     story: str
     stories: str
+    also_today: str
 
     def stories_count(self, n: int) -> str:
         return f"{n} {self.story if n == 1 else self.stories}"
@@ -73,6 +74,7 @@ LABELS = {
         failures="Failures",
         story="story",
         stories="stories",
+        also_today="Also today",
     ),
     "fr": Labels(
         contents="Sommaire",
@@ -90,6 +92,7 @@ LABELS = {
         failures="Échecs",
         story="sujet",
         stories="sujets",
+        also_today="Aussi aujourd’hui",
     ),
 }
 LABEL_KEYS = tuple(f.name for f in fields(Labels))
@@ -155,6 +158,11 @@ def once_per_outlet(attributions: tuple[Attribution, ...]) -> list[Attribution]:
     return list(first.values())
 
 
+def story_link(story: Story) -> str:
+    """Where a reader can read a story listed by its headline alone: its earliest dispatch with a web address."""
+    return next((d.url for d in story.dispatches if safe_url(d.url)), "")
+
+
 def time_span(story: Story) -> str:
     """When the story's dispatches were published; the day is not repeated for a same-day span."""
     first, last = story.first_published, story.last_published
@@ -181,15 +189,19 @@ def _environment(autoescape: bool) -> Environment:
 
 def _render(template: str, digest: Digest, labels: Labels | None, anchors: bool = True) -> str:
     env = _environment(template.endswith(".html.j2"))
+    shown = digest.stories[: digest.max_stories]
     return env.get_template(template).render(
         title=digest.title,
         day=digest.day.isoformat(),
         language=digest.language,
         labels=labels or labels_for(digest.language),
-        stories=digest.stories,
+        total=len(digest.stories),
+        stories=shown,
+        also=digest.stories[digest.max_stories :],
         report=digest.report,
         span=time_span,
-        toc=len(digest.stories) >= TOC_MIN_STORIES,
+        link=story_link,
+        toc=len(shown) >= TOC_MIN_STORIES,
         anchors=anchors,
     )
 

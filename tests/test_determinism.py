@@ -47,10 +47,12 @@ def test_a_rerun_in_another_process_gives_the_same_bytes(prefect_api, tmp_path):
     (tmp_path / "ties").mkdir()
     (tmp_path / "ties" / "ties.jsonl").write_text(_ties(10), encoding="utf-8")
     (tmp_path / "digest.toml").write_text(
-        f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n\n[[sources]]\nname = "ties"\npath = "{tmp_path / "ties"}"\n',
+        f'[digest]\nmax_stories = 3\n\n[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n\n[[sources]]\nname = "ties"\npath = "{tmp_path / "ties"}"\n',
         encoding="utf-8")
     first, second = _run(tmp_path, "first", "1"), _run(tmp_path, "second", "2")
     report = json.loads((first / "2026-11-27.json").read_text(encoding="utf-8"))["report"]
     assert sum(r["reason"] == "already said in this dispatch" for r in report["removals"]) >= 10
+    assert len(json.loads((first / "2026-11-27.json").read_text(encoding="utf-8"))["stories"]) > 3
+    assert "## Also today" in (first / "2026-11-27.md").read_text(encoding="utf-8")  # digest.max_stories = 3
     for name in ("2026-11-27.md", "2026-11-27.html", "2026-11-27.json"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from datetime import date
 
 from tasks.models import Attribution, Digest, Failure, Removal, RunReport, Story, StorySummary, SummarySentence
@@ -215,3 +216,33 @@ def test_a_sentence_two_dispatches_of_one_outlet_said_cites_it_once():
     assert files["html"].count(">AFP</a>") == 1 and "*Sources: AFP, Reuters*" in files["md"]
     assert to_plain_text(digest).count("[AFP](") == 1
     assert [a["source"] for a in json.loads(files["json"])["stories"][0]["summary"][0]["from"]] == ["AFP", "AFP", "Reuters"]
+
+
+def _long_day(count: int, language: str = "en") -> Digest:
+    """`_digest_of`, each story's dispatch with its web address."""
+    digest = _digest_of(count, language)
+    digest.stories = [replace(s, story=replace(s.story, dispatches=tuple(
+        replace(d, url=f"https://news.example/{s.story.id}") for d in s.story.dispatches))) for s in digest.stories]
+    return digest
+
+
+def test_a_long_day_shows_the_first_stories_in_full_and_lists_the_rest_by_headline():
+    digest = _long_day(40)
+    files, plain = render(digest), to_plain_text(digest)
+    md, html = files["md"], files["html"]
+    assert md.count("\n## ") == 32 and "## 30. Headline 30" in md and "## 31." not in md  # 30, Also today, report
+    also_md = md.split("## Also today\n", 1)[1].split("\n---\n", 1)[0]
+    assert [line.split("]")[0] for line in also_md.split("\n") if line] == [f"- [Headline {n}" for n in range(31, 41)]
+    assert "- [Headline 31](https://news.example/31) — Outlet 31" in md
+    also_html = html.split(">Also today</h2>", 1)[1].split("</ul>", 1)[0]
+    assert also_html.count("<li") == 10 and '<a href="https://news.example/40"' in also_html
+    assert html.count('<h2 id="story-') == 30 and "40 stories" in html
+    assert plain.count("\n## ") == 32 and "Also today" in plain and "- [Headline 40](https://news.example/40)" in plain
+    assert len(json.loads(files["json"])["stories"]) == 40
+    assert "## Aussi aujourd’hui" in render(_long_day(31, "fr"))["md"]
+
+
+def test_html_wraps_long_attributions_and_addresses_instead_of_scrolling():
+    html = render(_digest_of(2))["html"]
+    assert "nowrap" not in html
+    assert "overflow-wrap:anywhere" in html.split("<body", 1)[1].split(">", 2)[1]  # the page's container
