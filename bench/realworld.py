@@ -232,7 +232,7 @@ def sentence_problem(sentence: str, language: str = "en") -> str | None:
         (bool(opening) and opening[0].islower() and not re.match(r"[a-z]+[A-Z]", opening), "a fragment: lower-case start"),
         (len(words) < 6, "a fragment: under six words"),
         (len(words) < 12 and language in VERBS and not _has_verb(text, language), "a fragment: no verb"),
-        (text.rstrip("\"'”’» )").endswith(":"), "a lead-in ending with ':'"),
+        (text.rstrip("\"'”’» )").endswith(":"), "a lead-in (ends with a colon)"),
         (len(words) > 80, f"glued lines ({len(words)} words)"),
     )
     return next((why for failed, why in checks if failed), None)
@@ -619,7 +619,7 @@ def print_report(days: list[Day], wall: float, listing: bool) -> None:
 
 def print_kinds(verdict: Verdict) -> None:
     """Offenders summarised by rule and kind."""
-    kinds = Counter((o.rule, re.sub(r" \(.*|'.*", "", o.why)) for o in verdict.offenders)
+    kinds = Counter((o.rule, re.sub(r" \(.*\)$| '.*'$", "", o.why)) for o in verdict.offenders)
     print("\nBy kind: " + "; ".join(f"{rule}: {why} {n}" for (rule, why), n in sorted(kinds.items())))
 
 

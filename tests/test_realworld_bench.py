@@ -91,7 +91,7 @@ def test_a_site_decoration_left_on_a_headline():
     ("- The Knicks lost again on Monday night at home.", "a dateline"),
     ("drawn to play fourth seeded Mauresmo in the semi-finals on Friday.", "a fragment: lower-case start"),
     ("He added.", "a fragment: under six words"),
-    ("The minister listed three reasons for the delay in his statement:", "a lead-in ending with ':'"),
+    ("The minister listed three reasons for the delay in his statement:", "a lead-in (ends with a colon)"),
     (" ".join(["The council met and the workers waited outside the hall"] * 9) + ".", "glued lines (90 words)"),
 ])
 def test_sentences_an_editor_would_strike(sentence, why):
