@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tasks.dedup import DedupOptions, DocumentPrint, dedup_within
-from tasks.extract import extract_html
+from tasks.extract import cut_decorations, extract_html, is_code, registrable_domain
 from tasks.language import LANGUAGE_NAMES, bundle, detect_language, words
 from tasks.models import LANGUAGE_LEFT_OUT, Block, Dispatch, Failure, RawDispatch, Removal, parse_datetime
 from tasks.workers import WorkerPool
@@ -162,15 +162,13 @@ def fingerprint(text: str) -> str:
 def clean(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list[Removal], Failure | None]:
     """A cleaned dispatch, what was dropped from it, or why it could not be used."""
     compiled = _compile(rules)
-    title, published, outlet, url = raw.title, raw.published, raw.outlet, raw.url
-    if raw.kind == "html":
-        text, meta = extract_html(raw.body, need_date=raw.published is None)
-        title = title or meta.get("title")
-        published = published or parse_datetime(meta.get("date"))
-        outlet = outlet or meta.get("site")
-        url = url or meta.get("url")
-    else:
-        text = raw.body
+    text, meta = extract_html(raw.body, need_date=raw.published is None, url=raw.url) if raw.kind == "html" \
+        else (raw.body, {})
+    url = raw.url or meta.get("url")
+    # who published it: the dispatch or its source says, else the page does, else the domain says
+    outlet = raw.outlet or meta.get("site") or registrable_domain(url)
+    title = (cut_decorations(raw.title, [outlet], url) if raw.title else None) or meta.get("title")
+    published = raw.published or parse_datetime(meta.get("date"))
     text = normalise(text)
     if not text.strip():
         return None, [], Failure(raw.source, raw.location, "no text after extraction")
@@ -184,6 +182,9 @@ def clean(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list
     dropped: list[tuple[str, str]] = []
     for line in (ln.strip() for ln in text.splitlines()):
         if not line:
+            continue
+        if is_code(line):  # markup, script or style that damaged HTML left as text
+            dropped.append((line, "code or markup"))
             continue
         block, reason = _classify_line(line, compiled, rules, first=not any(not b.heading for b in blocks))
         if reason:

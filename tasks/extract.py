@@ -19,37 +19,54 @@ trafilatura's, checked against readability's:
 trafilatura runs in its fast mode: its fallbacks (readability again, jusText) would cost as much as
 the check above, which does their work. For the same reason its "recall escalation" (trafilatura
 >= 2.3: a short result is extracted again in recall mode after a text dump of the whole page,
-~8 ms a page) is switched off for our calls: measured, F1 the same on AEB and 0.001 higher on L3S. The metadata is read from the markup (meta tags, JSON-LD,
-title, canonical link), the date too (htmldate's fast search), and not at all when the caller has
-the date already (`need_date=False`). htmldate's search of the page's text is not used: it costs
-10-20 ms a page (and seconds to load dateparser's languages), and on pages whose markup has no
-date it often returns a copyright year: a dispatch dated 2008 would sink to the bottom of the
-digest, when an undated one is simply read as today's.
+~8 ms a page) is switched off for our calls: measured, F1 the same on AEB and 0.001 higher on L3S.
+
+The metadata is read from the markup (meta tags, JSON-LD, canonical link), the date too (htmldate's
+fast search; nothing after tomorrow), and not at all when the caller has the date already
+(`need_date=False`). htmldate's search of the page's text is not used: it costs 10-20 ms a page (and
+seconds to load dateparser's languages), and on pages whose markup has no date it often returns a
+copyright year: a dispatch dated 2008 would sink to the bottom of the digest, when an undated one
+is simply read as today's. Real pages lie about themselves, so:
+
+- the headline is the best attested of what the page states (og:title, JSON-LD), its "headline"
+  elements, <title> and <h1>s, with site and section names cut ("… | Entertainment", "CTV Toronto -
+  …"), and only if enough of its words are in the text's opening or the URL (see `_title`): a
+  site-wide <title>, a logo's or a section's <h1> ("Local Teams") are not;
+- the publisher is the name the page gives (og:site_name, JSON-LD publisher, application-name) when
+  it looks like one (not "© 2000 Rural Press Ltd.", "January 2008", "6.0", "News > World"), else the
+  registrable domain of its URL (bbc.co.uk);
+- a <title> left open (the whole page would be its text) is closed before the first tag in it, and
+  a line of markup, script or style left as text is recognised (`is_code`) for cleaning to drop.
 
 Deterministic. A page trafilatura rejects as not HTML (a broken first tag) is parsed as lxml can.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import threading
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import lxml.html
 import trafilatura
 import trafilatura.core
 from htmldate import find_date
 from lxml.etree import ParserError
+from tld import get_fld  # trafilatura's (courlan's) dependency; its public suffix list is bundled
 from trafilatura.metadata import (
-    META_URL,
+    TITLE_XPATHS,
     examine_meta,
+    examine_title_element,
     extract_meta_json,
-    extract_sitename,
-    extract_title,
+    extract_metainfo,
     extract_url,
 )
+from trafilatura.settings import Document
 
 try:  # trafilatura's bundled fork of readability-lxml (trafilatura >= 1.4)
     from trafilatura.readability_lxml import Document as _Readability
@@ -71,8 +88,12 @@ SHORT_SHARE = 0.8
 # readability's text replaces trafilatura's when what is left of this is shorter than this share of that
 FALLBACK_SHARE = 0.5
 
+# a <title> whose text runs into a tag (not its own </title>): <title>BBC News<script …
+UNCLOSED_TITLE = re.compile(r"<title\b[^>]*>[^<]*(?=<(?!/title\s*>))", re.IGNORECASE)
+TITLE_SEARCH = 100_000  # characters searched for the <title>: it is in the head
 SENTENCE_END = re.compile(r"[.!?…:;][\"'”’»)\]]*$|[\"”’»)\]]$")
 WORD = re.compile(r"\w")
+TITLE_WORD = re.compile(r"[^\W_]{4,}|\d+")
 # id or class words of reader-comment containers (as trafilatura's include_comments=False)
 COMMENTS = re.compile(r"^(?:comment(?!ary)|disqus|dsq-)|[-_]comments?$", re.IGNORECASE)
 BLOCK_TAGS = frozenset(
@@ -81,20 +102,22 @@ BLOCK_TAGS = frozenset(
 )
 
 
-def extract_html(html: str, *, need_date: bool = True) -> tuple[str, dict]:
-    """Main text (paragraphs one a line, "" when none) and metadata of an HTML page.
+def extract_html(html: str, *, need_date: bool = True, url: str | None = None) -> tuple[str, dict]:
+    """Main text (paragraphs one a line, "" when none) and metadata of an HTML page found at `url`.
 
     With `need_date=False` (the caller knows when the page was published) meta["date"] is None.
     """
     tree = _parse(html)
     if tree is None:
         return "", {}
-    meta = _metadata(tree, need_date)
+    meta, titles = _metadata(tree, need_date, url)
     with _without_recall_escalation():
         doc = trafilatura.bare_extraction(tree, fast=True, include_comments=False, include_tables=False)
     own = (doc.text or "") if doc is not None else ""
     other = _readability_text(tree)  # last: it edits the tree (trafilatura read a copy)
-    return _check_against_readability(own, other), meta
+    text = _check_against_readability(own, other)
+    meta["title"] = _title(titles, [meta["site"]], text, url or meta["url"])
+    return text, meta
 
 
 _ESCALATION_LOCK = threading.Lock()
@@ -115,51 +138,249 @@ def _without_recall_escalation():
             trafilatura.core.ESCALATION_MAX_LENGTH = saved
 
 
-def _parse(html: str) -> lxml.html.HtmlElement | None:
+def _parse(page: str) -> lxml.html.HtmlElement | None:
     """The page's tree; a page trafilatura rejects (a broken first tag) is parsed as lxml can."""
-    tree = trafilatura.load_html(html)
+    page = _with_title_closed(page)
+    tree = trafilatura.load_html(page)
     if tree is not None:
         return tree
     try:
-        tree = lxml.html.document_fromstring(html)
+        tree = lxml.html.document_fromstring(page)
     except (ParserError, ValueError):
         return None
     return tree if tree.text_content().strip() else None
 
 
+def _with_title_closed(page: str) -> str:
+    """`page` with a <title> that a tag follows before its </title> closed before that tag: left open,
+    a parser reads the rest of the page, scripts and all, as the title's text."""
+    title = UNCLOSED_TITLE.search(page, 0, TITLE_SEARCH)
+    return page if title is None else f"{page[:title.end()]}</title>{page[title.end():]}"
+
+
 # --- metadata ---------------------------------------------------------------------------------
 
 
-def _metadata(tree: lxml.html.HtmlElement, need_date: bool) -> dict:
-    """Title, date, URL, author and site of a page, as trafilatura's `extract_metadata` finds them
-    but for its searches of the page's body for an author, categories, tags and a licence (slow)."""
+def _metadata(tree: lxml.html.HtmlElement, need_date: bool, url: str | None) -> tuple[dict, list[tuple[str, str]]]:
+    """Date, URL, author and publisher of a page, and the candidates for its title with where each is
+    (chosen once the text is known: see `_title`). As trafilatura's `extract_metadata`, but for its
+    searches of the page's body for an author, categories, tags and a licence (slow)."""
     doc = examine_meta(tree)
     if doc.author and " " not in doc.author:  # a one-word author is a handle or a site (as trafilatura)
         doc.author = None
+    json_ld = _json_ld(tree)
+    doc.author = doc.author or json_ld.author
+    doc.url = doc.url or extract_url(tree)
+    doc.date = _date(tree, url or doc.url) if need_date else None
+    doc.clean_and_trim()
+    site = publisher(tree, json_ld, url or doc.url)
+    candidates = [(doc.title, STATED), (json_ld.title, STATED), (extract_metainfo(tree, TITLE_XPATHS), "headline"),
+                  (examine_title_element(tree)[0], "title"), *((h1.text_content(), "h1") for h1 in tree.iter("h1")),
+                  (next((h2.text_content() for h2 in tree.iter("h2")), None), "h1")]  # a page without <h1>s
+    meta = {"title": None, "date": doc.date, "url": doc.url, "author": doc.author,
+            "site": site or registrable_domain(url or doc.url)}
+    return meta, [(" ".join(html.unescape(title).split()), where) for title, where in candidates if title]
+
+
+def _json_ld(tree: lxml.html.HtmlElement) -> Document:
+    """What the page's JSON-LD says (headline, publisher, author), on its own: not mixed with meta tags."""
     try:
-        doc = extract_meta_json(tree, doc)
+        return extract_meta_json(tree, Document())
     except Exception as exc:  # trafilatura's JSON-LD reader fails on odd pages, as it says
         LOGGER.debug("JSON-LD metadata failed: %s", exc)
-    doc.title = doc.title or extract_title(tree)
-    doc.url = doc.url or extract_url(tree)
-    doc.sitename = _site_name(doc.sitename or extract_sitename(tree), doc.url)
-    doc.date = _date(tree, doc.url) if need_date else None
-    doc.clean_and_trim()
-    return {"title": doc.title, "date": doc.date, "url": doc.url, "author": doc.author, "site": doc.sitename}
-
-
-def _site_name(named: str | None, url: str | None) -> str | None:
-    """The site's name as the page gives it (capitalised), else its host name."""
-    name = (named or "").lstrip("@")
-    if name:
-        return name if "." in name or name[0].isupper() else name.title()
-    host = META_URL.match(url or "")
-    return host[1] if host else None
+        return Document()
 
 
 def _date(tree: lxml.html.HtmlElement, url: str | None) -> str | None:
-    """Publication date from the markup (meta tags, JSON-LD, <time>, the URL), None when it has none."""
-    return find_date(tree, url=url, extensive_search=False, **DATE_PARAMS)
+    """Publication date from the markup (meta tags, JSON-LD, <time>, the URL), None when it has none.
+    The run has no digest day here: a date after tomorrow (of the clock) is a mistake or a sidebar's."""
+    latest = datetime.now(timezone.utc) + timedelta(days=1)
+    return find_date(tree, url=url, extensive_search=False, max_date=latest.strftime("%Y-%m-%d"), **DATE_PARAMS)
+
+
+# --- markup left as text -------------------------------------------------------------------------
+
+# a tag: <br />, </center>, or one with attributes (<a href="/">); not a bracketed title (<The Palace>)
+HTML_TAG = re.compile(r"</?[a-zA-Z][\w:-]*\s*/?>|<[a-zA-Z][\w:-]*\s[^<>]*=[^<>]*>|<!--|-->")
+# a script's idioms; strings joined around a name ('…' + OAS_query + '…'), not 70"+ TV
+SCRIPT = re.compile(r"\bfunction\s*\(|\b(?:document|window)\.\w|\bvar\s+\w+\s*=|['\"]\s*\+\s*[\w.()]+\s*\+\s*['\"]|"
+                    r"=>|&&|\|\|")
+# a statement or a style rule ends with ; { } or opens with } // @import
+STATEMENT = re.compile(r"(?:[;{}]|\*/)\s*$|^\s*(?:[{}]|//|/\*|@import\b|@media\b)")
+CODE_CHARS = re.compile(r"[{}()\[\];:#=<>+$&|\\\"']")
+CODE_SHARE = 0.08  # code characters among a statement's characters; prose ending with ";" has next to none
+
+
+def is_code(line: str) -> bool:
+    """A line of markup, script or style left as text by damaged HTML: a tag or comment, a script's
+    idiom, or a statement dense in code characters (`OAS_AD('Top');`, `a{padding:0;color:#fff;}`)."""
+    if HTML_TAG.search(line) or SCRIPT.search(line):
+        return True
+    if not STATEMENT.search(line):
+        return False
+    statement = line.strip()
+    return " " not in statement or len(CODE_CHARS.findall(statement[:-1])) >= CODE_SHARE * len(statement)
+
+
+# --- title ------------------------------------------------------------------------------------
+
+# Between a headline and a site's or section's name: "… - ABC News", "… | Entertainment | Television".
+SEPARATOR = re.compile(r"\s+(?:[|•·»›>~–—/-]|::|--)\s+")
+LEADING_COLON = re.compile(r"^(?P<site>[^:]{2,40}?)\s*:\s+")  # "Bloomberg.com: …", "Star-Telegram.com: …"
+TRAILING_COLON = re.compile(r"\s+:\s+(?P<site>[^:]{2,40})$")  # "… : thewest.com.au"
+FILE_NAME = re.compile(r"^[\w.-]+\.[a-z]{2,4}$")  # "Purporsaic-alt.css", "index.html": not a headline
+TITLE_MAX_WORDS = 30  # longer is a paragraph or a page's whole text, not a headline
+SECTION_MAX_WORDS = 3  # "Entertainment", "NBA News Story", "UK Latest": a section, next to a longer part
+DATE_LIKE = re.compile(r"^[\d/.\-: ]+$")
+# Share of a title's words the text's opening or the URL's path must have, by where the title is: a
+# headline the page states (meta tags, JSON-LD), any; one two parts of the page agree on (an <h1> and the
+# <title>), any; the <title> or a "headline" element alone, a quarter; an <h1> alone, half (a page's
+# <h1>s are as often its logo, its section, "Comment on this article"). A site-wide <title> has few.
+# Words compared by their first letters: "mulch", "mulching".
+STATED, AGREED = "stated", "agreed"
+NEEDED_SUPPORT = {STATED: 0.2, AGREED: 0.1, "headline": 0.25, "title": 0.25, "h1": 0.5}
+ALONE = 2  # rank of a title only one part of the page has
+STEM = 5
+OPENING_WORDS = 300
+
+
+def _title(candidates: list[tuple[str, str]], names: list[str | None], text: str, url: str | None) -> str | None:
+    """The page's headline: of the candidates (meta tags, JSON-LD, "headline" elements, <title>, <h1>s)
+    that, with their site and section decorations cut, are headlines with their share of words in the
+    text's opening or the URL's path (see NEEDED_SUPPORT), the best attested (stated, agreed, else the
+    one with most of its words there); one of a section's few words ("Local Teams") only when no longer
+    one is, one word never unless stated."""
+    keys = _name_keys(names, url)
+    found = _lower_words(" ".join(text.split()[:OPENING_WORDS]) + " " + urlsplit(url or "").path)
+    ranked = []
+    for index, (candidate, where) in enumerate(candidates):
+        title = _cut(candidate, keys, found)
+        if not title:
+            continue
+        evidence, support = _evidence(title, where, candidates), _support(title, found)
+        if support >= NEEDED_SUPPORT[evidence] and (evidence == STATED or len(title.split()) > 1):
+            level = {STATED: 0, AGREED: 1}.get(evidence, ALONE)
+            ranked.append((len(title.split()) <= SECTION_MAX_WORDS, level, -support if level == ALONE else 0,
+                           index, title))
+    return min(ranked)[-1] if ranked else None
+
+
+def _evidence(title: str, where: str, candidates: list[tuple[str, str]]) -> str:
+    """`where` the title is, or AGREED when a candidate from elsewhere in the page holds it too."""
+    compact = _compact(title)
+    agreed = where != STATED and any(other != where and compact in _compact(candidate)
+                                     for candidate, other in candidates)
+    return AGREED if agreed else where
+
+
+def cut_decorations(title: str, names: list[str | None], url: str | None) -> str | None:
+    """`title` (a feed's, a record's) without the site and section names around it; None when it holds
+    markup or is only such names."""
+    return _cut(title, _name_keys(names, url), set())
+
+
+def _cut(title: str, keys: set[str], found: set[str]) -> str | None:
+    """`title` without its decorations: when it has some, the part left with most words in `found` (the
+    text's), else the longest; a part of more than a section's words is a headline, a shorter one is
+    kept when no such part is left."""
+    if is_code(title) or FILE_NAME.match(title) or len(title.split()) > TITLE_MAX_WORDS:
+        return None
+    segments = [part for part in SEPARATOR.split(_without_site_colon(title, keys)) if part.strip()]
+    if len(segments) == 1:
+        return None if _site_like(segments[0], keys) else segments[0].strip()
+    informative = [part for part in segments if not _site_like(part, keys) and not DATE_LIKE.match(part)]
+    headlines = [part for part in informative if len(part.split()) > SECTION_MAX_WORDS]
+    if headlines and len(headlines) == len(segments):
+        return title.strip()  # a headline with a dash of its own
+    return max(headlines or informative, key=lambda part: (_found(part, found), len(part)), default=None)
+
+
+def _without_site_colon(title: str, keys: set[str]) -> str:
+    """`title` without a site's name set off by a colon ("Bloomberg.com: …", "… : PROTRADE"); a colon
+    after anything else is the headline's own ("Lyon : le Rhône en crue")."""
+    for pattern in (LEADING_COLON, TRAILING_COLON):
+        match = pattern.search(title)
+        if match and _site_like(match["site"], keys):
+            title = pattern.sub("", title, count=1)
+    return title
+
+
+def _name_keys(names: list[str | None], url: str | None) -> set[str]:
+    """Letters and digits of the site's names and of its domain's own label (bbc.co.uk: bbc)."""
+    domain = registrable_domain(url) or ""
+    keys = {_compact(name) for name in names if name} | {_compact(domain.split(".")[0]), _compact(domain)}
+    return {key for key in keys if len(key) >= 3}
+
+
+def _site_like(segment: str, keys: set[str]) -> bool:
+    """A site's name ("ABC News", "CTV Toronto", "Bloomberg.com"): a segment that is a key, or a few
+    words opening or ending with one."""
+    compact = _compact(segment)
+    if compact in keys:
+        return True
+    return len(segment.split()) <= SECTION_MAX_WORDS + 1 and any(compact.startswith(k) or compact.endswith(k)
+                                                                  for k in keys)
+
+
+def _compact(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def _lower_words(text: str) -> set[str]:
+    """The words of four letters or more (their first `STEM` letters) and the numbers of `text`."""
+    return {word.lower()[:STEM] for word in TITLE_WORD.findall(text)}
+
+
+def _found(title: str, found: set[str]) -> int:
+    """How many of a title's words (see `_lower_words`) are in `found`."""
+    return sum(word in found for word in _lower_words(title))
+
+
+def _support(title: str, found: set[str]) -> float:
+    """Share of a title's words (see `_lower_words`) in `found`."""
+    words = _lower_words(title)
+    return _found(title, found) / len(words) if words else 0.0
+
+
+# --- publisher ---------------------------------------------------------------------------------
+
+# What a publisher's name is not: a copyright line, a date or year, a version number, a section path.
+NOT_A_NAME = re.compile(
+    r"©|\(c\)|\bcopyright\b|\ball rights\b|\b(?:1[89]|20)\d\d\b|^\W*v?\d+(?:[.,]\d+)*\W*$|"
+    r"\s(?:[|>»/:•·]|::|-{1,2}|–|—)\s|^https?:",
+    re.IGNORECASE,
+)
+NAME_MAX_WORDS = 5  # "Pittsburgh Post-Gazette", "The Sydney Morning Herald"; a slogan or a title is longer
+DOMAIN_NAME = re.compile(r"[\w-]+(?:\.[\w-]+)+$")
+
+
+def publisher(tree: lxml.html.HtmlElement, json_ld: Document, url: str | None) -> str | None:
+    """The page's publisher as it names itself (og:site_name, JSON-LD publisher.name, application-name),
+    when that looks like a name; application-name only when its domain agrees (it is as often the
+    software's name: "Blogger", "WordPress")."""
+    label = _compact((registrable_domain(url) or "").split(".")[0])
+    application = [name for name in tree.xpath("//meta[@name='application-name']/@content")
+                   if label and label[:3] in _compact(name)]
+    named = [*tree.xpath("//meta[@property='og:site_name']/@content"), json_ld.sitename, *application]
+    return next((name for name in (" ".join(html.unescape(n or "").split()) for n in named) if looks_like_name(name)),
+                None)
+
+
+def looks_like_name(text: str) -> bool:
+    """A publisher's name: a few words, not a copyright line, a date, a version, a section path or a
+    sentence, not a bare lower-case slug ("nj"; a domain name is a name)."""
+    return (0 < len(text.split()) <= NAME_MAX_WORDS and WORD.search(text) is not None
+            and NOT_A_NAME.search(text) is None and not text.endswith((".", "!", "?"))
+            and (text != text.lower() or DOMAIN_NAME.match(text) is not None))
+
+
+def registrable_domain(url: str | None) -> str | None:
+    """The domain a publisher registered (news.bbc.co.uk: bbc.co.uk), by the public suffix list that the
+    `tld` package bundles (no download); the host itself for suffixes the list lacks (intranets, .example)."""
+    host = urlsplit(url or "").hostname
+    if not host:
+        return None
+    return get_fld(host, fix_protocol=True, fail_silently=True) or host.removeprefix("www.")
 
 
 # --- text ---------------------------------------------------------------------------------------

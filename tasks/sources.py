@@ -23,7 +23,7 @@ from email import policy as email_policy
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from itertools import chain
 from pathlib import Path
@@ -61,6 +61,8 @@ class SourceSpec(BaseModel):
 
     name: str = Field(min_length=1)
     kind: SourceKind = "files"
+    outlet: str | None = Field(None, min_length=1,
+                               description="who publishes what this source gives, when its records do not say")
     path: Path | None = Field(None, description="files: a file or a folder of .txt, .html, .json, .jsonl dispatches")
     url: str | None = Field(None, description="feed, sitemap or auto: its URL")
     urls: list[str] = Field(default_factory=list, description="urls: article pages")
@@ -124,7 +126,7 @@ def load_source(spec: SourceSpec, emit: Emit, max_bytes: int = DEFAULT_MAX_BYTES
                 if isinstance(item, Failure):
                     failures.append(item)
                 else:
-                    emit(item, (number, record))
+                    emit(replace(item, outlet=item.outlet or spec.outlet), (number, record))
         except Refused as exc:
             failures.append(Failure(spec.name, str(path), str(exc)))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -436,8 +438,8 @@ def without_credentials(text: str) -> str:
 
 def _page(spec: SourceSpec, url: str, html: str, entry: Entry) -> RawDispatch:
     url = without_credentials(url)
-    return RawDispatch(source=spec.name, location=url, body=html, kind="html", title=entry.title,
-                       published=entry.published, url=url)
+    return RawDispatch(source=spec.name, location=url, body=html, kind="html", outlet=spec.outlet,
+                       title=entry.title, published=entry.published, url=url)
 
 
 @task(name="read-source", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
