@@ -152,7 +152,8 @@ def headline(dispatches: Sequence[Dispatch], max_words: int) -> str:
     that shares no word with the texts ("Local Teams", "Sponsored Links") loses to a lead that reads as a
     sentence."""
     story_terms = [_terms(d.text[:OPENING_CHARS], d.language) for d in dispatches]
-    ranked = [(_title_rank(d, story_terms, max_words), -n, d.title) for n, d in enumerate(dispatches) if d.title]
+    ranked = [(_title_rank(d, story_terms, max_words), -n, d.title) for n, d in enumerate(dispatches)
+              if d.title and not MARKUP.search(d.title)]  # markup never reaches a reader, even for want of a lead
     (rank, _), _, title = max(ranked, default=((TitleRank.NOT_A_TITLE, 0.0), 0, None))
     lead = next((d.sentences[0] for d in dispatches if d.sentences), None)
     good_enough = TitleRank.TITLE if lead and _reads_as_sentence(lead) else TitleRank.WEAK
@@ -167,7 +168,7 @@ def headline(dispatches: Sequence[Dispatch], max_words: int) -> str:
 class TitleRank:
     """How much a title looks like an article's, worst first."""
 
-    NOT_A_TITLE = 0  # one word, a file name or domain, markup, too long, the site's own name
+    NOT_A_TITLE = 0  # one word, a file name or domain, too long, the site's own name
     WEAK = 1  # two words, or no word in common with the story's texts: a section's name more often than not
     TITLE = 2
 
@@ -179,7 +180,7 @@ def _title_rank(dispatch: Dispatch, story_terms: list[set[str]], max_words: int)
     support = sum(len(terms & text) for text in story_terms) / (len(terms) * len(story_terms)) if terms else 0.0
     words = title.split()
     # A title of more than twice a headline's length is a page's text or description.
-    if len(words) < 2 or len(words) > 2 * max_words or MARKUP.search(title) or _names_the_site(dispatch):
+    if len(words) < 2 or len(words) > 2 * max_words or _names_the_site(dispatch):
         return TitleRank.NOT_A_TITLE, support
     return (TitleRank.WEAK if len(words) == 2 or not support else TitleRank.TITLE), support
 

@@ -82,17 +82,20 @@ def test_seeds_are_one_story(seeds):
     assert story.sources == sorted(p.stem for p in seeds)
 
 
-def _on(dispatch, url: str):
-    return replace(dispatch, url=url)
+def _titled(dispatch, title: str, url: str):
+    """The dispatch under a page's title as it came: cleaning may cut the obvious site names itself."""
+    return replace(dispatch, title=title, url=url)
 
 
 def test_headline_is_a_real_title_not_a_tag_file_or_site_name():
-    pages = [("Tags", "https://indiainteracts.com/a"), ("Purporsaic-alt.css", "https://example.org/b"),
+    pages = [("<b>Dockers strike at the port of Rotterdam</b>", "https://example.net/0"),
+             ("Tags", "https://indiainteracts.com/a"), ("Purporsaic-alt.css", "https://example.org/b"),
              ("Winona Daily News", "https://www.winonadailynews.com/c"), ("Local Teams", "https://www.ktvu.com/d"),
              ("Dockers strike at the port of Rotterdam", "https://example.com/e")]
-    dispatches = [_on(make_dispatch(text, f"Outlet {n}", title=title, published=f"2026-11-27T0{n}:00:00Z",
-                                    language="en"), url)
-                  for n, ((title, url), text) in enumerate(zip(pages, [STRIKE_A, STRIKE_B, STRIKE_C, STRIKE_A, STRIKE_B]))]
+    texts = [STRIKE_B, STRIKE_A, STRIKE_B, STRIKE_C, STRIKE_A, STRIKE_B]
+    dispatches = [_titled(make_dispatch(text, f"Outlet {n}", published=f"2026-11-27T0{n}:00:00Z", language="en"),
+                          title, url)
+                  for n, ((title, url), text) in enumerate(zip(pages, texts))]
     [story] = cluster(dispatches, ClusterOptions())
     assert story.headline == "Dockers strike at the port of Rotterdam"
 
@@ -102,10 +105,10 @@ def test_a_site_name_or_section_as_the_only_title_gives_way_to_the_lead():
     for title, url in [("Winona Daily News", "https://www.winonadailynews.com/a"), ("Brandon Sun Online",
                        "https://www.brandonsun.com/b"), ("SpringfieldNewsSun.com", "https://springfieldnewssun.com/c"),
                        ("Sponsored Links", "https://www.nbc11.com/d"), ("Reuters", "https://example.org/e")]:
-        [story] = cluster([_on(make_dispatch(STRIKE_A, "Reuters", title=title, language="en"), url)], ClusterOptions())
+        [story] = cluster([_titled(make_dispatch(STRIKE_A, "Reuters", language="en"), title, url)], ClusterOptions())
         assert story.headline == lead, title
-    real = _on(make_dispatch(STRIKE_A, "Reuters", title="Winona dockers join the Rotterdam strike", language="en"),
-               "https://www.winonadailynews.com/f")
+    real = _titled(make_dispatch(STRIKE_A, "Reuters", language="en"), "Winona dockers join the Rotterdam strike",
+                   "https://www.winonadailynews.com/f")
     assert cluster([real], ClusterOptions())[0].headline == "Winona dockers join the Rotterdam strike"
 
 
