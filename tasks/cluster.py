@@ -123,7 +123,8 @@ def _closest(dots: np.ndarray, norms: np.ndarray, languages: np.ndarray, languag
 def cluster(dispatches: Sequence[Dispatch], options: ClusterOptions, now: datetime | None = None) -> list[Story]:
     """Stories, most important first."""
     groups = group(dispatches, options)
-    stories = [_story(tuple(dispatches[i] for i in members), options) for members in groups]
+    templates = template_titles([[dispatches[i] for i in members] for members in groups])
+    stories = [_story(tuple(dispatches[i] for i in members), options, templates) for members in groups]
     latest = now or max((s.last_published for s in stories if s.last_published), default=None)
     scored = [(s, importance(s, latest)) for s in stories]
     scored.sort(key=lambda pair: (-pair[1], pair[0].headline, pair[0].dispatches[0].id))
@@ -143,16 +144,16 @@ def importance(story: Story, now: datetime | None) -> float:
     return score
 
 
-def headline(dispatches: Sequence[Dispatch], max_words: int) -> str:
+def headline(dispatches: Sequence[Dispatch], max_words: int, templates: frozenset[str]) -> str:
     """The best title of the story's dispatches, else the earliest lead sentence, shortened.
 
-    A title is best when it looks like an article's (not a site's or a section's name, a file name or one
-    word: a crawl's pages often carry those in `<title>`), has three words or more, and shares the most
-    words with the story's texts (a centroid-like choice); the earliest on a tie. A title of two words or
-    that shares no word with the texts ("Local Teams", "Sponsored Links") loses to a lead that reads as a
-    sentence."""
+    A title is best when it looks like an article's (not a site's or a section's name, a file name, one
+    word or one of the `templates`: a crawl's pages often carry those in `<title>`), has three words or
+    more, and shares the most words with the story's texts (a centroid-like choice); the earliest on a
+    tie. A title of two words or that shares no word with the texts ("Local Teams", "Sponsored Links")
+    loses to a lead that reads as a sentence."""
     story_terms = [_terms(d.text[:OPENING_CHARS], d.language) for d in dispatches]
-    ranked = [(_title_rank(d, story_terms, max_words), -n, d.title) for n, d in enumerate(dispatches)
+    ranked = [(_title_rank(d, story_terms, max_words, templates), -n, d.title) for n, d in enumerate(dispatches)
               if d.title and not MARKUP.search(d.title)]  # markup never reaches a reader, even for want of a lead
     (rank, _), _, title = max(ranked, default=((TitleRank.NOT_A_TITLE, 0.0), 0, None))
     lead = next((d.sentences[0] for d in dispatches if d.sentences), None)
@@ -168,19 +169,20 @@ def headline(dispatches: Sequence[Dispatch], max_words: int) -> str:
 class TitleRank:
     """How much a title looks like an article's, worst first."""
 
-    NOT_A_TITLE = 0  # one word, a file name or domain, too long, the site's own name
+    NOT_A_TITLE = 0  # one word, a file name or domain, too long, the site's own name, a template's title
     WEAK = 1  # two words, or no word in common with the story's texts: a section's name more often than not
     TITLE = 2
 
 
-def _title_rank(dispatch: Dispatch, story_terms: list[set[str]], max_words: int) -> tuple[int, float]:
+def _title_rank(dispatch: Dispatch, story_terms: list[set[str]], max_words: int,
+                templates: frozenset[str]) -> tuple[int, float]:
     """(rank, the mean share of the title's words in each of the story's texts)."""
     title = dispatch.title or ""
     terms = _terms(title, dispatch.language)
     support = sum(len(terms & text) for text in story_terms) / (len(terms) * len(story_terms)) if terms else 0.0
     words = title.split()
     # A title of more than twice a headline's length is a page's text or description.
-    if len(words) < 2 or len(words) > 2 * max_words or _names_the_site(dispatch):
+    if len(words) < 2 or len(words) > 2 * max_words or title.casefold() in templates or _names_the_site(dispatch):
         return TitleRank.NOT_A_TITLE, support
     return (TitleRank.WEAK if len(words) == 2 or not support else TitleRank.TITLE), support
 
@@ -223,9 +225,21 @@ def _reads_as_sentence(text: str) -> bool:
     return len(text.split()) >= 6 and (text[0].isupper() or text[0].isdigit() or text[0] in "\"“‘'«")
 
 
-def _story(dispatches: tuple[Dispatch, ...], options: ClusterOptions) -> Story:
+def template_titles(groups: Sequence[Sequence[Dispatch]]) -> frozenset[str]:
+    """Titles (casefolded) that dispatches of two stories or more carry: a site's or a section's name in
+    the pages' template ("Local Sports Wire", "The Hindu News Update Service"), not an article's."""
+    stories_of: dict[str, set[int]] = {}
+    for number, dispatches in enumerate(groups):
+        for dispatch in dispatches:
+            if dispatch.title:
+                stories_of.setdefault(dispatch.title.casefold(), set()).add(number)
+    return frozenset(title for title, stories in stories_of.items() if len(stories) > 1)
+
+
+def _story(dispatches: tuple[Dispatch, ...], options: ClusterOptions, templates: frozenset[str]) -> Story:
     ordered = tuple(sorted(dispatches, key=_order_key))
-    return Story(id=0, dispatches=ordered, headline=headline(ordered, options.headline_words), importance=0.0)
+    return Story(id=0, dispatches=ordered, headline=headline(ordered, options.headline_words, templates),
+                 importance=0.0)
 
 
 def _order_key(dispatch: Dispatch) -> tuple:
