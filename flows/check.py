@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from flows.settings import ConfigError, Settings, load_settings, origin
-from tasks.deliver import EmailSettings, without_smtputf8
+from tasks.deliver import EmailSettings, smtp_port, without_smtputf8
 from tasks.fetch import FetchError, unsafe_address
 from tasks.sources import SourceSpec
 
@@ -189,10 +189,6 @@ def smtp_problems(file: Path, email: EmailSettings) -> list[str]:
     addresses = [("email.sender", email.sender), *recipients]
     return [problem(file, key, without_smtputf8([address])) for key, address in addresses
             if address and not address.isascii()]
-
-
-def smtp_port(email: EmailSettings) -> int:
-    return email.port or SECURE_PORTS.get(email.security, 25)
 
 
 def greet_smtp(email: EmailSettings) -> bool:

@@ -110,6 +110,10 @@ async def daily_digest(
             store.close()
 
 
+def _say_retrying(reason: str, retry: int, delay: float) -> None:
+    get_run_logger().warning("email: %s; retry %d in %g s", reason, retry, delay)
+
+
 def _say_waiting(holder: str) -> None:
     get_run_logger().warning("waiting for the store: %s holds it", holder)
 
@@ -181,8 +185,7 @@ async def _deliver(digest: Digest, html: str, settings: Settings, store: Store, 
         message = build_message(subject(digest, labels), to_plain_text(digest, labels), html, email, recipients)
     except DeliveryError as exc:
         return str(exc)
-    delays = [email.retry_delay * 2**n for n in range(email.retries)]
-    state = send_task.with_options(retries=email.retries, retry_delay_seconds=delays)(message, email, return_state=True)
+    state = send_task(message, email, _say_retrying, return_state=True)
     if not state.is_completed():
         return str(await state.aresult(raise_on_failure=False))
     store.record_delivery(digest.day, "email", recipients, await state.aresult())

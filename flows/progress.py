@@ -79,16 +79,18 @@ class RunProgress(logging.Handler):
             self.handleError(record)
 
     def _show(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            return  # Prefect's records of a failed task or run: `digest run` prints the run's error once
         stage = getattr(record, "stage", None)
         # Messages name files, URLs and outlets: shown as text, never as Rich markup or terminal escape codes.
         message = visible(record.getMessage())
-        if record.name == "prefect.task_runs":
+        if record.levelno >= logging.WARNING:  # a task's too: an email retry is said as it is decided
+            self.console.print(Text(message, style="yellow"))
+        elif record.name == "prefect.task_runs":
             self._count_source(record)
         elif stage in STAGES:
             # The first stage record says Prefect is up; its own message is about the next row.
             self._end_rows(stage, "ready" if stage == STAGES[0] else message, getattr(record, "total", None))
-        elif record.levelno >= logging.WARNING:
-            self.console.print(Text(message, style="yellow"))
         elif self.verbose:
             self.console.print(Text(f"  {message}", style="dim"))
 

@@ -2,8 +2,10 @@
 
 SMTP settings come from a prefect-email `EmailServerCredentials` block, or from the
 config and the environment (DIGEST_SMTP_*). The password is a secret: never logged,
-never in an exception's message. Temporary failures (4xx replies, lost connections)
-are retried by the Prefect task; permanent ones (5xx, an address the server cannot take) are not.
+never in an exception's message. Temporary failures (4xx replies, lost connections, timeouts)
+are retried, each retry said as it is decided; permanent ones (5xx, nothing listening on the port,
+TLS that does not match the port, AUTH or STARTTLS not offered, an address the server cannot
+take) are not.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+import time
 import unicodedata
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, getaddresses, make_msgid
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -117,9 +120,38 @@ def send(message: EmailMessage, settings: EmailSettings) -> str:
         codes = [code for code, _ in exc.recipients.values()]
         raise DeliveryError(f"recipients refused: {', '.join(sorted(exc.recipients))}",
                             temporary=all(400 <= c < 500 for c in codes)) from None
+    except smtplib.SMTPNotSupportedError as exc:  # AUTH or STARTTLS not offered: no retry changes that
+        raise DeliveryError(f"the SMTP server does not support what the settings ask: {exc} (check "
+                            "email.security, email.username)", temporary=False) from None
+    except ssl.SSLError as exc:  # TLS spoken to a plain port or the reverse, or a certificate refused
+        raise DeliveryError(f"TLS with the SMTP server failed: {exc.reason or exc} (port 465 speaks "
+                            "security = \"ssl\", 587 \"starttls\", 25 \"none\")", temporary=False) from None
+    except ConnectionRefusedError:
+        raise DeliveryError(f"cannot reach the SMTP server: nothing listens on {settings.host}:"
+                            f"{smtp_port(settings)} (check email.host and email.port)", temporary=False) from None
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"cannot reach the SMTP server: {exc.__class__.__name__}: {exc}", temporary=True) from None
     return message["Message-ID"]
+
+
+def send_with_retries(message: EmailMessage, settings: EmailSettings,
+                      on_retry: Callable[[str, int, float], None]) -> str:
+    """`send`, tried again after a temporary failure (`retries` times, the delay doubled each time);
+    `on_retry(reason, retry number, delay)` hears each retry before its wait."""
+    for attempt in range(settings.retries + 1):
+        try:
+            return send(message, settings)
+        except DeliveryError as exc:
+            if not exc.temporary or attempt == settings.retries:
+                raise
+            delay = settings.retry_delay * 2**attempt
+            on_retry(str(exc), attempt + 1, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def smtp_port(settings: EmailSettings) -> int:
+    return settings.port or {"ssl": 465, "starttls": 587, "none": 25}[settings.security]
 
 
 def _require_smtputf8(server: smtplib.SMTP, message: EmailMessage) -> None:
@@ -146,10 +178,9 @@ def _connect(settings: EmailSettings) -> smtplib.SMTP:
         raise DeliveryError("no SMTP host: set email.host, DIGEST_SMTP_HOST or email.block", temporary=False)
     context = ssl.create_default_context()
     if settings.security == "ssl":
-        server = smtplib.SMTP_SSL(settings.host, settings.port or 465, timeout=settings.timeout, context=context)
+        server = smtplib.SMTP_SSL(settings.host, smtp_port(settings), timeout=settings.timeout, context=context)
     else:
-        server = smtplib.SMTP(settings.host, settings.port or (587 if settings.security == "starttls" else 25),
-                              timeout=settings.timeout)
+        server = smtplib.SMTP(settings.host, smtp_port(settings), timeout=settings.timeout)
         if settings.security == "starttls":
             server.starttls(context=context)
     if settings.username:
@@ -161,17 +192,8 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
-def _temporary(task, task_run, state) -> bool:
-    """Prefect's retry condition: only failures that may pass are tried again."""
-    try:
-        state.result()
-    except DeliveryError as exc:
-        return exc.temporary
-    except Exception:
-        return False
-    return False
-
-
-@task(name="send-email", cache_policy=NO_CACHE, retry_condition_fn=_temporary)
-def send_task(message: EmailMessage, settings: EmailSettings) -> str:
-    return send(message, settings)
+@task(name="send-email", cache_policy=NO_CACHE)
+def send_task(message: EmailMessage, settings: EmailSettings, on_retry: Callable[[str, int, float], None]) -> str:
+    """One task for the sending and its retries: Prefect's own retries logged the same failure, with
+    its traceback, once an attempt, and said nothing of the wait."""
+    return send_with_retries(message, settings, on_retry)

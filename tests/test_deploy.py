@@ -47,7 +47,8 @@ def test_prefect_yaml_points_at_the_flow():
     assert deployment["schedules"][0] == {"cron": "0 6 * * *", "timezone": "Europe/Paris"}
 
 
-def test_docker_compose_file_is_valid():
+def _compose_config(folder: Path, dotenv: str) -> dict:
+    """`docker compose config` (or docker-compose) on the project's file, with an `.env` beside a copy of it."""
     command = None
     if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         command = ["docker", "compose"]
@@ -58,10 +59,30 @@ def test_docker_compose_file_is_valid():
         if os.environ.get("CI") == "true":
             pytest.fail(reason + "; CI requires it")
         pytest.skip(reason)
-    checked = subprocess.run([*command, "-f", str(ROOT / "docker-compose.yml"), "config"], capture_output=True, text=True,
-                             env={**os.environ, "DIGEST_EMAIL_TO": "desk@example.org"})
+    shutil.copy(ROOT / "docker-compose.yml", folder / "docker-compose.yml")
+    (folder / ".env").write_text(dotenv, encoding="utf-8")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    checked = subprocess.run([*command, "-f", str(folder / "docker-compose.yml"), "config"], capture_output=True,
+                             text=True, cwd=folder, env=environment)
     assert checked.returncode == 0, checked.stderr
-    config = yaml.safe_load(checked.stdout)
+    return yaml.safe_load(checked.stdout)
+
+
+def test_docker_compose_file_is_valid(tmp_path):
+    config = _compose_config(tmp_path, "DIGEST_EMAIL_TO=desk@example.org\n")
     assert set(config["services"]) == {"postgres", "prefect-server", "digest"}
     assert config["services"]["digest"]["environment"]["DIGEST_EMAIL_TO"] == "desk@example.org"
+    assert config["services"]["digest"]["depends_on"]["prefect-server"]["condition"] == "service_healthy"
     assert "postgresql+asyncpg://" in config["services"]["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+
+
+@pytest.mark.parametrize("dotenv, security", [("", "ssl"), ("DIGEST_SMTP_SECURITY=none\n", "none")])
+def test_compose_leaves_the_config_file_s_smtp_security_unless_set(tmp_path, monkeypatch, dotenv, security):
+    """A config with port 465 and security "ssl": compose's environment no longer forces starttls on it."""
+    environment = _compose_config(tmp_path, dotenv)["services"]["digest"]["environment"]
+    config = tmp_path / "digest.toml"
+    config.write_text(f'[email]\nhost = "smtp.example.org"\nport = 465\nsecurity = "ssl"\n'
+                      f'[[sources]]\nname = "samples"\npath = "{ROOT / "samples"}"\n', encoding="utf-8")
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value or "")
+    assert load_settings(config).email.security == security

@@ -2,14 +2,19 @@
 
 import email
 import json
+import os
+import re
 import socket
+import subprocess
+import sys
 from datetime import date
 from email import policy
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.conftest import SAMPLES
+from tests.conftest import ROOT, SAMPLES
 
 pytestmark = pytest.mark.prefect
 
@@ -126,3 +131,48 @@ def test_a_non_ascii_address_without_smtputf8_fails_once_saying_why(prefect_api,
     assert state.is_failed()
     assert "josé@desk.example: the SMTP server does not offer SMTPUTF8" in state.message, state.message
     assert inbox.greetings == 1 and inbox.messages == []  # permanent: not retried
+
+
+def _digest_run(config: str) -> subprocess.CompletedProcess:
+    """`digest run` as a user sees it: Prefect's own console lines give way to the display."""
+    import prefect.settings
+
+    env = {**os.environ, "PREFECT_API_URL": prefect.settings.PREFECT_API_URL.value()}
+    env.pop("PREFECT_LOGGING_LEVEL")
+    return subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", config, "--date", "2026-11-27"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_each_retry_is_shown_as_it_is_decided(prefect_api, tmp_path, smtp):
+    inbox, port = smtp(["451 4.3.0 Try again later", "250 OK"])
+    done = _digest_run(_french_config(tmp_path, port))
+    assert done.returncode == 0, done.stderr
+    [retry] = [line for line in (done.stdout + done.stderr).splitlines() if "; retry" in line]
+    assert retry == "email: SMTP server answered 451: 4.3.0 Try again later; retry 1 in 0.2 s"
+    assert inbox.attempts == 2 and len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize("settings, reason", [
+    ({"username": '"desk"', "password": '"secret"'}, "does not support what the settings ask: SMTP AUTH extension"),
+    ({"security": '"ssl"'}, "TLS with the SMTP server failed"),
+    ({"port": "closed"}, "nothing listens on 127.0.0.1:"),
+], ids=["auth-not-offered", "ssl-to-a-plain-port", "nothing-listens"])
+def test_a_permanent_smtp_error_is_tried_once_and_said_once(prefect_api, tmp_path, smtp, settings, reason):
+    inbox, port = smtp()
+    config = Path(_french_config(tmp_path, port))
+    text = config.read_text(encoding="utf-8")
+    for key, value in settings.items():
+        if key == "port":
+            with socket.socket() as probe:  # bound, never listening: a refused connection
+                probe.bind(("127.0.0.1", 0))
+                text = text.replace(f"port = {port}", f"port = {probe.getsockname()[1]}")
+        elif f"\n{key} = " in text:
+            text = re.sub(rf"\n{key} = .*", f"\n{key} = {value}", text)
+        else:
+            text = text.replace("[email]\n", f"[email]\n{key} = {value}\n")
+    config.write_text(text, encoding="utf-8")
+    done = _digest_run(str(config))
+    assert done.returncode == 1
+    output = done.stdout + done.stderr
+    assert output.count(reason) == 1, output
+    assert "; retry" not in output and inbox.greetings <= 1 and inbox.messages == []
