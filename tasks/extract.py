@@ -110,13 +110,13 @@ def extract_html(html: str, *, need_date: bool = True, url: str | None = None) -
     tree = _parse(html)
     if tree is None:
         return "", {}
-    meta, titles = _metadata(tree, need_date, url)
+    meta, titles, names = _metadata(tree, need_date, url)
     with _without_recall_escalation():
         doc = trafilatura.bare_extraction(tree, fast=True, include_comments=False, include_tables=False)
     own = (doc.text or "") if doc is not None else ""
     other = _readability_text(tree)  # last: it edits the tree (trafilatura read a copy)
     text = _check_against_readability(own, other)
-    meta["title"] = _title(titles, [meta["site"]], text, url or meta["url"])
+    meta["title"] = _title(titles, [meta["site"], *names], text, url or meta["url"])
     return text, meta
 
 
@@ -161,9 +161,11 @@ def _with_title_closed(page: str) -> str:
 # --- metadata ---------------------------------------------------------------------------------
 
 
-def _metadata(tree: lxml.html.HtmlElement, need_date: bool, url: str | None) -> tuple[dict, list[tuple[str, str]]]:
-    """Date, URL, author and publisher of a page, and the candidates for its title with where each is
-    (chosen once the text is known: see `_title`). As trafilatura's `extract_metadata`, but for its
+def _metadata(tree: lxml.html.HtmlElement, need_date: bool,
+              url: str | None) -> tuple[dict, list[tuple[str, str]], list[str]]:
+    """Date, URL, author and publisher of a page (its site's name when that looks like a name, else its
+    domain), the candidates for its title with where each is (chosen once the text is known: see
+    `_title`) and what it calls its site. As trafilatura's `extract_metadata`, but for its
     searches of the page's body for an author, categories, tags and a licence (slow)."""
     doc = examine_meta(tree)
     if doc.author and " " not in doc.author:  # a one-word author is a handle or a site (as trafilatura)
@@ -173,13 +175,14 @@ def _metadata(tree: lxml.html.HtmlElement, need_date: bool, url: str | None) -> 
     doc.url = doc.url or extract_url(tree)
     doc.date = _date(tree, url or doc.url) if need_date else None
     doc.clean_and_trim()
-    site = publisher(tree, json_ld, url or doc.url)
+    names = site_names(tree, json_ld, url or doc.url)
     candidates = [(doc.title, STATED), (json_ld.title, STATED), (extract_metainfo(tree, TITLE_XPATHS), "headline"),
                   (examine_title_element(tree)[0], "title"), *((h1.text_content(), "h1") for h1 in tree.iter("h1")),
                   (next((h2.text_content() for h2 in tree.iter("h2")), None), "h1")]  # a page without <h1>s
+    publisher = next((name for name in names if looks_like_name(name)), None)
     meta = {"title": None, "date": doc.date, "url": doc.url, "author": doc.author,
-            "site": site or registrable_domain(url or doc.url)}
-    return meta, [(" ".join(html.unescape(title).split()), where) for title, where in candidates if title]
+            "site": publisher or registrable_domain(url or doc.url)}
+    return meta, [(" ".join(html.unescape(title).split()), where) for title, where in candidates if title], names
 
 
 def _json_ld(tree: lxml.html.HtmlElement) -> Document:
@@ -285,7 +288,8 @@ def _cut(title: str, keys: set[str], found: set[str]) -> str | None:
     kept when no such part is left."""
     if is_code(title) or FILE_NAME.match(title) or len(title.split()) > TITLE_MAX_WORDS:
         return None
-    segments = [part for part in SEPARATOR.split(_without_site_colon(title, keys)) if part.strip()]
+    title = _without_site_colon(title, keys)
+    segments = [part for part in (_without_site_colon(part, keys) for part in SEPARATOR.split(title)) if part.strip()]
     if len(segments) == 1:
         return None if _site_like(segments[0], keys) else segments[0].strip()
     informative = [part for part in segments if not _site_like(part, keys) and not DATE_LIKE.match(part)]
@@ -306,20 +310,25 @@ def _without_site_colon(title: str, keys: set[str]) -> str:
 
 
 def _name_keys(names: list[str | None], url: str | None) -> set[str]:
-    """Letters and digits of the site's names and of its domain's own label (bbc.co.uk: bbc)."""
+    """Letters and digits of the site's names that look like names, of the parts of those that hold a
+    name and a motto ("LinkNaija | Nigeria's popular news platform"; not of a headline a page gives as
+    its publisher), and of its domain's own label (bbc.co.uk: bbc)."""
     domain = registrable_domain(url) or ""
-    keys = {_compact(name) for name in names if name} | {_compact(domain.split(".")[0]), _compact(domain)}
+    parts = [part for name in names if name for part in SEPARATOR.split(name)
+             if looks_like_name(name) or SEPARATOR.search(name)]
+    keys = {_compact(part) for part in parts} | {_compact(domain.split(".")[0]), _compact(domain)}
     return {key for key in keys if len(key) >= 3}
 
 
 def _site_like(segment: str, keys: set[str]) -> bool:
     """A site's name ("ABC News", "CTV Toronto", "Bloomberg.com"): a segment that is a key, or a few
-    words opening or ending with one."""
+    words opening or ending with one, or found in one ("Nigeria's popular news platform" of
+    "LinkNaija | Nigeria's popular news platform")."""
     compact = _compact(segment)
     if compact in keys:
         return True
-    return len(segment.split()) <= SECTION_MAX_WORDS + 1 and any(compact.startswith(k) or compact.endswith(k)
-                                                                  for k in keys)
+    return len(segment.split()) <= SECTION_MAX_WORDS + 1 and any(
+        compact.startswith(key) or compact.endswith(key) or (len(compact) >= 3 and compact in key) for key in keys)
 
 
 def _compact(text: str) -> str:
@@ -354,16 +363,14 @@ NAME_MAX_WORDS = 5  # "Pittsburgh Post-Gazette", "The Sydney Morning Herald"; a 
 DOMAIN_NAME = re.compile(r"[\w-]+(?:\.[\w-]+)+$")
 
 
-def publisher(tree: lxml.html.HtmlElement, json_ld: Document, url: str | None) -> str | None:
-    """The page's publisher as it names itself (og:site_name, JSON-LD publisher.name, application-name),
-    when that looks like a name; application-name only when its domain agrees (it is as often the
-    software's name: "Blogger", "WordPress")."""
+def site_names(tree: lxml.html.HtmlElement, json_ld: Document, url: str | None) -> list[str]:
+    """What the page calls its site (og:site_name, JSON-LD publisher.name, application-name), as it says
+    it; application-name only when its domain agrees (it is as often the software's: "Blogger")."""
     label = _compact((registrable_domain(url) or "").split(".")[0])
     application = [name for name in tree.xpath("//meta[@name='application-name']/@content")
                    if label and label[:3] in _compact(name)]
     named = [*tree.xpath("//meta[@property='og:site_name']/@content"), json_ld.sitename, *application]
-    return next((name for name in (" ".join(html.unescape(n or "").split()) for n in named) if looks_like_name(name)),
-                None)
+    return [name for name in (" ".join(html.unescape(n or "").split()) for n in named) if name]
 
 
 def looks_like_name(text: str) -> bool:

@@ -170,3 +170,11 @@ def test_the_sites_own_name_is_no_title(title):
     assert cut_decorations(title, [], "http://winnipegsun.com/Sports/2008/01/14/4771511-sun.html") is None
     dispatch, _ = _cleaned(_page(f"<title>{title}</title>", BODY), "http://winnipegsun.com/Sports/1.html")
     assert dispatch.title is None
+
+
+def test_a_sites_name_set_off_by_a_colon_inside_a_part_and_a_part_of_the_sites_name_are_cut():
+    page = _page('<meta property="og:site_name" content="LinkNaija | Nigeria\'s popular news platform">'
+                 f'<meta property="og:title" content="LinkNaija | Nigeria\'s popular news platform: {HEADLINE}">')
+    assert _cleaned(page)[0].title == HEADLINE
+    page = _page(f"<title>AKI - Adnkronos international Algeria: {HEADLINE}</title>", BODY)
+    assert _cleaned(page, "http://www.adnkronos.com/AKI/English/Security/?id=1.0.1727765543")[0].title == HEADLINE
