@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tasks.dedup import DedupOptions, DocumentPrint, dedup_within
 from tasks.extract import cut_decorations, extract_html, is_code, registrable_domain
-from tasks.language import LANGUAGE_NAMES, bundle, detect_language, words
+from tasks.language import LANGUAGE_NAMES, LanguageBundle, bundle, detect_language, words
 from tasks.models import LANGUAGE_LEFT_OUT, Block, Dispatch, Failure, RawDispatch, Removal, parse_datetime
 from tasks.workers import WorkerPool
 
@@ -40,6 +40,9 @@ DEFAULT_CAPTIONS = [
     r"\b[A-Z]{2,}/[A-Z][\w.'\- ]{1,40}$",
     # Photo: John Smith/AP; Crédit : X
     r"^(?:Photo|Photograph|Picture|Image|Credit|Crédit(?: photo)?)\s*[:：]",
+    # (AP Photo/Charles Dharapak), (File Photo/X), ... Getty Images; ... in this June 3, 2007, file photo.
+    r"\bin this\b[^!?]{0,30}\b[Ff]ile (?:photo|picture|image)\b|"
+    r"\(\s*(?:[A-Z][\w.&'\-]*\s+)?(?:Photo|Photograph|Picture|Image|File)s?\s*/[^()]{2,80}\)\s*$|\bGetty Images\)?\s*$",
 ]
 DEFAULT_INLINE_CREDITS = [
     r"\s*\(\s*(?:Photos?|Cr[ée]dits?(?: photo)?)\s+[^()]{1,40}\)",
@@ -48,20 +51,40 @@ DEFAULT_DROP_LINES = [
     r"^(?:(?:[ÀA] )?lire (?:aussi|également)|voir aussi|read (?:more|also)|related|see also|more on this story)\b",
     r"^(?:par|by)\s+[A-ZÀ-Þ][\w'’\-]+(?:\s+[A-ZÀ-Þ][\w'’\-]+){0,3}(?:\s*(?:,|et|and|avec|with)\s+[^.!?]{0,80})?$",
     r"^[a-z]{2,5}(?:[-/][a-z]{2,5}){1,6}$",  # agency signature: lb/abc/ybl
-    r"^(?:(?:additional )?reporting|writing|editing|compiled|edited) by\b",  # Reuters credits
+    r"^\(?\s*(?:(?:additional )?reporting|writing|editing|compiled|edited) by\b",  # (Reporting by X; Editing by Y)
     r"\b(?:newsletter|lettre d['’]information)\b.*\b(?:inscri|abonn|subscribe|sign up)",
     r"\b(?:inscri\w*|abonne\w*|subscribe|sign up)\b.*\b(?:newsletter|lettre d['’]information)\b",
     r"\bcookies?\b.*\b(?:accept|consent|param[èe]tr|manage|gérer)",
+    # rights: © 2008 X; Copyright 2008 AP; All rights reserved; This material may not be published...
+    r"©|^copyright\b|\bcopyright (?:©\s*)?\d{4}|\ball rights reserved|\btous droits (?:de reproduction )?réservés"
+    r"|\bmay not be (?:re)?(?:published|reproduced|broadcast|redistributed)|\breproduction (?:interdite|réservée)",
+    # prompts to click, bet, subscribe, share or comment, and "More..." links
+    r"\b(?:click|tap) here\b|\bcliquez ici\b|\b(?:place (?:a |your )?bets?|free bets?|bet now|pariez)\b"
+    r"|^(?:subscribe|sign up|log ?in|register|abonnez-vous|inscrivez-vous|connectez-vous)\b"
+    r"|^(?:share|print|e-?mail) (?:this|cet)\b|^(?:follow us|suivez-nous)\b"
+    r"|^(?:(?:leave|post|add|write|view|read|show) (?:a |your |all )?comments?|comments?\s*(?:\(\d+\)|:|$))"
+    r"|\bhave your say\b|\bjoin the (?:conversation|discussion|debate)\b"
+    r"|^(?:réagissez|laisser un commentaire|commentaires?\s*(?:\(\d+\)|:|$))"
+    r"|^(?:more|plus|suite|lire la suite|continue reading)\s*(?:\.\.\.|…|»|>+)?$|^advertisement$|^publicité$",
 ]
+# A dateline is followed by a sentence's start: "Smith (Labour) - the MP said" is not one.
+SENTENCE_START = r"(?=[A-ZÀ-Þ0-9\"“«'‘])"
 DEFAULT_DATELINES = [
-    # PARIS (AFP) - ; WASHINGTON, Aug 20 (Reuters) -
-    rf"^[A-ZÀ-Þ][\w'’. \-]{{1,40}}(?:,\s*[^()\n]{{1,30}})?\s*\((?:{AGENCIES})\)\s*[-–—:]\s*",
-    # LONDON — ; NEW YORK, Nov. 27 -- (a place in capitals, no agency)
-    r"^[A-ZÀ-Þ][A-ZÀ-Þ'’. \-]{1,30}(?:,\s*[^()\n—–]{1,30})?\s*(?:--|–|—)\s+",
+    # PARIS (AFP) - ; WASHINGTON, Aug 20 (Reuters) -- ; New Delhi, Jan 13 (IANS):
+    rf"^[A-ZÀ-Þ][\w'’. \-]{{1,40}}(?:,\s*[^()\n]{{1,30}})?\s*\((?:{AGENCIES}|[A-Z]{{2,6}})\)\s*(?:--|[-–—:])\s*",
+    # NEW YORK, NY (Sports Network) - ; DENVER (Billboard) - ; SAN JOSE (Map, News) - (capitalised words, a source)
+    rf"^[A-ZÀ-Þ][\w'’.\-]*(?:\s+[A-ZÀ-Þ][\w'’.\-]*){{0,3}}(?:,\s*[^()\n]{{1,30}})?\s*\([^()\n]{{1,40}}\)\s*(?:--|[-–—])\s+{SENTENCE_START}",
+    # LONDON — ; OTTAWA - ; NEW YORK, Nov. 27 -- ; NEW DELHI: (a place in capitals, no source)
+    rf"^[A-ZÀ-Þ][A-ZÀ-Þ'’. \-]{{1,30}}(?:,\s*[^()\n—–:]{{1,30}})?\s*(?:--|[-–—:])\s+{SENTENCE_START}",
     # Meadow Lake, Saskatchewan – ; Texas, États-Unis -- (place, region: both capitalised)
-    r"^[A-ZÀ-Þ][\w'’. \-]{1,30},\s*[A-ZÀ-Þ][\w'’. \-]{1,30}\s+(?:--|–|—)\s+",
+    rf"^[A-ZÀ-Þ][\w'’. \-]{{1,30}},\s*[A-ZÀ-Þ][\w'’. \-]{{1,30}}\s+(?:--|[-–—])\s+{SENTENCE_START}",
 ]
 AFP_SUBHEADING = re.compile(r"^-\s+(.+?)\s+-$")
+LIST_MARKER = re.compile(r"^[-–—•*·]\s+")  # an item of a list, as extraction gives it ("- item")
+# Hard-wrapped text: lines cut at a width of this many characters (plain text's 70-80, narrower columns).
+WRAP_WIDTHS = range(50, 101)
+WRAP_FULL = 0.75  # a line at least this share of the width is full: the next word did not fit
+LOWER_START = re.compile(r"[a-zà-ÿ]+\b(?![-'’]?[A-Z])")  # a lower-case word ("iPhone" starts a sentence)
 SENTENCE_END = re.compile(r"[.!?…:;]\s*[»”\"’')\]]*\s*$")
 # Characters that change how text looks to a machine but not to a reader.
 CHARACTER_MAP = str.maketrans(
@@ -180,17 +203,18 @@ def clean(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list
     lang = bundle(language)
     blocks: list[Block] = []
     dropped: list[tuple[str, str]] = []
-    for line in (ln.strip() for ln in text.splitlines()):
+    for line in unwrap([ln.strip() for ln in text.splitlines()], compiled):
         if not line:
             continue
-        if is_code(line):  # markup, script or style that damaged HTML left as text
-            dropped.append((line, "code or markup"))
-            continue
-        block, reason = _classify_line(line, compiled, rules, first=not any(not b.heading for b in blocks))
+        block, reason = _classify_line(line, compiled, rules)
         if reason:
             dropped.append((line, reason))
+        elif block is not None and block.heading:
+            blocks.append(block)
         elif block is not None:
-            blocks.append(block if block.heading else Block(tuple(lang.sentences(block.text))))
+            sentences, boilerplate = _sentences(block.text, lang, compiled)
+            dropped.extend(boilerplate)
+            blocks.extend([Block(sentences)] if sentences else [])
     body = "\n".join(b.text for b in blocks if not b.heading)
     if not words(body):  # punctuation only ("...", "???"): no news, and its fingerprint would be sha1("")
         return None, [], Failure(raw.source, raw.location, "no news text left after cleaning")
@@ -208,22 +232,82 @@ def clean(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list
     return dispatch, removals, None
 
 
-def _classify_line(
-    line: str, compiled: _Compiled, rules: CleaningRules, first: bool
-) -> tuple[Block | None, str | None]:
-    """(block, None) to keep, (None, reason) to drop."""
+def unwrap(lines: list[str], compiled: _Compiled) -> list[str]:
+    """Hard-wrapped text joined into paragraphs (segmentation reads their line breaks as spaces), other
+    lines as they are. A line goes on the one
+    before it when that one stops mid-sentence and this one goes on in lower case, or when the text
+    is hard-wrapped and the one before is full (near the width). Captions and boilerplate lines
+    stay lines of their own, to be dropped whole; an empty line ends a paragraph."""
+    width = _wrap_width(lines)
+    joined: list[str] = []
+    previous = ""
+    for line in lines:
+        if line and previous and _cut_mid_sentence(previous, line, width) \
+                and not _drop_reason(previous, compiled) and not _drop_reason(line, compiled):
+            joined[-1] = f"{joined[-1]}\n{line}"  # kept as it came: a sentence stays a piece of the text
+        else:
+            joined.append(line)
+        previous = line
+    return joined
+
+
+def _cut_mid_sentence(line: str, following: str, width: int | None) -> bool:
+    if SENTENCE_END.search(line):
+        return False
+    return bool(LOWER_START.match(following)) or (width is not None and len(line) >= WRAP_FULL * width)
+
+
+def _wrap_width(lines: list[str]) -> int | None:
+    """The width the text was wrapped at (its 90th-percentile line length), or None when it is not
+    hard-wrapped: four lines or more, a width in WRAP_WIDTHS, most full lines stopping mid-sentence
+    and a fifth of those going on in lower case (a list of titles does not)."""
+    lengths = sorted(len(line) for line in lines if line)
+    if len(lengths) < 4 or (width := lengths[int(0.9 * (len(lengths) - 1))]) not in WRAP_WIDTHS:
+        return None
+    pairs = [(a, b) for a, b in zip(lines, lines[1:]) if len(a) >= WRAP_FULL * width and b]
+    open_ = [b for a, b in pairs if not SENTENCE_END.search(a)]
+    wrapped = len(open_) >= len(pairs) / 2 and sum(bool(LOWER_START.match(b)) for b in open_) >= len(open_) / 5
+    return width if open_ and wrapped else None
+
+
+def _drop_reason(line: str, compiled: _Compiled) -> str | None:
+    """Why a line (or a sentence) is dropped whole, if it is."""
+    if is_code(line):  # markup, script or style that damaged HTML left as text
+        return "code or markup"
     if any(p.search(line) for p in compiled.captions):
-        return None, "photo caption or credit"
+        return "photo caption or credit"
     if len(words(line)) <= 40 and any(p.search(line) for p in compiled.drop_lines):
-        return None, "boilerplate line"
+        return "boilerplate line"
+    return None
+
+
+def _sentences(paragraph: str, lang: LanguageBundle, compiled: _Compiled) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+    """A paragraph's sentences, less those dropped whole ("Click here...", a rights line or a caption
+    run into the text), each without a leading dash (a dateline cut mid-line leaves one); and the
+    dropped ones with their reason."""
+    kept, dropped = [], []
+    for sentence in lang.sentences(paragraph):
+        if reason := _drop_reason(sentence, compiled):
+            dropped.append((sentence, reason))
+        elif sentence := LIST_MARKER.sub("", sentence):
+            kept.append(sentence)
+    return tuple(kept), dropped
+
+
+def _classify_line(line: str, compiled: _Compiled, rules: CleaningRules) -> tuple[Block | None, str | None]:
+    """(block, None) to keep, (None, reason) to drop."""
+    reason = _drop_reason(line, compiled)
+    if reason:
+        return None, reason
     subheading = AFP_SUBHEADING.match(line)
     if subheading:
         return Block((subheading.group(1),), heading=True), None
+    line = LIST_MARKER.sub("", line)
     for pattern in compiled.inline_credits:
         line = pattern.sub("", line)
-    if first:
-        for pattern in compiled.datelines:
-            line = pattern.sub("", line, count=1)
+    # Any paragraph may open on a dateline: pages put a standfirst or a time before the story's.
+    for pattern in compiled.datelines:
+        line = pattern.sub("", line, count=1)
     if not line.strip():
         return None, "dateline"
     if len(words(line)) <= rules.heading_max_words and not SENTENCE_END.search(line):

@@ -27,8 +27,9 @@ LANGUAGE_NAMES = {
 }
 
 # Characters pysbd uses as placeholders while it segments: text that holds them comes back rewritten
-# ("∯" as ".") or lost ("ȸ"). pysbd segments a copy where each is a private-use character instead.
-PYSBD_RESERVED = str.maketrans({c: "\ue000" for c in "∯♟♝ǃ♨☝ƪᓴᓷᓸᓳᓱᓰᓭ✂☏♭♬☉☈☇☄∮ȹȸ⎋⌬"})
+# ("∯" as "."), or lost ("ȸ"). pysbd segments a copy where each is a private-use character instead, and
+# where a line break is a space: pysbd ends a sentence at one, and a paragraph's are hard wraps.
+PYSBD_RESERVED = str.maketrans({c: "\ue000" for c in "∯♟♝ǃ♨☝ƪᓴᓷᓸᓳᓱᓰᓭ✂☏♭♬☉☈☇☄∮ȹȸ⎋⌬"} | {"\n": " "})
 # pysbd's time grows with the square of a paragraph's length: it segments pieces of about this many
 # characters, cut after a sentence end (PIECE_END) when the piece has one.
 PYSBD_CHUNK = 4000

@@ -171,3 +171,60 @@ def test_a_portuguese_page_is_left_out_when_languages_are_french_and_english():
     assert report.languages_left_out() == "pt 2, ru 1"
     assert "- Left out, language not in cleaning.languages: pt 2, ru 1\n" in to_markdown(
         Digest(date(2026, 11, 27), "D", "en", [], report))
+
+
+@pytest.mark.parametrize("line", [
+    "© 2008 Rural Press Ltd.",
+    "Copyright 2008 The Associated Press. All rights reserved. This material may not be published, broadcast, "
+    "rewritten or redistributed.",
+    "Tous droits réservés.",
+    "Click here to bet on football with Sky Bet!",
+    "(Reporting by Michael Shields; Editing by Rory Channing)",
+    "Subscribe to our morning briefing for the day's top stories.",
+    "Abonnez-vous pour lire la suite de cet article.",
+    "Leave a comment",
+    "Comments (12)",
+    "Réagissez à cet article.",
+    "More...",
+    "(AP Photo/Charles Dharapak)",
+])
+def test_boilerplate_and_captions_never_reach_a_summary(line):
+    news = "The council approved the new budget on Tuesday after a long debate."
+    dispatch, removals, _ = _clean_text(f"{news}\n{line}\nThe mayor said the vote was a relief for the city.")
+    assert dispatch.sentences == [news, "The mayor said the vote was a relief for the city."]
+    assert [r.text for r in removals] == [line]
+
+
+@pytest.mark.parametrize("dateline", [
+    "OTTAWA - ", "LAS VEGAS -- ", "NEWCASTLE, England - ", "NEW YORK, NY (Sports Network) - ",
+    "DENVER (Billboard) - ", "KUALA LUMPUR, Malaysia (AP) -- ", "Meadow Lake, Saskatchewan - ", "- ",
+])
+def test_datelines_of_any_form_are_cut_wherever_the_story_starts(dateline):
+    standfirst = "Ministers face a vote on the budget this week, the first test of the new government."
+    dispatch, _, _ = _clean_text(f"Budget vote\n{standfirst}\n{dateline}The finance minister defended the plan on Monday.")
+    assert dispatch.sentences == [standfirst, "The finance minister defended the plan on Monday."]
+    # a name with its party before a dash is the sentence itself
+    kept = "John Smith (Labour) - the member for Leeds - voted against the plan on Monday."
+    assert _clean_text(kept)[0].sentences == [kept]
+
+
+def test_hard_wrapped_text_is_joined_into_paragraphs_not_taken_for_headings():
+    text = ("FRANKFURT, Jan 9 (Reuters) - U.S. software group Microsoft\n"
+            "will not launch a product that competes directly with Apple\n"
+            "Inc's iPhone, Chairman Bill Gates said in an interview with\n"
+            "Germany's Frankfurter Allgemeine Zeitung.\n"
+            "\"No, we won't do that. In the so-called smart phone business\n"
+            "we will concentrate solely on software,\" Gates was quoted as\n"
+            "saying in the interview published on Wednesday.\n"
+            "Apple's iPhone, which also plays music and lets users browse\n"
+            "the internet, has been a big hit.\n")
+    dispatch, _, _ = _clean_text(text)
+    assert all(sentence in text for sentence in dispatch.sentences)  # the wraps stay, read as spaces
+    assert [" ".join(sentence.split()) for sentence in dispatch.sentences] == [
+        "U.S. software group Microsoft will not launch a product that competes directly with Apple Inc's iPhone, "
+        "Chairman Bill Gates said in an interview with Germany's Frankfurter Allgemeine Zeitung.",
+        "\"No, we won't do that. In the so-called smart phone business we will concentrate solely on software,\" "
+        "Gates was quoted as saying in the interview published on Wednesday.",
+        "Apple's iPhone, which also plays music and lets users browse the internet, has been a big hit.",
+    ]
+    assert not any(block.heading for block in dispatch.blocks)
