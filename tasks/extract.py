@@ -252,13 +252,17 @@ def _title(candidates: list[tuple[str, str]], names: list[str | None], text: str
     that, with their site and section decorations cut, are headlines with their share of words in the
     text's opening or the URL's path (see NEEDED_SUPPORT), the best attested (stated, agreed, else the
     one with most of its words there); one of a section's few words ("Local Teams") only when no longer
-    one is, one word never unless stated."""
+    one is, one word never unless stated, nor the name of a folder of the URL ("Local Sports Wire" at
+    /localsportswire/…: a section's)."""
     keys = _name_keys(names, url)
-    found = _lower_words(" ".join(text.split()[:OPENING_WORDS]) + " " + urlsplit(url or "").path)
+    path = urlsplit(url or "").path
+    found = _lower_words(" ".join(text.split()[:OPENING_WORDS]) + " " + path)
+    # a folder of one word is a section's ("localsportswire"); one of words joined is a slug ("about-bugs")
+    sections = {folder.lower() for folder in path.split("/")[:-1] if folder.isalnum()}
     ranked = []
     for index, (candidate, where) in enumerate(candidates):
         title = _cut(candidate, keys, found)
-        if not title:
+        if not title or (len(title.split()) <= SECTION_MAX_WORDS and _compact(title) in sections):
             continue
         evidence, support = _evidence(title, where, candidates), _support(title, found)
         if support >= NEEDED_SUPPORT[evidence] and (evidence == STATED or len(title.split()) > 1):

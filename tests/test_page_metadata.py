@@ -178,3 +178,10 @@ def test_a_sites_name_set_off_by_a_colon_inside_a_part_and_a_part_of_the_sites_n
     assert _cleaned(page)[0].title == HEADLINE
     page = _page(f"<title>AKI - Adnkronos international Algeria: {HEADLINE}</title>", BODY)
     assert _cleaned(page, "http://www.adnkronos.com/AKI/English/Security/?id=1.0.1727765543")[0].title == HEADLINE
+
+
+def test_a_short_title_named_as_a_folder_of_the_url_is_a_section_not_a_headline():
+    page = _page("<title>Local Sports Wire</title>", "<h1>Local Sports Wire</h1>" + BODY)
+    assert _cleaned(page, "http://wjz.com/localsportswire/22.0.html?type=national")[0].title is None
+    page = _page(f"<title>{HEADLINE}</title>", "<h1>Local Sports Wire</h1>" + BODY)
+    assert _cleaned(page, "http://wjz.com/localsportswire/22.0.html?type=national")[0].title == HEADLINE
