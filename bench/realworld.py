@@ -116,9 +116,10 @@ MEDIA_WORDS = re.compile(r"\b(?:news|online|tv|radio|times|post|herald|tribune|j
                          r"mercury|bulletin|inquirer|reporter|dispatch|standard|independent|guardian)\b", re.I)
 
 
-def headline_problem(headline: str, site_names: Iterable[str]) -> str | None:
+def headline_problem(headline: str, site_names: Iterable[str], title: str = "a title") -> str | None:
     """Why `headline` is not an article's title (a reviewer's rule), or None. `site_names`: the
-    story's outlets, its pages' site names and host names."""
+    story's outlets, its pages' site names and host names; `title`: one its pages hold, if any (a
+    cut lead is then no headline; on pages without any, it is the best there is)."""
     text = " ".join(headline.split())
     words = text.split()
     sites = {_letters(s) for s in site_names if len(_letters(s)) >= 3}
@@ -128,7 +129,7 @@ def headline_problem(headline: str, site_names: Iterable[str]) -> str | None:
         (_letters(text) in sites, "the site's name"),
         (_looks_like_a_site(words), "a site or section name"),
         (len(words) > 30, "longer than a headline"),
-        (text.endswith(("…", "...")), "a cut sentence"),
+        (bool(title) and text.endswith(("…", "...")), f"a cut lead while a page holds a title ({title[:80]!r})"),
         (decoration(text, sites) is not None, f"a site decoration left ({decoration(text, sites)!r})"),
         (markup(text) is not None, "markup"),
     )
@@ -137,8 +138,12 @@ def headline_problem(headline: str, site_names: Iterable[str]) -> str | None:
 
 def _looks_like_a_site(words: list[str]) -> bool:
     """A short name in title case ending with what it is: "A Netsports Site", "Sky Sports News"."""
-    named = all(w[:1].isupper() or w[:1].isdigit() or w.casefold() in {"a", "the", "of", "and", "&", "de"} for w in words)
-    return 0 < len(words) <= 5 and named and bool(MEDIA_WORDS.fullmatch(words[-1].strip(".:,")))
+    return 0 < len(words) <= 5 and _named(words) and bool(MEDIA_WORDS.fullmatch(words[-1].strip(".:,")))
+
+
+def _named(words: list[str]) -> bool:
+    """Every word capitalised (or a number, or a small joining word), as in a name."""
+    return all(w[:1].isupper() or w[:1].isdigit() or w.casefold() in {"a", "the", "of", "and", "&", "de"} for w in words)
 
 
 def decoration(headline: str, sites: set[str]) -> str | None:
@@ -151,14 +156,17 @@ def decoration(headline: str, sites: set[str]) -> str | None:
     prefix = PREFIX.match(headline)
     if prefix:
         edges.append(prefix.group(1))
-    return next((edge for edge in edges if _is_site(edge, sites)), None)
+    piped = "|" in headline or "::" in headline  # a pipe is a site's separator, never a headline's
+    return next((edge for edge in edges if _is_site(edge, sites, piped)), None)
 
 
-def _is_site(part: str, sites: set[str]) -> bool:
-    if len(part.split()) > 4:
+def _is_site(part: str, sites: set[str], piped: bool) -> bool:
+    """A domain, a name with a media word ("ABC News", not "… third today" unless after a pipe), or
+    one of the story's sites."""
+    words, letters = part.split(), _letters(part)
+    if len(words) > 4:
         return False
-    letters = _letters(part)
-    return bool(DOMAIN.search(part)) or bool(MEDIA_WORDS.search(part)) or any(
+    return bool(DOMAIN.search(part)) or ((piped or _named(words)) and bool(MEDIA_WORDS.search(part))) or any(
         site in letters or letters in site for site in sites if len(letters) >= 3)
 
 
@@ -283,7 +291,7 @@ def language_problem(text: str, label: str, confidence: float = 0.9) -> str | No
     if len(text) < 80:
         return None
     found, probability = _identifier().classify(text)
-    return f"{found} ({probability:.2f}), labelled {label}" if found != label and probability >= confidence else None
+    return f"{found}, labelled {label} (p = {probability:.2f})" if found != label and probability >= confidence else None
 
 
 # ---- the pages, as a crawl dump ----------------------------------------------------------------
@@ -478,7 +486,9 @@ def judge_story(story: dict, names: dict[str, PageNames], key: str) -> list[Offe
     sites = [name for d in dispatches for name in
              [d.get("source") if not outlet_problem(d.get("source"), []) else "",
               *site_names(d.get("url"), _names(d, names).site_name)]]
-    found += offender("headline", headline_problem(headline, sites), headline)
+    titles = [t for d in dispatches for t in [d.get("title") or "", *_names(d, names).titles]]
+    title = next((t for t in titles if t != headline and headline_problem(t, sites, title="") is None), "")
+    found += offender("headline", headline_problem(headline, sites, title), headline)
     for d in dispatches:
         page = _names(d, names)
         # A page whose <title> is its site's name ("The Sports Network") makes that name no title.

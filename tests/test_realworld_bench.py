@@ -65,10 +65,18 @@ def test_publishers_names_pass(outlet):
     ("Purporsaic-alt.css", "a file name"),
     ("Local Teams", "fewer than three words"),
     ("A Netsports Site", "a site or section name"),
-    ("The body would examine the Iranian president's offer of …", "a cut sentence"),
+    ("The body would examine the Iranian president's offer of …", "a cut lead while a page holds a title ('a title')"),
 ])
 def test_headlines_that_are_not_titles(headline, why):
     assert headline_problem(headline, []) == why
+
+
+def test_a_cut_lead_is_a_headline_only_when_no_page_holds_a_title():
+    story = CLEAN_STORY | {"headline": "The city council approved the harbour budget on Tuesday after a six-hour …"}
+    assert [o.why for o in judge_story(story, {}, "k")] == [
+        f"a cut lead while a page holds a title ({CLEAN_STORY['headline']!r})"]
+    untitled = story | {"dispatches": [d | {"title": None} for d in story["dispatches"]]}
+    assert judge_story(untitled, {}, "k") == []
 
 
 def test_a_site_decoration_left_on_a_headline():
@@ -76,7 +84,9 @@ def test_a_site_decoration_left_on_a_headline():
     assert "decoration" in headline_problem("Aussies need doubles win at Hopman Cup - ABC News", sites)
     assert "decoration" in headline_problem("Stars shine | Entertainment | Television", [])
     assert "decoration" in headline_problem("Bloomberg.com: Stocks fall as oil climbs", [])
+    assert "decoration" in headline_problem("Bulls draft pick arrested in Chicago | Breaking news", [])
     assert headline_problem("Man dies in crash on the ring road - police", []) is None
+    assert headline_problem("Stocks slide on oil fears - Dow down 200 points today", []) is None
     assert headline_problem("Aussies need doubles win at Hopman Cup", sites) is None
 
 
