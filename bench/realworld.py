@@ -15,17 +15,20 @@ in another language than their label; then each day runs again on a fresh store 
 and .json must be byte-identical.
 
     .venv/bin/python bench/realworld.py [--pages FILE.jsonl.gz|DIR ...] [--limit N] [--list] [--json OUT]
+                                        [--commit REV]
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -388,8 +391,9 @@ def run_flow(work: Path, dump: Path, day: date, env: dict[str, str], seed: int) 
     config = work / "digest.toml"
     config.write_text(config_text(work, dump), encoding="utf-8")
     started = time.perf_counter()
-    child = subprocess.run([sys.executable, __file__, "--child", str(config), "--day", day.isoformat()],
-                           env=env | {"PREFECT_LOGGING_LEVEL": "WARNING", "PYTHONHASHSEED": str(seed)}, cwd=work, capture_output=True, text=True)
+    child = subprocess.run([sys.executable, "-c", CHILD, str(config), day.isoformat()], cwd=work,
+                           env=env | {"PREFECT_LOGGING_LEVEL": "WARNING", "PYTHONHASHSEED": str(seed)},
+                           capture_output=True, text=True)
     wall = time.perf_counter() - started
     if child.returncode:
         sys.exit(f"the flow failed on {day}:\n{child.stderr[-3000:]}")
@@ -397,11 +401,22 @@ def run_flow(work: Path, dump: Path, day: date, env: dict[str, str], seed: int) 
     return Run(files, json.loads(child.stdout.strip().splitlines()[-1]), wall)
 
 
-def child(config: Path, day: date) -> None:
-    """In the fresh process: the flow once, its result as the last line of stdout."""
-    from flows.daily_digest import run_daily_digest
+# The fresh process: the flow once, its result as the last line of stdout. A `-c` program, not this
+# file: the extraction workers are spawned, and would import this file again, which puts the working
+# tree first on sys.path; the code measured is the PYTHONPATH's (the working tree, or --commit's export).
+CHILD = """import json, sys
+from datetime import date
+from flows.daily_digest import run_daily_digest
+print(json.dumps(run_daily_digest(date=date.fromisoformat(sys.argv[2]), config_path=sys.argv[1], email=False)))
+"""
 
-    print(json.dumps(run_daily_digest(date=day, config_path=str(config), email=False)))
+
+def export(revision: str, folder: Path) -> Path:
+    """The tree of a commit, written to `folder` (`git archive`): what it measures cannot change under it."""
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
 
 
 def first_difference(first: bytes, second: bytes) -> str | None:
@@ -534,29 +549,30 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="the first N pages only")
     parser.add_argument("--list", action="store_true", help="print every offender")
     parser.add_argument("--json", type=Path, help="write the figures and offenders here")
-    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # run the flow once: its config file
-    parser.add_argument("--day", type=date.fromisoformat, help=argparse.SUPPRESS)
+    parser.add_argument("--commit", help="measure this commit's code (a clean export), not the working tree")
     args = parser.parse_args()
-    if args.child:
-        return child(args.child, args.day)
     missing = [str(p) for p in args.pages if not p.exists()]
     if missing:
         sys.exit(f"{', '.join(missing)} absent: the benchmark reads ../shared/bench/extraction (see its README)")
     started = time.perf_counter()
-    days = run_all(load_pages(args.pages, args.limit))
+    days = run_all(load_pages(args.pages, args.limit), args.commit)
     wall = time.perf_counter() - started
-    print_report(days, wall, args.list)
+    measured = measured_code(args.commit)
+    print_report(days, wall, args.list, measured)
     if args.json:
-        args.json.write_text(json.dumps(as_json(days, wall), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        args.json.write_text(json.dumps(as_json(days, wall, measured), ensure_ascii=False, indent=2) + "\n",
+                             encoding="utf-8")
 
 
-def run_all(pages: list[Page]) -> list[Day]:
-    """One crawl per dataset, each digested twice on fresh stores, against one Prefect server."""
+def run_all(pages: list[Page], revision: str | None) -> list[Day]:
+    """One crawl per dataset, each digested twice on fresh stores, against one Prefect server, by the
+    working tree's code or `revision`'s."""
     crawls: dict[str, list[Page]] = defaultdict(list)
     for page in pages:
         crawls[page.dataset].append(page)
     with tempfile.TemporaryDirectory(prefix="digest-realworld-") as tmp, ExitStack() as stack:
-        env = prefect_env(Path(tmp), stack)
+        code = export(revision, Path(tmp) / "code") if revision else ROOT
+        env = prefect_env(Path(tmp), stack) | {"PYTHONPATH": str(code)}
         return [digest_crawl(name, crawl, Path(tmp) / name, env) for name, crawl in crawls.items()]
 
 
@@ -603,10 +619,10 @@ def met(verdict: Verdict, denominator: str | None, rule: str, share: float | Non
     return count == 0 if share is None else count <= share * verdict.totals[denominator]
 
 
-def print_report(days: list[Day], wall: float, listing: bool) -> None:
+def print_report(days: list[Day], wall: float, listing: bool, measured: str) -> None:
     whole = total(days)
     heads = [f"{d.name} ({d.pages} pages, {d.day})" for d in days]
-    print(f"Commit {commit()}; {sum(d.pages for d in days)} pages in {len(days)} runs, each run twice.\n")
+    print(f"Code: {measured}; {sum(d.pages for d in days)} pages in {len(days)} runs, each run twice.\n")
     print("| what a reader sees | " + " | ".join(heads) + " | all | target | met |")
     print("|---|" + "---|" * (len(days) + 3))
     for rule, what, denominator, share in ROWS:
@@ -641,22 +657,25 @@ def print_offenders(verdict: Verdict) -> None:
             print(f"- [{o.why}] {o.text[:300]!r}\n  story: {o.story[:120]!r}, page: {o.url}")
 
 
-def as_json(days: list[Day], wall: float) -> dict:
+def as_json(days: list[Day], wall: float, measured: str) -> dict:
     whole = total(days)
-    return {"commit": commit(), "wall": round(wall, 1), "counts": dict(whole.counts), "totals": dict(whole.totals),
+    return {"code": measured, "wall": round(wall, 1), "counts": dict(whole.counts), "totals": dict(whole.totals),
             "runs": [{"name": d.name, "day": d.day.isoformat(), "pages": d.pages, "counts": dict(d.verdict.counts),
                       "totals": dict(d.verdict.totals), "identical": d.verdict.identical[0],
                       "walls": [round(w, 1) for w in d.walls], "flow": d.flow} for d in days],
             "offenders": [asdict(o) for o in whole.offenders]}
 
 
-def commit() -> str:
-    """The commit measured, and whether the tree held uncommitted changes."""
+def measured_code(revision: str | None) -> str:
+    """The commit measured, and whether the working tree held uncommitted changes (others' edits may
+    have landed while it ran)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
+    if revision:
+        return f"commit {git('rev-parse', '--short', revision)} (a clean export)"
     head, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "--untracked-files=no")
-    return f"{head}{' (tree dirty)' if dirty else ''}" if head else f"{ROOT} (not a git checkout)"
+    return f"working tree at {head}{', with uncommitted changes' if dirty else ', clean'}"
 
 
 if __name__ == "__main__":
