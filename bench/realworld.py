@@ -15,7 +15,7 @@ in another language than their label; then each day runs again on a fresh store 
 and .json must be byte-identical.
 
     .venv/bin/python bench/realworld.py [--pages FILE.jsonl.gz|DIR ...] [--limit N] [--list] [--json OUT]
-                                        [--commit REV]
+                                        [--commit REV] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -200,17 +200,25 @@ BOILERPLATE = re.compile(
     r"\be-?mail this\b|\bprint this\b|\bfollow us\b|\bread more\b|\bcontinue reading\b|^(?:see |view )?more\s*(?:\.\.\.|…|»)\s*$|"
     r"^advertisement\b|\bbet (?:now|here|on this)\b|\bfree bets?\b|\bplace (?:a |your )?bets?\b|\bsportsbook\b|"
     r"^(?:read |see )?(?:our |the )?(?:terms of (?:use|service)|privacy policy)\b|\brelated (?:stories|articles|links|coverage)\s*:|"
-    r"\blire aussi\b|\babonnez-vous\b|\btous droits\b", re.IGNORECASE)
+    r"\blire aussi\b|\babonnez-vous\b|\btous droits\b|"
+    r"\bclicking (?:on )?(?:the|these|this) links?\b|\b(?:comments?|print|e-?mail|share)\s+(?:print|e-?mail|share|save)\b|"
+    r"\bbest viewed\b|\bcheck out our\b|\bphoto gallery\b|\b(?:exclude|remove|delete)s? comments\b|"
+    r"\bcomments? (?:policy|guidelines)\b|\b[\w.+-]+@[\w-]+\.[\w.]+\b|^link\s*:|(?:\s\|\s.*){2}", re.IGNORECASE)
+BYLINE = re.compile(r"^By [A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+)+\b")  # "By LESLIE BREFELD Summit Daily News …"
 CAPTION = re.compile(
     r"\(\s*(?:AP|AFP|Reuters|Getty|EPA|PA|CP)?\s*(?:photo|image|file)\b|\bphoto(?:graph)?\s*(?:by\b|:|credit)|"
     r"\b(?:AP|AFP|REUTERS|Reuters|Getty Images|EPA|Bloomberg)\s*/\s*[A-Z]|\bfile (?:photo|picture)\b|"
     r"\bpictured (?:above|below|here|left|right|with|at|on|in)\b|\bimage (?:copyright|caption)\b|"
-    r"\bphoto caption\b|\bcaption\s*:|\bcredit\s*:|\b(?:click|tap) to enlarge\b|\benlarge (?:this )?(?:photo|image)\b",
+    r"\bphoto caption\b|\bcaption\s*:|\bcredit\s*:|\b(?:click|tap) to enlarge\b|\benlarge (?:this )?(?:photo|image)\b|"
+    r"\b(?:AP|AFP|Reuters|Getty|EPA) (?:photo|graphic|images?)\b|^(?:cover |main |top )?(?:image|photo|picture)\s*:",
     re.IGNORECASE)
+DASH = r"(?:[-–—_]{1,2}|:)"  # 2008 AP copy wrote "Fairfield (AP) _ …"
 DATELINE = re.compile(
     r"^[-–—]+\s|"  # a leading dash: what is left of a cut dateline
-    r"^[A-Z][A-Z.'’]+(?:[ -][A-Z][A-Z.'’]+)*(?:,\s*[A-Za-z.'’ ]{2,30})?\s*(?:\([^)]{1,40}\))?\s*(?:[-–—]{1,2}|:)\s|"
-    r"^[A-Z][\w.'’ -]{1,40}(?:,\s*[\w.'’ ]{1,30})?\s*\((?![\d-]+\))[^)]{1,40}\)\s*[-–—:]{1,2}\s")  # not a score: "Viera (4-0):"
+    r"^\([^)]{1,40}\)\s*[-–—_]{1,2}\s|"  # an agency left: "(Sports Network) - …"
+    r"^[A-Z][A-Z.'’]+(?:[ ,-]+[A-Z][A-Z.'’]+)*\s*\((?:[A-Z]{2,6}|Reuters|Bloomberg)\)\s|"  # "WASHINGTON (AP) Congress …"
+    rf"^[A-Z][A-Z.'’]+(?:[ -][A-Z][A-Z.'’]+)*(?:,\s*[A-Za-z.'’ ]{{2,30}})?\s*(?:\([^)]{{1,40}}\))?\s*{DASH}\s|"
+    rf"^[A-Z][\w.'’ -]{{1,40}}(?:,\s*[\w.'’ ]{{1,30}})?\s*\((?![\d-]+\))[^)]{{1,40}}\)\s*{DASH}\s")  # not "Viera (4-0):"
 VERBS = {
     "en": re.compile(r"\b(?:is|are|was|were|be|been|being|am|has|have|had|do|does|did|will|would|shall|should|can|"
                      r"could|may|might|must|said|says|say|told|tells|got|gets|made|makes|went|goes|came|comes|took|"
@@ -237,7 +245,7 @@ def sentence_problem(sentence: str, language: str = "en") -> str | None:
     opening = re.sub(r"^[\W\d_]+", "", text)
     checks = (
         (markup(text) is not None, "markup"),
-        (bool(BOILERPLATE.search(text)), "boilerplate"),
+        (bool(BOILERPLATE.search(text) or BYLINE.match(text)), "boilerplate"),
         (bool(CAPTION.search(text)), "a photo caption"),
         (bool(DATELINE.match(text)), "a dateline"),
         (bool(opening) and opening[0].islower() and not re.match(r"[a-z]+[A-Z]", opening), "a fragment: lower-case start"),
@@ -245,6 +253,7 @@ def sentence_problem(sentence: str, language: str = "en") -> str | None:
         (len(words) < 12 and language in VERBS and not _has_verb(text, language), "a fragment: no verb"),
         (text.rstrip("\"'”’» )").endswith(":"), "a lead-in (ends with a colon)"),
         (len(words) > 80, f"glued lines ({len(words)} words)"),
+        (not re.search(r"[.!?…:;\"'”’»)\]]$", text), "a fragment: no end punctuation (cut, or a heading)"),
     )
     return next((why for failed, why in checks if failed), None)
 
@@ -550,12 +559,13 @@ def main() -> None:
     parser.add_argument("--list", action="store_true", help="print every offender")
     parser.add_argument("--json", type=Path, help="write the figures and offenders here")
     parser.add_argument("--commit", help="measure this commit's code (a clean export), not the working tree")
+    parser.add_argument("--keep", type=Path, help="copy each day's digest files (.md, .html, .json) here")
     args = parser.parse_args()
     missing = [str(p) for p in args.pages if not p.exists()]
     if missing:
         sys.exit(f"{', '.join(missing)} absent: the benchmark reads ../shared/bench/extraction (see its README)")
     started = time.perf_counter()
-    days = run_all(load_pages(args.pages, args.limit), args.commit)
+    days = run_all(load_pages(args.pages, args.limit), args.commit, args.keep)
     wall = time.perf_counter() - started
     measured = measured_code(args.commit)
     print_report(days, wall, args.list, measured)
@@ -564,7 +574,7 @@ def main() -> None:
                              encoding="utf-8")
 
 
-def run_all(pages: list[Page], revision: str | None) -> list[Day]:
+def run_all(pages: list[Page], revision: str | None, keep: Path | None) -> list[Day]:
     """One crawl per dataset, each digested twice on fresh stores, against one Prefect server, by the
     working tree's code or `revision`'s."""
     crawls: dict[str, list[Page]] = defaultdict(list)
@@ -573,7 +583,7 @@ def run_all(pages: list[Page], revision: str | None) -> list[Day]:
     with tempfile.TemporaryDirectory(prefix="digest-realworld-") as tmp, ExitStack() as stack:
         code = export(revision, Path(tmp) / "code") if revision else ROOT
         env = prefect_env(Path(tmp), stack) | {"PYTHONPATH": str(code)}
-        return [digest_crawl(name, crawl, Path(tmp) / name, env) for name, crawl in crawls.items()]
+        return [digest_crawl(name, crawl, Path(tmp) / name, env, keep) for name, crawl in crawls.items()]
 
 
 def prefect_env(tmp: Path, stack: ExitStack) -> dict[str, str]:
@@ -585,12 +595,16 @@ def prefect_env(tmp: Path, stack: ExitStack) -> dict[str, str]:
     return stack.enter_context(prefect_server(tmp / "prefect"))
 
 
-def digest_crawl(name: str, pages: list[Page], work: Path, env: dict[str, str]) -> Day:
+def digest_crawl(name: str, pages: list[Page], work: Path, env: dict[str, str], keep: Path | None) -> Day:
     day = crawl_day(pages)
     dump = work / "dump" / f"{name}.jsonl"
     write_dump(pages, dump)
     first = run_flow(work / "run", dump, day, env, seed=1)
     again = run_flow(work / "rerun", dump, day, env, seed=2)
+    if keep:
+        keep.mkdir(parents=True, exist_ok=True)
+        for ext, content in first.files.items():
+            (keep / f"{name}-{day.isoformat()}.{ext}").write_bytes(content)
     names = {page.url: page_names(page.html) for page in pages}
     verdict = judge(json.loads(first.files["json"]), names)
     differences = [f"{ext}: {d}" for ext in FORMATS if (d := first_difference(first.files[ext], again.files[ext]))]

@@ -103,6 +103,14 @@ def test_a_site_decoration_left_on_a_headline():
     ("He added.", "a fragment: under six words"),
     ("The minister listed three reasons for the delay in his statement:", "a lead-in (ends with a colon)"),
     (" ".join(["The council met and the workers waited outside the hall"] * 9) + ".", "glued lines (90 words)"),
+    ("(Sports Network) - The Celtics will try to avoid losing two games in a row.", "a dateline"),
+    ("WASHINGTON (AP) Congress is asking the Justice Department to investigate.", "a dateline"),
+    ("Fairfield (AP) _ Investigators looking into a fire also have a car-theft case.", "a dateline"),
+    ("By LESLIE BREFELD Summit Daily News January 17, 2008 Comments Print Email I caught the film.", "boilerplate"),
+    ("AP Photo XAN101, GFX729 AP Graphic YEMEN ATTACK By AHMED AL-HAJ Associated Press Writer.", "a photo caption"),
+    ("Cover image: the lighting installation by a design studio at the festival.", "a photo caption"),
+    ("As always, you are welcome to email us at info@example.org with your questions.", "boilerplate"),
+    ("The Trojans resume their conference schedule tonight against the fifth-ranked team", "a fragment: no end punctuation (cut, or a heading)"),
 ])
 def test_sentences_an_editor_would_strike(sentence, why):
     assert sentence_problem(sentence, "en") == why
