@@ -61,7 +61,6 @@ from tld import get_fld  # trafilatura's (courlan's) dependency; its public suff
 from trafilatura.metadata import (
     TITLE_XPATHS,
     examine_meta,
-    examine_title_element,
     extract_meta_json,
     extract_metainfo,
     extract_url,
@@ -177,7 +176,8 @@ def _metadata(tree: lxml.html.HtmlElement, need_date: bool,
     doc.clean_and_trim()
     names = site_names(tree, json_ld, url or doc.url)
     candidates = [(doc.title, STATED), (json_ld.title, STATED), (extract_metainfo(tree, TITLE_XPATHS), "headline"),
-                  (examine_title_element(tree)[0], "title"), *((h1.text_content(), "h1") for h1 in tree.iter("h1")),
+                  (next((t.text_content() for t in tree.iter("title")), None), "title"),  # in <head> or not
+                  *((h1.text_content(), "h1") for h1 in tree.iter("h1")),
                   (next((h2.text_content() for h2 in tree.iter("h2")), None), "h1")]  # a page without <h1>s
     publisher = next((name for name in names if looks_like_name(name)), None)
     meta = {"title": None, "date": doc.date, "url": doc.url, "author": doc.author,

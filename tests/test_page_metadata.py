@@ -185,3 +185,9 @@ def test_a_short_title_named_as_a_folder_of_the_url_is_a_section_not_a_headline(
     assert _cleaned(page, "http://wjz.com/localsportswire/22.0.html?type=national")[0].title is None
     page = _page(f"<title>{HEADLINE}</title>", "<h1>Local Sports Wire</h1>" + BODY)
     assert _cleaned(page, "http://wjz.com/localsportswire/22.0.html?type=national")[0].title == HEADLINE
+
+
+def test_a_title_that_a_broken_head_left_in_the_body_is_read():
+    page = ('<html><head><meta http-equiv="Content-Type" conte</i></font><p><b>Please support local business!</b>'
+            f"</p><TITLE>{HEADLINE} \n </TITLE>\n<font face=arial size=2><b><h3> {HEADLINE}</b></h3>{BODY}")
+    assert _cleaned(page)[0].title == HEADLINE
