@@ -71,26 +71,33 @@ def markup(text: str) -> str | None:
 MONTHS = (r"jan(?:uary|vier)?|feb(?:ruary)?|f[ée]vr(?:ier)?|mar(?:ch|s)?|apr(?:il)?|avr(?:il)?|may|mai|"
           r"june?|juin|july?|juil(?:let)?|aug(?:ust)?|ao[uû]t|sept?(?:ember|embre)?|oct(?:ober|obre)?|"
           r"nov(?:ember|embre)?|dec(?:ember)?|d[ée]c(?:embre)?")
-WEEKDAYS = r"mon|tue|wed|thu|fri|sat|sun|lun|mar|mer|jeu|ven|sam|dim"
-DATE_WORDS = re.compile(rf"^(?:(?:{WEEKDAYS})\w*\.?,?\s+)?(?:\d{{1,2}}(?:st|nd|rd|th|er)?\s+)?(?:{MONTHS})\.?"
-                        rf"(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?(?:\s+\d{{2,4}})?$", re.IGNORECASE)
+WEEKDAYS = (r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?|"
+            r"lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche")
+DATE_PARTS = re.compile(rf"\([^)]*\)|\b(?:{WEEKDAYS})\b\.?|\b(?:{MONTHS})\b\.?|\d+(?:st|nd|rd|th|er)?|[^\w(]+|_",
+                        re.IGNORECASE)
 DATE_NUMBERS = re.compile(r"^\d{1,4}[-/]\d{1,2}(?:[-/]\d{1,4})?(?:[ T][\d:.]+)?$|^\d{1,2}\.\d{1,2}\.\d{2,4}$|^(?:19|20)\d\d$")
 NUMBER = re.compile(r"^[vV]?[\d\s.,:/#%-]+$")
+YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 COPYRIGHT = re.compile(r"©|\(c\)|\bcopyright\b|\ball rights\b|\btous droits\b|\bdroits réservés\b", re.IGNORECASE)
-SECTION_PATH = re.compile(r"\s[|>»/]\s|::|\s›\s")
+SECTION_PATH = re.compile(r"\s[|>»/]\s|::|\s›\s|\s[-–—]{1,2}\s")  # "SignOnSanDiego.com > News", "Goal.com - Chelsea"
 SENTENCE_END = re.compile(r"(?:\b[a-z]{3,}[.!?]|[:;,])$")  # "reserved.", "said!", a trailing colon; not "Inc."
 
 
-def outlet_problem(outlet: str | None, titles: Iterable[str]) -> str | None:
-    """Why `outlet` is not a publisher's name (a reviewer's rule), or None."""
+def outlet_problem(outlet: str | None, titles: Iterable[str], url: str | None = None) -> str | None:
+    """Why `outlet` is not a publisher's name (a reviewer's rule), or None. `url`: the page's."""
     name = " ".join((outlet or "").split())
-    words = name.split()
+    words = name.split() or [""]
     checks = (
         (not name, "empty"),
         (name.casefold() == SOURCE_NAME, "the files source's own name"),
         (bool(COPYRIGHT.search(name)), "a copyright line"),
-        (bool(DATE_WORDS.match(name) or DATE_NUMBERS.match(name)), "a date"),
+        (bool(DATE_NUMBERS.match(name)), "a date"),
         (bool(NUMBER.match(name)), "a number or version"),
+        (is_date(name), "a date"),
+        (bool(YEAR.search(name)), "holds a year (a copyright line's)"),
+        (name.casefold().startswith("welcome to"), "a greeting"),
+        (words[0][:1].islower() and "." not in words[0], "begins with a lower-case word"),
+        (name.casefold() in _subdomains(url), "a subdomain's label, not the publisher"),
         (len(words) > 6, "more than six words"),
         (bool(SENTENCE_END.search(name)), "ends like a sentence"),
         (bool(SECTION_PATH.search(name)), "a section path"),
@@ -101,16 +108,40 @@ def outlet_problem(outlet: str | None, titles: Iterable[str]) -> str | None:
 
 
 def _holds_title(name: str, title: str) -> bool:
-    """The outlet is, or holds, a title of the page (a title of three words or more: a name may be short)."""
+    """The outlet is, or holds, a title of the page, or its headline part ("T.J. Ford Cleared To
+    Practice" of "T.J. Ford Cleared To Practice - CBS 11"); three words or more: a name may be short."""
     title = " ".join(title.split()).casefold()
-    return len(title.split()) >= 3 and title in name.casefold()
+    headline = max(SEPARATOR.split(title), key=len).strip()  # four words at least: the site's part may be longest
+    return (len(title.split()) >= 3 and title in name.casefold()) or (len(headline.split()) >= 4 and headline == name.casefold())
+
+
+def is_date(text: str) -> bool:
+    """Only a date: months, weekdays, numbers and punctuation ("January 08, 2008", "Monday, January 14,
+    2008 (Mumbai):")."""
+    return not DATE_PARTS.sub("", text).strip() and any(c.isdigit() for c in text)
+
+
+def _subdomains(url: str | None) -> set[str]:
+    """The host's generic labels before its registrable domain ("hosted" of hosted.ap.org): no
+    publisher's name. A named one may be (profootballtalk.nbcsports.com)."""
+    labels = (urlsplit(url or "").hostname or "").split(".")
+    kept = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in {"co", "com", "net", "org", "ac", "gov"} else 2
+    return set(labels[:-kept]) & GENERIC_SUBDOMAINS
+
+
+GENERIC_SUBDOMAINS = {"hosted", "news", "blogs", "blog", "edition", "apps", "app", "story", "stories", "article",
+                      "articles", "web", "mobile", "home", "feeds", "rss", "sport", "sports", "local", "online", "en"}
 
 
 # ---- headlines: an article's title -----------------------------------------------------------
 
 FILE_NAME = re.compile(r"^\S+\.(?:css|js|php\d?|aspx?|jsp|cfm|s?html?|jpe?g|png|gif|svg|xml|json|txt|pdf|rss)$",
                        re.IGNORECASE)
-SEPARATOR = re.compile(r"\s+[|\-–—·•»]\s+|\s*::\s*|\s+\|\s*|\s*\|\s+")
+SEPARATOR = re.compile(r"\s+(?:[|\-–—·•»/]|--)\s+|\s*::\s*|\s+\|\s*|\s*\|\s+")
+FROM_SITE = re.compile(r"\(from ([^)]+)\)$", re.IGNORECASE)  # "… (from The Bolton News)"
+SECTION_WORDS = re.compile(r"(?:world|national|international|business|sports?|entertainment|tech(?:nology)?|politics|"
+                           r"health|science|local|opinion|lifestyle|travel|arts|culture|columnists|summary|general|"
+                           r"breaking news|latest news|news|uk|us|europe|asia|africa|americas|middle east)", re.I)
 PREFIX = re.compile(r"^([^:]{2,40}):\s")  # "Bloomberg.com: …"
 DOMAIN = re.compile(r"\b[\w-]+\.(?:com|net|org|info|biz|co\.uk|com\.au|co|ca|uk|au|in|de|fr|tv|fm|us)\b", re.I)
 MEDIA_WORDS = re.compile(r"\b(?:news|online|tv|radio|times|post|herald|tribune|journal|daily|gazette|telegraph|"
@@ -129,10 +160,11 @@ def headline_problem(headline: str, site_names: Iterable[str], title: str = "a t
     checks = (
         (bool(FILE_NAME.match(text)), "a file name"),
         (len(words) < 3, "fewer than three words"),
-        (_letters(text) in sites, "the site's name"),
+        (bool({_letters(text), _letters(re.sub(r"^the\s+", "", text, flags=re.I))} & sites), "the site's name"),
+        (is_date(text), "a date"),
         (_looks_like_a_site(words), "a site or section name"),
         (len(words) > 30, "longer than a headline"),
-        (bool(title) and text.endswith(("…", "...")), f"a cut lead while a page holds a title ({title[:80]!r})"),
+        (bool(title) and text.endswith(("…", "...", ".")), f"a cut lead while a page holds a title ({title[:80]!r})"),
         (decoration(text, sites) is not None, f"a site decoration left ({decoration(text, sites)!r})"),
         (markup(text) is not None, "markup"),
     )
@@ -151,16 +183,19 @@ def _named(words: list[str]) -> bool:
 
 def decoration(headline: str, sites: set[str]) -> str | None:
     """The site or section part left on a headline: "… - ABC News", "… | World | Europe",
-    "Bloomberg.com: …", "CTV Toronto - …"; None when the parts are all the article's."""
-    parts = [p for p in SEPARATOR.split(headline) if p.strip()]
-    if headline.count("|") >= 2:
+    "Bloomberg.com: …", "CTV Toronto - …", "… - National - General", "… (from The Bolton News)";
+    None when the parts are all the article's."""
+    parts = [p.strip() for p in SEPARATOR.split(headline) if p.strip()]
+    if headline.count("|") >= 2 or FROM_SITE.search(headline):
         return headline
-    edges = [parts[0], parts[-1]] if len(parts) > 1 else []
+    # Of three parts or more, the longest is the article's title; of two, either may be the site.
+    others = parts if len(parts) == 2 else [p for p in parts if p != max(parts, key=len)] if len(parts) > 2 else []
     prefix = PREFIX.match(headline)
-    if prefix:
-        edges.append(prefix.group(1))
-    piped = "|" in headline or "::" in headline  # a pipe is a site's separator, never a headline's
-    return next((edge for edge in edges if _is_site(edge, sites, piped)), None)
+    candidates = others + ([prefix.group(1)] if prefix else [])
+    piped = any(mark in headline for mark in ("|", "::", " / "))  # a site's separators, never a headline's
+    found = next((part for part in candidates if _is_site(part, sites, piped) or SECTION_WORDS.fullmatch(part)), None)
+    trail = len(parts) >= 3 and all(len(p.split()) <= 2 and _named(p.split()) for p in others)
+    return found or (" - ".join(others) if trail else None)
 
 
 def _is_site(part: str, sites: set[str], piped: bool) -> bool:
@@ -517,7 +552,7 @@ def judge_story(story: dict, names: dict[str, PageNames], key: str) -> list[Offe
         page = _names(d, names)
         # A page whose <title> is its site's name ("The Sports Network") makes that name no title.
         titles = [t for t in [d.get("title") or "", *page.titles] if t != page.site_name and not _looks_like_a_site(t.split())]
-        found += offender("outlet", outlet_problem(d.get("source"), titles), d.get("source") or "", _url(d))
+        found += offender("outlet", outlet_problem(d.get("source"), titles, d.get("url")), d.get("source") or "", _url(d))
     for s in story.get("summary", []):
         found += offender("sentence", sentence_problem(s["text"], label), s["text"], _sentence_url(s, first_url))
     found += [Offender("pair", "high word overlap", f"{a!r} / {b!r}", headline, first_url, key)
