@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tasks.dedup import DedupOptions, DocumentPrint, dedup_within
-from tasks.extract import cut_decorations, extract_html, is_code, registrable_domain
+from tasks.extract import cut_decorations, extract_html, is_code, registrable_domain, without_markup_lines
 from tasks.language import LANGUAGE_NAMES, LanguageBundle, bundle, detect_language, words
 from tasks.models import LANGUAGE_LEFT_OUT, Block, Dispatch, Failure, RawDispatch, Removal, parse_datetime
 from tasks.workers import WorkerPool
@@ -192,7 +192,7 @@ def clean(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list
     outlet = raw.outlet or meta.get("site") or registrable_domain(url)
     title = (cut_decorations(raw.title, [outlet], url) if raw.title else None) or meta.get("title")
     published = raw.published or parse_datetime(meta.get("date"))
-    text = normalise(text)
+    text, markup = without_markup_lines(normalise(text))  # what damaged HTML left as text: never shown
     if not text.strip():
         return None, [], Failure(raw.source, raw.location, "no text after extraction")
 
@@ -202,7 +202,7 @@ def clean(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list
         return None, [Removal("language", fingerprint(text), outlet or raw.source, title or raw.location, reason)], None
     lang = bundle(language)
     blocks: list[Block] = []
-    dropped: list[tuple[str, str]] = []
+    dropped: list[tuple[str, str]] = [(cut, "code or markup") for cut in markup]
     for line in unwrap([ln.strip() for ln in text.splitlines()], compiled):
         if not line:
             continue

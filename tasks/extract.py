@@ -204,7 +204,8 @@ def _date(tree: lxml.html.HtmlElement, url: str | None) -> str | None:
 # --- markup left as text -------------------------------------------------------------------------
 
 # a tag: <br />, </center>, or one with attributes (<a href="/">); not a bracketed title (<The Palace>)
-HTML_TAG = re.compile(r"</?[a-zA-Z][\w:-]*\s*/?>|<[a-zA-Z][\w:-]*\s[^<>]*=[^<>]*>|<!--|-->")
+HTML_TAG = re.compile(r"</?[a-zA-Z][\w:-]*\s*/?>|<[a-zA-Z][\w:-]*[\s/][^<>]*=[^<>]*>|<!--|-->")
+SCRIPT_BLOCK = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE)
 # a script's idioms; strings joined around a name ('…' + OAS_query + '…'), not 70"+ TV
 SCRIPT = re.compile(r"\bfunction\s*\(|\b(?:document|window)\.\w|\bvar\s+\w+\s*=|['\"]\s*\+\s*[\w.()]+\s*\+\s*['\"]|"
                     r"=>|&&|\|\|")
@@ -223,6 +224,29 @@ def is_code(line: str) -> bool:
         return False
     statement = line.strip()
     return " " not in statement or len(CODE_CHARS.findall(statement[:-1])) >= CODE_SHARE * len(statement)
+
+
+def without_markup_lines(text: str) -> tuple[str, list[str]]:
+    """`text` with each line holding markup, script or style reduced to the prose around it, or gone
+    when it has none (see `without_markup`); and what was cut, a piece a line."""
+    lines, cut = [], []
+    for line in text.splitlines():
+        if is_code(line):
+            line, removed = without_markup(line)
+            cut.append(removed)
+        lines.append(line)
+    return "\n".join(lines), cut
+
+
+def without_markup(line: str) -> tuple[str, str]:
+    """The prose of a line holding markup ("" when too little is left to read as a sentence), and what
+    was cut from it: its tags, comments and scripts, or the whole line."""
+    scripts = [match.group(0) for match in SCRIPT_BLOCK.finditer(line)]
+    rest = SCRIPT_BLOCK.sub(" ", line)
+    prose = " ".join(HTML_TAG.sub(" ", rest).split())
+    if _is_prose(prose) and not is_code(prose):
+        return prose, " ".join([*scripts, *HTML_TAG.findall(rest)])
+    return "", line
 
 
 # --- title ------------------------------------------------------------------------------------
@@ -378,10 +402,10 @@ def site_names(tree: lxml.html.HtmlElement, json_ld: Document, url: str | None) 
 
 
 def looks_like_name(text: str) -> bool:
-    """A publisher's name: a few words, not a copyright line, a date, a version, a section path or a
-    sentence, not a bare lower-case slug ("nj"; a domain name is a name)."""
+    """A publisher's name: a few words, not a copyright line, a date, a version, a section path, a
+    sentence or markup, not a bare lower-case slug ("nj"; a domain name is a name)."""
     return (0 < len(text.split()) <= NAME_MAX_WORDS and WORD.search(text) is not None
-            and NOT_A_NAME.search(text) is None and not text.endswith((".", "!", "?"))
+            and NOT_A_NAME.search(text) is None and not text.endswith((".", "!", "?")) and not is_code(text)
             and (text != text.lower() or DOMAIN_NAME.match(text) is not None))
 
 

@@ -191,3 +191,15 @@ def test_a_title_that_a_broken_head_left_in_the_body_is_read():
     page = ('<html><head><meta http-equiv="Content-Type" conte</i></font><p><b>Please support local business!</b>'
             f"</p><TITLE>{HEADLINE} \n </TITLE>\n<font face=arial size=2><b><h3> {HEADLINE}</b></h3>{BODY}")
     assert _cleaned(page)[0].title == HEADLINE
+
+
+def test_markup_in_a_line_of_prose_is_cut_and_recorded_the_prose_kept_markup_in_a_site_name_is_no_name():
+    line = ("The city closed the old rail bridge on Thursday, adding that <script>window.x=1</script> had been "
+            "scrawled on a barge <iframe src=javascript:x()></iframe> near the pier.")
+    dispatch, removals, _ = clean(RawDispatch("desk", "a.txt", f"{PARAGRAPHS[0]}\n{line}", "text"), CleaningRules())
+    assert dispatch.sentences == [PARAGRAPHS[0], "The city closed the old rail bridge on Thursday, adding that had "
+                                                 "been scrawled on a barge near the pier."]
+    assert [(r.text, r.reason) for r in removals] == [
+        ("<script>window.x=1</script> <iframe src=javascript:x()> </iframe>", "code or markup")]
+    page = _page('<meta property="og:site_name" content="&quot;&gt;&lt;script&gt;x()&lt;/script&gt;Harbour Post">')
+    assert _cleaned(page)[0].source == "harbour.co.uk"
