@@ -11,8 +11,9 @@ in its pages' URLs (a crawl is not older than its newest article), else today.
 Rules written here, not imported from tasks/, read the JSON digest as a reviewer would and count
 issue 17's table: markup in what a reader sees, outlets that are not publishers, headlines that are
 not titles, summary sentences an editor would strike, pairs of sentences saying one thing, stories
-in another language than their label; then each day runs again on a fresh store and the .md, .html
-and .json must be byte-identical.
+in another language than their label; then each day runs again on a fresh store, with another
+PYTHONHASHSEED, and the .md, .html and .json must be byte-identical. `--commit REV` measures a clean
+export of a commit instead of the working tree, where others' edits may land during a run.
 
     .venv/bin/python bench/realworld.py [--pages FILE.jsonl.gz|DIR ...] [--limit N] [--list] [--json OUT]
                                         [--commit REV] [--keep DIR]
