@@ -179,7 +179,8 @@ def _metadata(tree: lxml.html.HtmlElement, need_date: bool,
                   (next((t.text_content() for t in tree.iter("title")), None), "title"),  # in <head> or not
                   *((h1.text_content(), "h1") for h1 in tree.iter("h1")),
                   (next((h2.text_content() for h2 in tree.iter("h2")), None), "h1")]  # a page without <h1>s
-    publisher = next((name for name in names if looks_like_name(name)), None)
+    publisher = next((name for name in names if looks_like_name(name) and not _subdomain(name, url or doc.url)),
+                     None)
     meta = {"title": None, "date": doc.date, "url": doc.url, "author": doc.author,
             "site": publisher or registrable_domain(url or doc.url)}
     return meta, [(" ".join(html.unescape(title).split()), where) for title, where in candidates if title], names
@@ -255,6 +256,7 @@ def without_markup(line: str) -> tuple[str, str]:
 SEPARATOR = re.compile(r"\s+(?:[|•·»›>~–—/-]|::|--)\s+")
 LEADING_COLON = re.compile(r"^(?P<site>[^:]{2,40}?)\s*:\s+")  # "Bloomberg.com: …", "Star-Telegram.com: …"
 TRAILING_COLON = re.compile(r"\s+:\s+(?P<site>[^:]{2,40})$")  # "… : thewest.com.au"
+TRAILING_ASIDE = re.compile(r"\s*\((?P<site>[^()]{2,40})\)$")  # "… (from Harrow Times)"
 FILE_NAME = re.compile(r"^[\w.-]+\.[a-z]{2,4}$")  # "Purporsaic-alt.css", "index.html": not a headline
 TITLE_MAX_WORDS = 30  # longer is a paragraph or a page's whole text, not a headline
 SECTION_MAX_WORDS = 3  # "Entertainment", "NBA News Story", "UK Latest": a section, next to a longer part
@@ -316,8 +318,8 @@ def _cut(title: str, keys: set[str], found: set[str]) -> str | None:
     kept when no such part is left."""
     if is_code(title) or FILE_NAME.match(title) or len(title.split()) > TITLE_MAX_WORDS:
         return None
-    title = _without_site_colon(title, keys)
-    segments = [part for part in (_without_site_colon(part, keys) for part in SEPARATOR.split(title)) if part.strip()]
+    title = _without_site_aside(title, keys)
+    segments = [part for part in (_without_site_aside(part, keys) for part in SEPARATOR.split(title)) if part.strip()]
     if len(segments) == 1:
         return None if _site_like(segments[0], keys) else segments[0].strip()
     informative = [part for part in segments if not _site_like(part, keys) and not DATE_LIKE.match(part)]
@@ -327,10 +329,10 @@ def _cut(title: str, keys: set[str], found: set[str]) -> str | None:
     return max(headlines or informative, key=lambda part: (_found(part, found), len(part)), default=None)
 
 
-def _without_site_colon(title: str, keys: set[str]) -> str:
-    """`title` without a site's name set off by a colon ("Bloomberg.com: …", "… : PROTRADE"); a colon
-    after anything else is the headline's own ("Lyon : le Rhône en crue")."""
-    for pattern in (LEADING_COLON, TRAILING_COLON):
+def _without_site_aside(title: str, keys: set[str]) -> str:
+    """`title` without a site's name set off by a colon or brackets ("Bloomberg.com: …", "… : PROTRADE",
+    "… (from The Bolton News)"); a colon after anything else is the headline's own ("Lyon : le Rhône")."""
+    for pattern in (LEADING_COLON, TRAILING_COLON, TRAILING_ASIDE):
         match = pattern.search(title)
         if match and _site_like(match["site"], keys):
             title = pattern.sub("", title, count=1)
@@ -407,6 +409,15 @@ def looks_like_name(text: str) -> bool:
     return (0 < len(text.split()) <= NAME_MAX_WORDS and WORD.search(text) is not None
             and NOT_A_NAME.search(text) is None and not text.endswith((".", "!", "?")) and not is_code(text)
             and (text != text.lower() or DOMAIN_NAME.match(text) is not None))
+
+
+def _subdomain(name: str, url: str | None) -> bool:
+    """Whether `name` is a plain word that is a label of the host before its registered domain ("Hosted"
+    of hosted.ap.org, "Blog" of blog.example.com): a part of a site, not who publishes it (a brand's
+    name is not a plain word: "ProFootballTalk" of profootballtalk.nbcsports.com)."""
+    host = urlsplit(url or "").hostname or ""
+    labels = {label for label in host.removesuffix(registrable_domain(url) or host).split(".") if label}
+    return name.isalpha() and name[1:] == name[1:].lower() and name.lower() in labels
 
 
 def registrable_domain(url: str | None) -> str | None:

@@ -203,3 +203,12 @@ def test_markup_in_a_line_of_prose_is_cut_and_recorded_the_prose_kept_markup_in_
         ("<script>window.x=1</script> <iframe src=javascript:x()> </iframe>", "code or markup")]
     page = _page('<meta property="og:site_name" content="&quot;&gt;&lt;script&gt;x()&lt;/script&gt;Harbour Post">')
     assert _cleaned(page)[0].source == "harbour.co.uk"
+
+
+def test_a_subdomains_label_is_no_publisher_and_a_site_named_in_brackets_is_cut():
+    page = _page('<meta property="og:site_name" content="Hosted">')
+    assert _cleaned(page, "https://hosted.ap.org/berkshireeagle/article/6486944b")[0].source == "ap.org"
+    page = _page(f"<title>{HEADLINE} (from The Bolton News)</title>", BODY)
+    assert _cleaned(page, "http://www.theboltonnews.co.uk/display.var.1935980.0.pace_star")[0].title == HEADLINE
+    page = _page('<meta property="og:site_name" content="ProFootballTalk">')
+    assert _cleaned(page, "https://profootballtalk.nbcsports.com/2019/11/19/a")[0].source == "ProFootballTalk"
