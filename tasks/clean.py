@@ -38,8 +38,9 @@ DEFAULT_CAPTIONS = [
     r"\(\s*(?:Photos?|Cr[ée]dits?(?: photo)?|Photo credit|Illustration|Image)\b[^()]*\)\s*$",
     # ... in Washington. REUTERS/Kevin Lamarque
     r"\b[A-Z]{2,}/[A-Z][\w.'\- ]{1,40}$",
-    # Photo: John Smith/AP; Crédit : X
-    r"^(?:Photo|Photograph|Picture|Image|Credit|Crédit(?: photo)?)\s*[:：]",
+    # Photo: John Smith/AP; Cover image: X; Crédit : X; AP Photo XAN101
+    r"^(?:\w+ )?(?:[Pp]hoto(?:graph)?|[Pp]icture|[Ii]mage)s?\s*[:：]|^(?:Credit|Crédit(?: photo)?)\s*[:：]"
+    r"|^(?:AP|AFP|EPA|Reuters|REUTERS) (?:Photo|Graphic)\b",
     # (AP Photo/Charles Dharapak), (File Photo/X), ... Getty Images; ... in this June 3, 2007, file photo.
     r"\bin this\b[^!?]{0,30}\b[Ff]ile (?:photo|picture|image)\b|"
     r"\(\s*(?:[A-Z][\w.&'\-]*\s+)?(?:Photo|Photograph|Picture|Image|File)s?\s*/[^()]{2,80}\)\s*$|\bGetty Images\)?\s*$",
@@ -58,22 +59,27 @@ DEFAULT_DROP_LINES = [
     # rights: © 2008 X; Copyright 2008 AP; All rights reserved; This material may not be published...
     r"©|^copyright\b|\bcopyright (?:©\s*)?\d{4}|\ball rights reserved|\btous droits (?:de reproduction )?réservés"
     r"|\bmay not be (?:re)?(?:published|reproduced|broadcast|redistributed)|\breproduction (?:interdite|réservée)",
-    # prompts to click, bet, subscribe, share or comment, and "More..." links
-    r"\b(?:click|tap) here\b|\bcliquez ici\b|\b(?:place (?:a |your )?bets?|free bets?|bet now|pariez)\b"
+    # prompts (not a report that mentions one) to click, bet, subscribe, share or comment, and "More..." links
+    r"^(?:[^,.]{0,40},\s*)?(?:please\s+)?(?:click|tap) here\b|\b(?:click|tap) here\W*$|^(?:[^,.]{0,40},\s*)?cliquez ici\b"
+    r"|\b(?:place (?:a |your )?bets?|free bets?|bet now|pariez)\b"
     r"|^(?:subscribe|sign up|log ?in|register|abonnez-vous|inscrivez-vous|connectez-vous)\b"
     r"|^(?:share|print|e-?mail) (?:this|cet)\b|^(?:follow us|suivez-nous)\b"
     r"|^(?:(?:leave|post|add|write|view|read|show) (?:a |your |all )?comments?|comments?\s*(?:\(\d+\)|:|$))"
     r"|\bhave your say\b|\bjoin the (?:conversation|discussion|debate)\b"
     r"|^(?:réagissez|laisser un commentaire|commentaires?\s*(?:\(\d+\)|:|$))"
-    r"|^(?:more|plus|suite|lire la suite|continue reading)\s*(?:\.\.\.|…|»|>+)?$|^advertisement$|^publicité$",
+    r"|^(?:more|plus|suite|lire la suite|continue reading)\s*(?:\.\.\.|…|»|>+)?$|^advertisement$|^publicité$"
+    r"|(?-i:\b(?:Comments?|Print|E-?mail|Share|Save|Tweet)(?:\s+(?:Comments?|Print|E-?mail|Share|Save|Tweet)){2})"
+    r"|[\w.+\-]+@[\w\-]+\.\w{2,}",  # a page's tool row (Comments Print Email); a contact address
 ]
 # A dateline is followed by a sentence's start: "Smith (Labour) - the MP said" is not one.
 SENTENCE_START = r"(?=[A-ZÀ-Þ0-9\"“«'‘])"
 DEFAULT_DATELINES = [
-    # PARIS (AFP) - ; WASHINGTON, Aug 20 (Reuters) -- ; New Delhi, Jan 13 (IANS):
-    rf"^[A-ZÀ-Þ][\w'’. \-]{{1,40}}(?:,\s*[^()\n]{{1,30}})?\s*\((?:{AGENCIES}|[A-Z]{{2,6}})\)\s*(?:--|[-–—:])\s*",
-    # NEW YORK, NY (Sports Network) - ; DENVER (Billboard) - ; SAN JOSE (Map, News) - (capitalised words, a source)
-    rf"^[A-ZÀ-Þ][\w'’.\-]*(?:\s+[A-ZÀ-Þ][\w'’.\-]*){{0,3}}(?:,\s*[^()\n]{{1,30}})?\s*\([^()\n]{{1,40}}\)\s*(?:--|[-–—])\s+{SENTENCE_START}",
+    # PARIS (AFP) - ; WASHINGTON, Aug 20 (Reuters) -- ; New Delhi, Jan 13 (IANS): ; Fairfield (AP) _ ; TORONTO (AP) Raptors
+    rf"^[A-ZÀ-Þ][\w'’. \-]{{1,40}}(?:,\s*[^()\n]{{1,30}})?\s*\((?:{AGENCIES}|[A-Z]{{2,6}})\)"
+    rf"(?:\s*(?:--|[-–—:_])\s*|\s+{SENTENCE_START})",
+    # NEW YORK, NY (Sports Network) - ; DENVER (Billboard) - ; (Sports Network) - (capitalised words, a source)
+    rf"^(?:[A-ZÀ-Þ][\w'’.\-]*(?:\s+[A-ZÀ-Þ][\w'’.\-]*){{0,3}}(?:,\s*[^()\n]{{1,30}})?\s*)?\([^()\n]{{1,40}}\)\s*"
+    rf"(?:--|[-–—_])\s+{SENTENCE_START}",
     # LONDON — ; OTTAWA - ; NEW YORK, Nov. 27 -- ; NEW DELHI: (a place in capitals, no source)
     rf"^[A-ZÀ-Þ][A-ZÀ-Þ'’. \-]{{1,30}}(?:,\s*[^()\n—–:]{{1,30}})?\s*(?:--|[-–—:])\s+{SENTENCE_START}",
     # Meadow Lake, Saskatchewan – ; Texas, États-Unis -- (place, region: both capitalised)

@@ -9,6 +9,7 @@ is already chosen).
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Literal, Sequence
 
 import numpy as np
@@ -28,7 +29,7 @@ from sumy.summarizers.sum_basic import SumBasicSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
 from tasks.dedup import DedupOptions, Signature, says_same, signature
-from tasks.language import SumyTokenizer, bundle
+from tasks.language import SumyTokenizer, bundle, words
 from tasks.models import Attribution, Dispatch, Story, StorySummary, SummarySentence
 
 Algorithm = Literal["news", "lead", "lexrank", "textrank", "lsa", "luhn", "sumbasic", "kl", "reduction", "edmundson"]
@@ -99,22 +100,59 @@ def _rank(pos_and_dispatch: tuple[int, int]) -> float:
 
 
 # Words that open a sentence leaning on the one before it (an unresolved pronoun or a
-# connective): such a sentence reads badly alone, so it is preferred only after its predecessor.
+# connective): such a sentence reads badly alone, so it is chosen only after its predecessor.
 # Keyed by language code; one- or two-word openings, lower-cased, as `tasks.language.words` splits them.
 DANGLING_OPENINGS: dict[str, frozenset[str]] = {
     "en": frozenset({
         "he", "she", "it", "they", "him", "them", "his", "her", "its", "their",
-        "but", "however", "also", "yet", "still", "instead", "nevertheless", "nonetheless", "meanwhile",
+        "and", "or", "but", "however", "also", "yet", "still", "instead", "nevertheless", "nonetheless", "meanwhile",
         "moreover", "furthermore", "besides", "otherwise", "thus", "hence", "therefore",
         "in addition", "as well", "the latter", "the former",
     }),
     "fr": frozenset({
         "il", "elle", "ils", "elles", "lui", "eux", "leur", "leurs", "son", "sa", "ses",
         "cela", "ça", "ceci", "celui-ci", "celle-ci", "ceux-ci", "celles-ci",
-        "mais", "cependant", "pourtant", "toutefois", "néanmoins", "or", "donc", "ainsi", "aussi", "également",
+        "et", "ou", "mais", "cependant", "pourtant", "toutefois", "néanmoins", "or", "donc", "ainsi", "aussi", "également",
         "en outre", "de plus", "par ailleurs", "en revanche", "du coup",
     }),
 }
+
+
+# "This is", "That was", "Ce sont": a demonstrative before a stop word stands for what was said before
+# ("This week" opens a sentence of its own).
+DEMONSTRATIVES: dict[str, frozenset[str]] = {
+    "en": frozenset({"this", "that", "these", "those"}),
+    "fr": frozenset({"ce", "c"}),
+}
+GROUPED_NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:[, ]\d{3})+(?!\d)")
+THOUSANDS = re.compile(r"[, ]")
+MIN_WORDS = 6  # a shorter "sentence" is a fragment: "he added.", "See more photos:"
+GLUED_WORDS = 80  # a longer one is lines run together (a menu, a caption and its story), not a sentence
+# A short line at least this share numbers is a result or a timetable ("Viera (3-0): K. Hupfer 1 goal.").
+NUMBERS_SHARE, NUMBERS_WITHIN = 1 / 3, 12
+NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+LOWER_WORD = re.compile(r"\b[a-zà-ÿ]{3,}")  # a word in lower case
+CLOSING = "\"'”’»)] "
+
+
+def stands_alone(text: str) -> bool:
+    """A sentence a reader can take out of its dispatch: it starts as a sentence (not in lower case),
+    has MIN_WORDS words or more (at most GLUED_WORDS), a lower-case word (a run of capitalised words
+    is a name or a title, with no verb), is not mostly numbers, and ends as a sentence does: not on a
+    lead-in's ":", a teaser's "..." or "…", nor without an end (cut, or a heading run into the text)."""
+    tokens = words(text)
+    opening = next((word for word in tokens if word[0].isalpha()), "")
+    if opening[:1].islower() and not any(c.isupper() for c in opening):  # "iPhone" starts a sentence
+        return False
+    if not MIN_WORDS <= len(tokens) <= GLUED_WORDS or not LOWER_WORD.search(text) or _mostly_numbers(text):
+        return False
+    end = text.rstrip(CLOSING)
+    return end.endswith((".", "!", "?")) and not end.endswith("...")
+
+
+def _mostly_numbers(text: str) -> bool:
+    count = len(words(NUMBER.sub("0", text)))  # "8:30" and "12,000" are one word each
+    return count < NUMBERS_WITHIN and len(NUMBER.findall(text)) >= NUMBERS_SHARE * count
 
 
 # Below three dispatches a concept is carried by one or by all: that says little more than
@@ -133,13 +171,14 @@ class NewsSummarizer(AbstractSummarizer):
       (itself excluded). Either way scaled to a maximum of 1;
     - title: cosine to the dispatches' titles when they have one, scaled to a maximum of 1;
     - lead: 1 / sqrt(1 + position in its own dispatch), so every dispatch's lead counts;
-    - form: min(1, words / short_words) * min(1, long_words / words), fragments and run-ons
-      losing weight in proportion, times `dangling` for a sentence that opens on a pronoun or
-      connective (see DANGLING_OPENINGS) while the sentence before it is not chosen.
+    - form: min(1, words / short_words) * min(1, long_words / words), short and long sentences
+      losing weight in proportion.
 
-    Sentences are then chosen by maximal marginal relevance; one whose cosine to a chosen
-    sentence reaches `redundancy`, or that says what a chosen one says (`tasks.dedup.says_same`),
-    is never chosen: two outlets reporting one fact give one sentence.
+    Sentences are then chosen by maximal marginal relevance, among those that stand alone
+    (`stands_alone`: no fragment, lead-in, teaser or glued lines); one that opens on a pronoun or
+    connective (see DANGLING_OPENINGS) only once the sentence before it is chosen. One whose cosine
+    to a chosen sentence reaches `redundancy`, or that says what a chosen one says
+    (`tasks.dedup.says_same`), is never chosen: two outlets reporting one fact give one sentence.
     Everything is sparse or linear in the number of sentences: no n x n matrix.
     """
 
@@ -150,7 +189,6 @@ class NewsSummarizer(AbstractSummarizer):
         title_weight: float = 1.0,
         short_words: int = 10,
         long_words: int = 40,
-        dangling: float = 0.75,
         # 1 favours terse sentences (best at a sentence count), lower ones complete ones (best at a
         # word budget); 0.65-0.8 gave the same summaries on the MultiLing dev topics.
         length_penalty: float = 0.75,
@@ -165,12 +203,12 @@ class NewsSummarizer(AbstractSummarizer):
         self.title_weight = title_weight
         self.short_words = short_words
         self.long_words = long_words
-        self.dangling = dangling
         self.length_penalty = length_penalty
         self.redundancy = redundancy
         self.mmr_lambda = mmr_lambda
         self.repeats = repeats
         self._openings = DANGLING_OPENINGS.get(self._lang.code, frozenset())
+        self._demonstratives = DEMONSTRATIVES.get(self._lang.code, frozenset())
 
     def __call__(self, document, sentences_count):
         sentences = list(document.sentences)
@@ -253,12 +291,11 @@ class NewsSummarizer(AbstractSummarizer):
     def _dangling(self, sentences: list[Sentence], positions: np.ndarray) -> np.ndarray:
         """True for a sentence (not a lead) that opens on a pronoun or connective."""
         flags = np.zeros(len(sentences), dtype=bool)
-        if not self._openings:
-            return flags
         for i, sentence in enumerate(sentences):
             opening = [w.lower() for w in sentence.words[:2]]
-            if positions[i] > 0 and opening and (opening[0] in self._openings or " ".join(opening) in self._openings):
-                flags[i] = True
+            flags[i] = positions[i] > 0 and bool(opening) and (
+                opening[0] in self._openings or " ".join(opening) in self._openings
+                or (opening[0] in self._demonstratives and opening[1:] != [] and opening[1] in self.stop_words))
         return flags
 
     def _select(self, sentences, vectors, content, relevance, dangling, lengths, count) -> list[int]:
@@ -266,19 +303,21 @@ class NewsSummarizer(AbstractSummarizer):
         n = len(sentences)
         budget = count.words if isinstance(count, WordBudget) else None
         limit = n if callable(count) else min(int(count), n)
-        form = np.where(dangling, self.dangling, 1.0)
-        available = np.ones(n, dtype=bool)
+        available = np.array([stands_alone(str(s)) for s in sentences], dtype=bool)
+        if not available.any():  # a story of fragments only still says something
+            available[:] = True
+        waiting = dangling.copy()  # until the sentence before it is chosen
         max_similarity = np.zeros(n)
         signatures: dict[int, Signature] = {}
         chosen: list[int] = []
         used_words = 0.0
         while len(chosen) < limit:
-            candidates = available & (max_similarity < self.redundancy)
+            candidates = available & ~waiting & (max_similarity < self.redundancy)
             if budget is not None and chosen:
                 candidates &= used_words + lengths <= budget
             if not candidates.any():
                 break
-            scores = self.mmr_lambda * relevance(content.scores()) * form - (1 - self.mmr_lambda) * max_similarity
+            scores = self.mmr_lambda * relevance(content.scores()) - (1 - self.mmr_lambda) * max_similarity
             best = int(np.argmax(np.where(candidates, scores, -np.inf)))  # ties: the earliest sentence
             # A sentence that says what a chosen one says (or less) adds nothing, however worded.
             # Checked when it comes first (exclusion is final, so checking later changes nothing).
@@ -290,8 +329,8 @@ class NewsSummarizer(AbstractSummarizer):
             available[best] = False
             used_words += lengths[best]
             content.said(best)
-            if best + 1 < n and dangling[best + 1]:
-                form[best + 1] = 1.0  # its predecessor is in: the pronoun is resolved
+            if best + 1 < n:
+                waiting[best + 1] = False  # its predecessor is in: a pronoun there is resolved
             similarity = (vectors @ vectors[best].T).toarray().ravel()
             max_similarity = np.maximum(max_similarity, similarity)
             if budget is not None and used_words >= budget:
@@ -300,8 +339,15 @@ class NewsSummarizer(AbstractSummarizer):
 
     def _signature(self, index: int, sentences, cache: dict[int, Signature]) -> Signature:
         if index not in cache:
-            cache[index] = signature(str(sentences[index]), self._lang, self.repeats.shingle_size)
+            cache[index] = says(str(sentences[index]), self._lang, self.repeats.shingle_size)
         return cache[index]
+
+
+def says(sentence: str, lang, shingle_size: int) -> Signature:
+    """What a sentence says, as outlets write it alike: one apostrophe, and numbers without thousands
+    separators ("1,200" and "1200" are one number, which otherwise makes one sentence bring a new one)."""
+    plain = GROUPED_NUMBER.sub(lambda number: THOUSANDS.sub("", number[0]), sentence.replace("’", "'"))
+    return signature(plain, lang, shingle_size)
 
 
 class Centrality:
@@ -379,12 +425,13 @@ SUMY_ALGORITHMS: dict[str, type[AbstractSummarizer]] = {
 }
 
 
-def make_summarizer(algorithm: str, language: str) -> AbstractSummarizer:
-    """Any summariser by its config name, set up with the language's stemmer and stop words."""
+def make_summarizer(algorithm: str, language: str, repeats: DedupOptions = DedupOptions()) -> AbstractSummarizer:
+    """Any summariser by its config name, set up with the language's stemmer and stop words (ours
+    also with what says the same, `repeats`)."""
     lang = bundle(language)
     stemmer = lang.stem
     if algorithm == "news":
-        return NewsSummarizer(language)
+        return NewsSummarizer(language, repeats=repeats)
     if algorithm == "lead":
         return LeadSummarizer(stemmer)
     if algorithm == "edmundson":
@@ -398,15 +445,17 @@ def make_summarizer(algorithm: str, language: str) -> AbstractSummarizer:
 
 
 def summarise_dispatches(
-    dispatches: Sequence[Dispatch], options: SummaryOptions, language: str | None = None
+    dispatches: Sequence[Dispatch], options: SummaryOptions, language: str | None = None,
+    repeats: DedupOptions = DedupOptions(),
 ) -> list[tuple[str, int, int]]:
-    """Chosen sentences as (text, dispatch index, position), in reading order."""
+    """Chosen sentences as (text, dispatch index, position), in reading order; no two that say the
+    same as citing understands it (`citing`): a sentence cited to an outlet is not said again in its words."""
     language = language or dispatches[0].language
     document = StoryDocument(dispatches, SumyTokenizer(language))
     body = [s for s in document.sentences]
     origin_of = {id(s): o for s, o in zip(body, document.origins)}
     count: int | Callable = options.sentences if options.words is None else WordBudget(options.words)
-    chosen = make_summarizer(options.algorithm, language)(document, count)
+    chosen = make_summarizer(options.algorithm, language, citing(repeats, options))(document, count)
     picked = [(str(s), *origin_of[id(s)]) for s in chosen]
     return sorted(picked, key=lambda item: (_time_key(dispatches[item[1]]), item[1], item[2]))
 
@@ -422,7 +471,7 @@ def attribute(sentence: str, origin: Dispatch, story: Sequence[Dispatch], repeat
     `said_in` gives a dispatch's sentence signatures: a story's summary asks for them once per
     chosen sentence, so its caller caches them."""
     lang = bundle(origin.language)
-    said = signature(sentence, lang, repeats.shingle_size)
+    said = says(sentence, lang, repeats.shingle_size)
     carriers = list(origin.carriers)
     for other in story:
         if other is origin or other.language != origin.language:
@@ -432,21 +481,25 @@ def attribute(sentence: str, origin: Dispatch, story: Sequence[Dispatch], repeat
     return tuple(carriers)
 
 
+def citing(repeats: DedupOptions, options: SummaryOptions) -> DedupOptions:
+    """What says the same for citing: looser than removing, as an outlet that reports the fact in other words carries it too."""
+    return repeats.model_copy(update={"word_containment": min(options.attribution, repeats.word_containment)})
+
+
 def summarise_story(story: Story, options: SummaryOptions, repeats: DedupOptions = DedupOptions()) -> StorySummary:
     dispatches = story.dispatches
-    picked = summarise_dispatches(dispatches, options)
-    # Citing is looser than removing: an outlet that reports the fact in other words carries it too.
-    citing = repeats.model_copy(update={"word_containment": min(options.attribution, repeats.word_containment)})
+    picked = summarise_dispatches(dispatches, options, repeats=repeats)
+    cited = citing(repeats, options)
     signatures: dict[int, list[Signature]] = {}
 
     def said_in(dispatch: Dispatch) -> list[Signature]:
         if id(dispatch) not in signatures:
             lang = bundle(dispatch.language)
-            signatures[id(dispatch)] = [signature(s, lang, citing.shingle_size) for s in dispatch.sentences]
+            signatures[id(dispatch)] = [says(s, lang, cited.shingle_size) for s in dispatch.sentences]
         return signatures[id(dispatch)]
 
     sentences = tuple(
-        SummarySentence(text, attribute(text, dispatches[d], dispatches, citing, said_in))
+        SummarySentence(text, attribute(text, dispatches[d], dispatches, cited, said_in))
         for text, d, _ in picked
     )
     return StorySummary(story=story, sentences=sentences)

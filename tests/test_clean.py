@@ -186,7 +186,11 @@ def test_a_portuguese_page_is_left_out_when_languages_are_french_and_english():
     "Comments (12)",
     "Réagissez à cet article.",
     "More...",
+    "Comments Print Email",
+    "As always, you are welcome to email us at desk@example.org with feedback or questions.",
     "(AP Photo/Charles Dharapak)",
+    "Cover image: artist’s impression of the lighting installation at the festival",
+    "AP Photo XAN101, GFX729 AP Graphic YEMEN ATTACK",
 ])
 def test_boilerplate_and_captions_never_reach_a_summary(line):
     news = "The council approved the new budget on Tuesday after a long debate."
@@ -198,6 +202,7 @@ def test_boilerplate_and_captions_never_reach_a_summary(line):
 @pytest.mark.parametrize("dateline", [
     "OTTAWA - ", "LAS VEGAS -- ", "NEWCASTLE, England - ", "NEW YORK, NY (Sports Network) - ",
     "DENVER (Billboard) - ", "KUALA LUMPUR, Malaysia (AP) -- ", "Meadow Lake, Saskatchewan - ", "- ",
+    "NEW DELHI: ", "New Delhi, Jan 13 (IANS): ", "TORONTO (AP) ", "Fairfield (AP) _ ", "(Sports Network) - ",
 ])
 def test_datelines_of_any_form_are_cut_wherever_the_story_starts(dateline):
     standfirst = "Ministers face a vote on the budget this week, the first test of the new government."

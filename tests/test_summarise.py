@@ -127,7 +127,7 @@ def test_news_summarizer_leans_towards_the_dispatch_title():
 def test_news_summarizer_passes_over_fragments():
     sentences = [
         "Storms closed three ports in the north of the country on Sunday night.",
-        "Schools budget approved.",
+        "Schools budget approved on Monday night.",
         "The council approved the budget for public schools on Monday after a long debate in the chamber.",
         "Teachers welcomed the budget for public schools, which adds funding for two hundred posts.",
     ]
@@ -144,7 +144,6 @@ def test_news_summarizer_prefers_a_sentence_that_stands_alone():
         "The new budget for public schools was approved on Monday by the council.",
     ]
     document = _plain(sentences)
-    assert [str(s) for s in NewsSummarizer("en", dangling=1.0)(document, 1)] == [sentences[1]]
     assert [str(s) for s in NewsSummarizer("en")(document, 1)] == [sentences[2]]
 
 
@@ -282,3 +281,64 @@ def test_bench_reference_lengths():
     bench = _bench()
     assert bench.reference_lengths(["Une phrase. Deux phrases. Trois.", "Une seule phrase ici."], "fr") == (2, 5)
     assert bench.reference_lengths(["no full stop"], "en") == (1, 3)
+
+
+# --- summary sentences stand alone (issue 17) -----------------------------------------------------
+
+@pytest.mark.parametrize("fragment", [
+    "drawn to play fourth seeded Mauresmo in the semi-finals of the open.",  # lower-case start
+    "he added.",
+    "See more photos:",  # under six words
+    "Germany's Frankfurter Allgemeine Zeitung Reported Wednesday.",  # capitalised words only: a title, no verb
+    "Viera (3-0): Talorie Crafton 1 goal, 2 assists.",  # a result line, mostly numbers
+    "Focus on these business goals during the build stage:",  # a lead-in
+    "Was in development for several months, but not any more...",  # a teaser cut short
+    "The Trojans resume their Pacific-10 Conference schedule tonight against No.5",  # cut: no end
+    "The storm hit the coast " + "and the wind rose again " * 16 + "on Friday.",  # glued lines: 86 words
+])
+def test_fragments_lead_ins_teasers_and_glued_lines_do_not_stand_alone(fragment):
+    from tasks.summarise import stands_alone
+
+    assert not stands_alone(fragment)
+    assert stands_alone("iPhone sales rose by a third in the quarter, Apple said.")
+
+
+def test_a_central_fragment_is_never_chosen():
+    sentences = [
+        "Storms closed three ports in the north of the country on Sunday night.",
+        "the budget for public schools and teachers, the council said.",
+        "The council approved the budget for public schools on Monday after a long debate.",
+        "Teachers welcomed the budget for public schools, which adds funding for two hundred posts.",
+    ]
+    chosen = [str(s) for s in NewsSummarizer("en")(_plain(sentences), 2)]
+    assert sentences[1] not in chosen and len(chosen) == 2
+
+
+def test_a_sentence_opening_on_a_pronoun_waits_for_its_antecedent():
+    lead = "Storms closed three ports in the north of the country on Sunday night."
+    text = (f"{lead} The mayor of Brest spoke on the radio in the morning. "
+            "She said the new budget for the harbour and its ferries would pay for new ferries and new quays. "
+            "The council said a new budget for the harbour would be voted in the spring.")
+    document = StoryDocument([make_dispatch(text, language="en")], SumyTokenizer("en"))
+    chosen = [str(s) for s in NewsSummarizer("en", position_weight=0)(document, 2)]
+    assert not any(s.startswith("She said") for s in chosen)
+    # once its antecedent is in, it may follow
+    all_four = [str(s) for s in NewsSummarizer("en", position_weight=0)(document, 4)]
+    assert all_four.index("The mayor of Brest spoke on the radio in the morning.") < all_four.index(
+        "She said the new budget for the harbour and its ferries would pay for new ferries and new quays.")
+
+
+def test_two_outlets_writing_one_fact_differently_give_one_summary_sentence():
+    short = "About 1,200 people were evacuated from the town on Sunday, the police said."
+    long = ("About 1200 people were evacuated from the town on Sunday as the river rose, the police said, "
+            "and schools, shops and the station stayed closed until the water went down on Tuesday evening.")
+    dispatches = [make_dispatch(f"{short} Rain is forecast again for Thursday and Friday in the whole region.",
+                                "Reuters", language="en"),
+                  make_dispatch(f"Flood waters rose fast overnight in the valley after a week of heavy rain. {long}",
+                                "AP", language="en")]
+    story = Story(1, tuple(dispatches), "Floods", 1.0)
+    summary = summarise_story(story, SummaryOptions(sentences=4))
+    texts = [s.text for s in summary.sentences]
+    assert not (short in texts and long in texts)
+    said_twice = next(s for s in summary.sentences if s.text in (short, long))
+    assert {a.source for a in said_twice.attributions} == {"Reuters", "AP"}
