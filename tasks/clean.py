@@ -77,9 +77,9 @@ DEFAULT_DATELINES = [
     # PARIS (AFP) - ; WASHINGTON, Aug 20 (Reuters) -- ; New Delhi, Jan 13 (IANS): ; Fairfield (AP) _ ; TORONTO (AP) Raptors
     rf"^[A-ZÀ-Þ][\w'’. \-]{{1,40}}(?:,\s*[^()\n]{{1,30}})?\s*\((?:{AGENCIES}|[A-Z]{{2,6}})\)"
     rf"(?:\s*(?:--|[-–—:_])\s*|\s+{SENTENCE_START})",
-    # NEW YORK, NY (Sports Network) - ; DENVER (Billboard) - ; (Sports Network) - (capitalised words, a source)
-    rf"^(?:[A-ZÀ-Þ][\w'’.\-]*(?:\s+[A-ZÀ-Þ][\w'’.\-]*){{0,3}}(?:,\s*[^()\n]{{1,30}})?\s*)?\([^()\n]{{1,40}}\)\s*"
-    rf"(?:--|[-–—_])\s+{SENTENCE_START}",
+    # NEW YORK, NY (Sports Network) - ; DENVER (Billboard) - ; (Sports Network) - ; Hong Kong (CNN Business)A
+    rf"^(?:[A-ZÀ-Þ][\w'’.\-]*(?:\s+[A-ZÀ-Þ][\w'’.\-]*){{0,3}}(?:,\s*[^()\n]{{1,30}})?\s*)?\([^()\n]{{1,40}}\)"
+    rf"(?:\s*(?:--|[-–—_])\s+|){SENTENCE_START}",  # no space at all: the source glued to the story
     # LONDON — ; OTTAWA - ; NEW YORK, Nov. 27 -- ; NEW DELHI: (a place in capitals, no source)
     rf"^[A-ZÀ-Þ][A-ZÀ-Þ'’. \-]{{1,30}}(?:,\s*[^()\n—–:]{{1,30}})?\s*(?:--|[-–—:])\s+{SENTENCE_START}",
     # Meadow Lake, Saskatchewan – ; Texas, États-Unis -- (place, region: both capitalised)

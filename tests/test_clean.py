@@ -203,6 +203,7 @@ def test_boilerplate_and_captions_never_reach_a_summary(line):
     "OTTAWA - ", "LAS VEGAS -- ", "NEWCASTLE, England - ", "NEW YORK, NY (Sports Network) - ",
     "DENVER (Billboard) - ", "KUALA LUMPUR, Malaysia (AP) -- ", "Meadow Lake, Saskatchewan - ", "- ",
     "NEW DELHI: ", "New Delhi, Jan 13 (IANS): ", "TORONTO (AP) ", "Fairfield (AP) _ ", "(Sports Network) - ",
+    "Hong Kong (CNN Business)",
 ])
 def test_datelines_of_any_form_are_cut_wherever_the_story_starts(dateline):
     standfirst = "Ministers face a vote on the budget this week, the first test of the new government."
