@@ -20,7 +20,7 @@ from prefect.context import SyncClientContext
 
 from flows.paths import DEFAULT_CONFIG
 from flows.settings import Settings, load_settings
-from tasks.clean import Cleaned, Cleaner
+from tasks.clean import Cleaned, Cleaner, without_future_dates
 from tasks.cluster import cluster_batch
 from tasks.dedup import dedup_across, dedup_history, published_on, repeats_of_kept, shared_in_stories, with_prints
 from tasks.models import Digest, Dispatch, RunReport
@@ -282,7 +282,8 @@ def _dedup(settings: Settings, store: Store, day: Date, cleaned: Cleaned, report
     back first, so nothing is lost."""
     with report.timed("recover"):
         fetched = {d.id for d in cleaned.dispatches}
-        dispatches = cleaned.dispatches + [d for d in store.first_seen_on(day) if d.id not in fetched]
+        dispatches = without_future_dates(
+            cleaned.dispatches + [d for d in store.first_seen_on(day) if d.id not in fetched], day)
     if settings.digest.select == "published":
         dispatches, _ = published_on(dispatches, day)
     with report.timed("dedup"):

@@ -15,7 +15,8 @@ import threading
 import unicodedata
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta, timezone
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -319,6 +320,14 @@ def _classify_line(line: str, compiled: _Compiled, rules: CleaningRules) -> tupl
     if len(words(line)) <= rules.heading_max_words and not SENTENCE_END.search(line):
         return Block((line,), heading=True), None
     return Block((line,)), None
+
+
+def without_future_dates(dispatches: list[Dispatch], day: date) -> list[Dispatch]:
+    """Dates later than the digest's day plus one (time zones ahead) taken off: a page's markup misread
+    (htmldate read 01/09/2008 as 1 September in a January crawl) or a wrong clock, not news from the
+    future. Such a dispatch counts as undated; extraction alone cannot tell, as it has no digest day."""
+    latest = datetime.combine(day + timedelta(days=2), time(), tzinfo=timezone.utc)
+    return [replace(d, published=None) if d.published and d.published >= latest else d for d in dispatches]
 
 
 def clean_guarded(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list[Removal], Failure | None]:

@@ -9,7 +9,7 @@ from tasks.models import Digest, RawDispatch, RunReport
 from tasks.render import to_markdown
 from tasks.sources import load_file
 from tests.conftest import SAMPLES
-from tests.helpers import KillsItsReader
+from tests.helpers import KillsItsReader, make_dispatch
 
 
 def _clean_text(text: str, **rules):
@@ -234,3 +234,15 @@ def test_hard_wrapped_text_is_joined_into_paragraphs_not_taken_for_headings():
         "Apple's iPhone, which also plays music and lets users browse the internet, has been a big hit.",
     ]
     assert not any(block.heading for block in dispatch.blocks)
+
+
+def test_a_date_after_the_digest_day_plus_one_is_taken_off():
+    from datetime import date
+
+    from tasks.clean import without_future_dates
+
+    dated = {when: make_dispatch(f"The council met on {when} to vote the budget for the coming year, its chair said.",
+                                 published=when) for when in ("2026-11-28T23:00:00Z", "2026-11-29T00:00:00Z")}
+    kept = without_future_dates(list(dated.values()), date(2026, 11, 27))
+    assert [d.published.isoformat() if d.published else None for d in kept] == ["2026-11-28T23:00:00+00:00", None]
+    assert [d.id for d in kept] == [d.id for d in dated.values()]
