@@ -278,8 +278,8 @@ async def _read_and_clean(settings: Settings, store: Store, day: Date, sources: 
 
 
 def _dedup(settings: Settings, store: Store, day: Date, cleaned: Cleaned, report: RunReport) -> list[Dispatch]:
-    """Copies across the run, then what earlier digests said; what this day's interrupted run stored comes
-    back first, so nothing is lost."""
+    """Copies across the run, then what other days' digests said; what an earlier run of this day
+    recorded comes back first, so a re-run loses nothing its sources no longer list."""
     with report.timed("recover"):
         fetched = {d.id for d in cleaned.dispatches}
         dispatches = without_future_dates(

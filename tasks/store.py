@@ -208,7 +208,8 @@ class Store:
 
     # Dispatches
     def first_seen_on(self, day: date) -> list[Dispatch]:
-        """Dispatches first seen for `day` and not digested on another day (to finish an interrupted run)."""
+        """Dispatches an earlier run of `day` recorded and no other day's digest carried: a re-run of
+        the day takes them back, even when its sources no longer list them."""
         query = select(dispatches).where(
             dispatches.c.first_seen == day, dispatches.c.blocks.is_not(None),
             (dispatches.c.digest_date.is_(None)) | (dispatches.c.digest_date == day),
