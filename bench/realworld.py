@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent

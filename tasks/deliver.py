@@ -138,16 +138,17 @@ def send_with_retries(message: EmailMessage, settings: EmailSettings,
                       on_retry: Callable[[str, int, float], None]) -> str:
     """`send`, tried again after a temporary failure (`retries` times, the delay doubled each time);
     `on_retry(reason, retry number, delay)` hears each retry before its wait."""
-    for attempt in range(settings.retries + 1):
+    retries = 0
+    while True:
         try:
             return send(message, settings)
         except DeliveryError as exc:
-            if not exc.temporary or attempt == settings.retries:
+            if not exc.temporary or retries == settings.retries:
                 raise
-            delay = settings.retry_delay * 2**attempt
-            on_retry(str(exc), attempt + 1, delay)
+            delay = settings.retry_delay * 2**retries
+            retries += 1
+            on_retry(str(exc), retries, delay)
             time.sleep(delay)
-    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def smtp_port(settings: EmailSettings) -> int:
