@@ -9,14 +9,16 @@ processes import this module, and Prefect would cost each of them ~1 s and ~150 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import threading
 import unicodedata
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -367,10 +369,11 @@ class Cleaner:
     """Cleans dispatches as the sources hand them over, so a run never holds every page at once.
 
     Pages go to `rules.workers` processes (extraction is CPU-bound: this is what uses every
-    core). At most two pages a worker are in flight: the calling thread waits for a free place
-    (cleaning pages itself meanwhile, as a third process on the cores, made a run no faster and its
-    process ~50 MB larger at 10,000 pages). The first `INLINE_FIRST` pages are cleaned in the
-    calling thread: a small run does not pay for starting processes.
+    core). At most two pages a worker are in flight: `add` awaits a free place, so the source that
+    handed the page waits while fetches in flight go on (cleaning pages in this process meanwhile,
+    as a third process on the cores, made a run no faster and its process ~50 MB larger at 10,000
+    pages). The first `INLINE_FIRST` pages are cleaned in one thread of this process, off the event
+    loop: a small run does not pay for starting processes.
     Results come back ordered by the key each page was added with, whoever cleaned it.
     With `repeats`, each dispatch also loses the sentences it says twice (`dedup_within`): work
     of one dispatch at a time, done here where it runs on every core.
@@ -381,7 +384,8 @@ class Cleaner:
     def __init__(self, rules: CleaningRules, repeats: DedupOptions | None = None):
         self._rules, self._repeats = rules, repeats
         self._pool = WorkerPool(rules.workers)
-        self._slots = threading.BoundedSemaphore(2 * self._pool.size)
+        self._inline = ThreadPoolExecutor(1, thread_name_prefix="clean")
+        self._slots: asyncio.Semaphore | None = None  # made in the loop that adds, freed by `results`
         self._lock = threading.Lock()
         self._added = 0
         self._pending: dict[Future, tuple[tuple, str, str]] = {}
@@ -391,25 +395,29 @@ class Cleaner:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._inline.shutdown(wait=False, cancel_futures=True)
         self._pool.close()
 
-    def add(self, raw: RawDispatch, key: tuple) -> None:
-        """Clean `raw` now or in a worker; a page added again under the same key (a retried source) is kept once."""
+    async def add(self, raw: RawDispatch, key: tuple) -> None:
+        """Hand `raw` to a worker, waiting for a free place without blocking the event loop; a page
+        added again under the same key (a retried source) is kept once."""
         with self._lock:
             self._added += 1
             pooled = self._pool.size > 1 and self._added > self.INLINE_FIRST
+        loop = asyncio.get_running_loop()
         if not pooled:
-            outcome = prepare(raw, self._rules, self._repeats)
+            outcome = await loop.run_in_executor(self._inline, prepare, raw, self._rules, self._repeats)
             with self._lock:
                 self._done[key] = outcome
             return
-        self._slots.acquire()
+        slots = self._slots = self._slots or asyncio.Semaphore(2 * self._pool.size)
+        await slots.acquire()
         try:
             future = self._pool.submit(prepare, raw, self._rules, self._repeats)
         except BaseException:
-            self._slots.release()
+            slots.release()
             raise
-        future.add_done_callback(lambda _: self._slots.release())
+        future.add_done_callback(lambda _: _call_soon(loop, slots.release))
         with self._lock:  # where, not the raw itself: its page would stay in memory
             self._pending[future] = (key, raw.source, raw.location)
 
@@ -418,6 +426,7 @@ class Cleaner:
         for future, (key, source, location) in list(self._pending.items()):
             self._done[key] = self._outcome(future, source, location)
         self._pending.clear()
+        self._slots = None  # every place is free; the next pages may come from another event loop
         cleaned = Cleaned()
         for key in sorted(self._done):
             dispatch, dropped, failure, printed = self._done[key]
@@ -434,3 +443,11 @@ class Cleaner:
             return future.result()
         except BrokenProcessPool:  # a page crashed its worker: the pages then in flight fail, the run goes on
             return None, [], Failure(source, location, "cleaning failed: the worker process cleaning it died"), None
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:
+    """Run `callback` in `loop` from a worker's result thread; nothing to free once the loop is closed."""
+    try:
+        loop.call_soon_threadsafe(callback)
+    except RuntimeError:
+        pass

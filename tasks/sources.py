@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from itertools import chain
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Literal
+from typing import Awaitable, BinaryIO, Callable, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from prefect import task
@@ -50,8 +50,11 @@ OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 
 MAX_DAYS = 3650  # ten years: more is a typo, and dates that far back overflow
 SourceKind = Literal["files", "feed", "sitemap", "urls", "auto"]
-# Receives each dispatch read, with its position in the source (file or item number...).
-Emit = Callable[[RawDispatch, tuple], None]
+# Receives each dispatch read, with its position in the source (file or item number...). It is
+# awaited, so a consumer that is full (cleaning workers busy) holds back reading, not the event loop.
+Emit = Callable[[RawDispatch, tuple], Awaitable[None]]
+# The same for a files source, read in a thread of its own.
+Hand = Callable[[RawDispatch, tuple], None]
 
 
 class SourceSpec(BaseModel):
@@ -104,7 +107,7 @@ class Refused(Exception):
     """A local file that is not read: not a regular file, or over the size cap; the message says which."""
 
 
-def load_source(spec: SourceSpec, emit: Emit, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Failure]:
+def load_source(spec: SourceSpec, emit: Hand, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Failure]:
     """Hand on every dispatch of a files source as it is read; unreadable files and records become failures."""
     if not spec.path.exists():
         return [Failure(spec.name, str(spec.path), "path does not exist")]
@@ -300,9 +303,18 @@ async def read_source(spec: SourceSpec, fetcher: Fetcher, validators: dict[str, 
     `emit`, they are collected in the result's `raws`.
     """
     result, collected = SourceResult(), {}
-    emit = _counted(emit or (lambda raw, position: collected.__setitem__(position, raw)), result)
+
+    async def keep(raw: RawDispatch, position: tuple) -> None:
+        collected[position] = raw
+
+    emit = _counted(emit or keep, result)
     if spec.kind == "files":
-        result.failures = await asyncio.to_thread(load_source, spec, emit, fetcher.options.max_bytes)
+        loop = asyncio.get_running_loop()
+
+        def hand(raw: RawDispatch, position: tuple) -> None:  # from the reading thread: wait for the consumer
+            asyncio.run_coroutine_threadsafe(emit(raw, position), loop).result()
+
+        result.failures = await asyncio.to_thread(load_source, spec, hand, fetcher.options.max_bytes)
     else:
         await _read_web_source(spec, fetcher, validators, day, result, emit)
     result.raws = [collected[position] for position in sorted(collected)]  # in the source's order
@@ -335,7 +347,7 @@ async def _listing(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: da
     if kind == "auto":
         kind = "feed" if looks_like_feed(fetched.content) else "sitemap" if looks_like_sitemap(fetched.content) else "page"
     if kind == "page":
-        emit(_page(spec, fetched.url, fetched.text, Entry(spec.url)), (0,))
+        await emit(_page(spec, fetched.url, fetched.text, Entry(spec.url)), (0,))
         return []
     window = Window(day, spec.window_days)
     if kind == "feed":
@@ -418,15 +430,15 @@ async def _read_articles(spec: SourceSpec, fetcher: Fetcher, entries: list[Entry
         if isinstance(outcome, Failure):
             result.failures.append(outcome)
         else:
-            emit(outcome, (number,))
+            await emit(outcome, (number,))
 
     await asyncio.gather(*(handed_on(number, entry) for number, entry in enumerate(entries)))
 
 
 def _counted(emit: Emit, result: SourceResult) -> Emit:
-    def counting(raw: RawDispatch, position: tuple) -> None:
+    async def counting(raw: RawDispatch, position: tuple) -> None:
         result.read += 1
-        emit(raw, position)
+        await emit(raw, position)
     return counting
 
 
@@ -455,7 +467,12 @@ async def read_sources(specs: list[SourceSpec], options: FetchOptions, validator
 
     `emit` gets each dispatch with its position (source number first) as it is read."""
     def emit_for(number: int) -> Emit | None:
-        return None if emit is None else lambda raw, position: emit(raw, (number, *position))
+        if emit is None:
+            return None
+
+        def numbered(raw: RawDispatch, position: tuple) -> Awaitable[None]:
+            return emit(raw, (number, *position))
+        return numbered
 
     async with Fetcher(options) as fetcher:
         states = await asyncio.gather(

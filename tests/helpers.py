@@ -1,5 +1,7 @@
 """Builders for tests: dispatches from plain text, without files."""
 
+import time
+
 from tasks.clean import CleaningRules, clean
 from tasks.dedup import DedupOptions, dedup_within
 from tasks.models import Dispatch, RawDispatch, parse_datetime
@@ -22,6 +24,21 @@ def load_all(spec) -> tuple[list, list]:
     raws: list = []
     failures = load_source(spec, lambda raw, _: raws.append(raw))
     return raws, failures
+
+
+class SlowToRead(str):
+    """A page body that takes `SLOW_READ_SECONDS` to unpickle: a page a worker is slow to clean."""
+
+    def __reduce__(self):
+        return (_read_slowly, (str(self),))
+
+
+SLOW_READ_SECONDS = 0.3
+
+
+def _read_slowly(text: str) -> str:
+    time.sleep(SLOW_READ_SECONDS)
+    return text
 
 
 class KillsItsReader(str):

@@ -1,3 +1,5 @@
+import asyncio
+import time
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -9,7 +11,7 @@ from tasks.models import Digest, RawDispatch, RunReport
 from tasks.render import to_markdown
 from tasks.sources import load_file
 from tests.conftest import SAMPLES
-from tests.helpers import KillsItsReader, make_dispatch
+from tests.helpers import KillsItsReader, SlowToRead, make_dispatch
 
 
 def _clean_text(text: str, **rules):
@@ -136,8 +138,8 @@ def test_cleaner_in_worker_processes_gives_the_same_dispatches_in_key_order(monk
     rules = CleaningRules(workers=2)
     pages = [_page(n) for n in range(10)]
     with Cleaner(rules) as cleaner:
-        for n in (3, 7, 0, 9, 1, 5, 2, 8, 4, 6):  # pages arrive out of order
-            cleaner.add(pages[n], (0, n))
+        order = (3, 7, 0, 9, 1, 5, 2, 8, 4, 6)  # pages arrive out of order
+        _add(cleaner, [(pages[n], (0, n)) for n in order])
         cleaned = cleaner.results()
         assert cleaner._pool.started  # most pages went to the workers
     expected = [clean(page, rules)[0] for page in pages]
@@ -145,12 +147,47 @@ def test_cleaner_in_worker_processes_gives_the_same_dispatches_in_key_order(monk
     assert cleaned.prints.keys() == {d.id for d in expected}
 
 
+def _add(cleaner: Cleaner, pages: list[tuple[RawDispatch, tuple]]) -> None:
+    async def add_all():
+        for raw, key in pages:
+            await cleaner.add(raw, key)
+    asyncio.run(add_all())
+
+
+def test_handing_pages_to_busy_workers_never_blocks_the_event_loop(monkeypatch):
+    monkeypatch.setattr(Cleaner, "INLINE_FIRST", 0)
+    pages = [replace(_page(n), body=SlowToRead(_page(n).body)) for n in range(12)]  # 4 in flight at most
+    gaps = []
+
+    async def ticking(done: asyncio.Event):
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    async def run(cleaner: Cleaner):
+        done = asyncio.Event()
+        ticker = asyncio.create_task(ticking(done))
+        for n, page in enumerate(pages):
+            await cleaner.add(page, (0, n))
+        done.set()
+        await ticker
+
+    with Cleaner(CleaningRules(workers=2)) as cleaner:
+        asyncio.run(run(cleaner))
+        cleaned = cleaner.results()
+    assert [d.title for d in cleaned.dispatches] == [f"Page {n}" for n in range(12)]
+    assert len(gaps) > 20 and max(gaps) < 0.1  # the 5th page waited ~0.3 s for a place, the loop did not
+
+
 def test_a_page_that_kills_its_worker_fails_alone_and_the_run_goes_on(monkeypatch):
     monkeypatch.setattr(Cleaner, "INLINE_FIRST", 0)
     with Cleaner(CleaningRules(workers=2)) as cleaner:
-        cleaner.add(RawDispatch("site", "https://example.org/bad", KillsItsReader("<p>x</p>"), "html"), (0, 0))
+        _add(cleaner, [(RawDispatch("site", "https://example.org/bad", KillsItsReader("<p>x</p>"), "html"), (0, 0))])
         cleaner.results()
-        cleaner.add(_page(1), (0, 1))
+        _add(cleaner, [(_page(1), (0, 1))])
         cleaned = cleaner.results()
     assert [(f.location, f.reason) for f in cleaned.failures] == [
         ("https://example.org/bad", "cleaning failed: the worker process cleaning it died")]
