@@ -17,6 +17,7 @@ import typer
 from flows.paths import DEFAULT_CONFIG
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Dispatch Digest: daily, attributed news digests.")
+# Help texts are Rich markup: a literal "[" is written "\\[" ("[[schedules]]" showed as "[]"); tests/test_cli.py reads them all.
 
 
 def _day(value: Optional[str]):
@@ -164,7 +165,7 @@ def _stage(lines) -> None:
 
 @app.command()
 def serve(config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Serve the daily-digest deployments of the config's [[schedules]] (needs a Prefect API, see README)."""
+    """Serve the daily-digest deployments of the config's \\[\\[schedules]] (needs a Prefect API, see README)."""
     _check_config(config, sources_now=False)
     from flows.serve import serve_config
     from flows.settings import load_settings
@@ -279,10 +280,17 @@ def summarise(
 def history(config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, data_dir: DataDirOption = None,
             limit: Annotated[int, typer.Option(min=1, help="Runs to show.")] = 20) -> None:
     """Recent runs and the digests they wrote."""
+    from rich import box
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("run", "date", "started (UTC)", "status", "read", "kept", "stories", "failures", "digest written")
+    # Readable at 80 columns: one space between columns, and a time goes under its date rather than cut it.
+    def count(header: str) -> Column:
+        return Column(header, justify="right", no_wrap=True)
+
+    table = Table(count("run"), Column("date", no_wrap=True), Column("started (UTC)", min_width=10), "status",
+                  count("read"), count("kept"), count("stories"), count("failures"),
+                  Column("digest written", min_width=10), box=box.SIMPLE_HEAD, padding=0)
     with _opened_store(config, store, data_dir) as (opened, _):
         rows = opened.history(limit)
     for row in rows:

@@ -126,3 +126,51 @@ def test_a_bad_store_is_one_line_for_every_store_command(tmp_path, command, stor
     result = runner.invoke(app, [*command, "--config", str(config), *options])
     assert result.exit_code == 2, result.output
     assert reason.format(tmp=tmp_path) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def _helps(command, path=()):
+    """(command path, help text as written) of every command, argument and option."""
+    yield path, command.help or ""
+    for param in command.params:
+        yield path, getattr(param, "help", None) or ""
+    for name, sub in getattr(command, "commands", {}).items():  # typer's own click: no click.Group to test
+        yield from _helps(sub, (*path, name))
+
+
+def test_every_help_text_is_shown_as_written():
+    import typer.main
+
+    assert any("[[schedules]]" in text.replace("\\[", "[") for _, text in _helps(typer.main.get_command(app)))
+    shown = {}
+    for path, text in _helps(typer.main.get_command(app)):
+        if path not in shown:
+            result = runner.invoke(app, [*path, "--help"], terminal_width=400, env={"COLUMNS": "400"})
+            assert result.exit_code == 0, result.output
+            shown[path] = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
+        assert " ".join(text.replace("\\[", "[").split()) in shown[path], path
+
+
+def test_history_fits_80_columns_without_cutting_a_date(tmp_path):
+    from datetime import date
+
+    from tasks.store import Store, store_url
+
+    store = Store.open(store_url(tmp_path / "data"))
+    for status in ("completed", "email failed", "kept stored"):
+        store.finish_run(store.start_run(date(2026, 11, 27)), status, 12345, 1000, 12, [])
+    store.save_digest(date(2026, 11, 27), 12, "{}", [])
+    store.start_run(date(2026, 11, 28))  # still "running" from this process
+    store.close()
+    config = tmp_path / "digest.toml"
+    config.write_text(SAMPLES_CONFIG, encoding="utf-8")
+    result = runner.invoke(app, ["history", "--config", str(config), "--data-dir", str(tmp_path / "data")],
+                           env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in result.stdout, result.stdout
+    # Each row: run, its date, the date it started (its time may go below), ..., the date its digest was written.
+    rows = [line for line in lines if re.match(r" +\d+ ", line)]
+    assert len(rows) == 4, result.stdout
+    assert re.match(r" +4 2026-11-28 +\d{4}-\d{2}-\d{2}\b.* 0 +0 +0 +0 +- *$", rows[0]), result.stdout
+    for row in rows[1:]:
+        assert re.match(r" +\d 2026-11-27 +\d{4}-\d{2}-\d{2}\b.* 12345 +1000 +12 +0 +\d{4}-\d{2}-\d{2} *$", row), row
