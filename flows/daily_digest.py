@@ -20,6 +20,7 @@ from prefect.context import SyncClientContext
 
 from flows.paths import DEFAULT_CONFIG
 from flows.settings import Settings, load_settings
+from tasks.alerts import RunInfo, failure_hook, send_alert
 from tasks.clean import Cleaned, Cleaner, without_future_dates
 from tasks.cluster import cluster_batch
 from tasks.dedup import dedup_across, dedup_history, published_on, repeats_of_kept, shared_in_stories, with_prints
@@ -60,35 +61,69 @@ def apply_overrides(settings: Settings, sentences: int | None, words: int | None
     return settings.model_copy(update={"summary": SummaryOptions.model_validate(summary)})
 
 
+def run_name() -> str:
+    """`daily-digest-<the digest's date>`, so the runs and their artifacts list by date."""
+    from prefect.runtime import flow_run
+
+    return f"daily-digest-{flow_run.parameters.get('date') or Date.today()}"
+
+
+def _alert_settings(config_path: str) -> tuple[str, Any, list[str]]:
+    settings = load_settings(config_path)
+    return settings.digest.title, settings.email, list(settings.email.alerts)
+
+
+def with_schedule(settings: Settings, name: str | None, sentences: int | None, words: int | None,
+                  algorithm: str | None) -> tuple[Settings, Any]:
+    """The run's settings: the config as it reads now, then its [[schedules]] entry `name`, then the
+    parameters that are set; and that entry (None without a name)."""
+    schedule = None
+    if name is not None:
+        schedule = next((s for s in settings.schedules if s.name == name), None)
+        if schedule is None:
+            raise ValueError(f"no [[schedules]] entry named {name!r} in the config; it has "
+                             f"{', '.join(s.name for s in settings.schedules)} (restart `digest serve` after renaming one)")
+        settings = apply_overrides(settings, schedule.sentences, schedule.words, schedule.algorithm)
+    return apply_overrides(settings, sentences, words, algorithm), schedule
+
+
 # Async, although its stages are sync tasks: Prefect's sync engine ends a run by joining its heartbeat
 # thread, which wakes once a second (0-1 s more per run); the async engine does not wait for it.
-@flow(name="daily-digest", validate_parameters=True)
+# A failed run alerts email.alerts and emits an event once, from its failure hook (tasks/alerts.py).
+@flow(name="daily-digest", validate_parameters=True, flow_run_name=run_name,
+      on_failure=[failure_hook(_alert_settings, str(DEFAULT_CONFIG))])
 async def daily_digest(
     date: Date | None = None,
     config_path: str = str(DEFAULT_CONFIG),
+    schedule: str | None = None,
     only_sources: list[str] | None = None,
     sources: list[SourceSpec] | None = None,
     out_dir: str | None = None,
     sentences: int | None = None,
     words: int | None = None,
     algorithm: Algorithm | None = None,
-    email: bool = True,
+    email: bool | None = None,
     resend: bool = False,
     replace: bool = False,
     new_store: bool = False,
 ) -> dict:
     """Build the digest for `date` (default: today) and write it as Markdown, HTML and JSON.
 
+    The config is read when the run starts: an edited file counts from the next run. Parameters left
+    empty take the config's value (its [[schedules]] entry's, then its [summary]'s).
+
     Args:
         date: the digest's date, YYYY-MM-DD; today when empty.
-        config_path: the TOML settings file.
-        only_sources: names of the config's sources to read (all when empty).
+        config_path: the TOML settings file, read when the run starts.
+        schedule: the config's [[schedules]] entry whose settings apply (set by `digest serve`); none when empty.
+        only_sources: names of the config's sources to read; when empty, the schedule's `sources`, else all.
         sources: sources for this run instead of the config's (each with name, kind, url or path...).
-        out_dir: folder for the digest files; the config's `digest.out_dir` when empty.
-        sentences: sentences per story, instead of the config's.
-        words: word budget per story, instead of a sentence count.
-        algorithm: summariser (news, lead, lexrank, textrank, lsa, luhn, sumbasic, kl, reduction, edmundson).
-        email: send the digest to the configured recipients (those not sent it yet for this date).
+        out_dir: folder for the digest files; when empty, the schedule's `out_dir`, else the config's `digest.out_dir`.
+        sentences: sentences per story; when empty, the schedule's, else the config's `summary.sentences`.
+        words: word budget per story instead of a sentence count; when empty, the schedule's or the config's.
+        algorithm: summariser (news, lead, lexrank, ...); when empty, the schedule's, else the config's `summary.algorithm`.
+        email: send the digest to the configured recipients (those not sent it yet for this date); when
+            empty, the schedule's `email` (on unless it says false).
         resend: send it again to every recipient, even if it was sent for this date already.
         replace: replace the date's stored digest even by one with fewer stories.
         new_store: take an existing empty SQLite file as a new store.
@@ -97,7 +132,12 @@ async def daily_digest(
     with SyncClientContext.get_or_create():
         report = RunReport()
         with report.timed("open"):
-            settings = apply_overrides(load_settings(config_path), sentences, words, algorithm)
+            settings, entry = with_schedule(load_settings(config_path), schedule, sentences, words, algorithm)
+            if entry is not None:
+                only_sources = only_sources or entry.sources
+                out_dir = out_dir or entry.out_dir
+                email = entry.email if email is None else email
+            email = True if email is None else email
             day = date or Date.today()
             chosen = sources or select_sources(settings.sources, only_sources)
             store = Store.open(settings.digest.store, new_store=new_store, lock_wait=settings.digest.lock_wait)
@@ -141,6 +181,9 @@ async def _locked_run(settings: Settings, store: Store, day: Date, sources: list
         raise DeliveryFailed(f"digest written to {built.paths[0].parent}, but the email failed: {delivery}")
     for failure in report.failures:
         logger.warning("source %s failed (%s): %s", failure.source, failure.location, failure.reason)
+    if report.failures:  # a failed run alerts from its hook instead, so once either way
+        send_alert(settings.digest.title, day.isoformat(), RunInfo.current(), None, report.failures, settings.email,
+                   settings.email.alerts, logger)
     if built.written:
         logger.info("%d stories from %d dispatches; written to %s", len(built.digest.stories),
                     report.dispatches_kept, ", ".join(map(str, built.paths)))

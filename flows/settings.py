@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from tasks.clean import CleaningRules
 from tasks.cluster import ClusterOptions
 from tasks.dedup import DedupOptions
-from tasks.deliver import EmailSettings, HeaderText
+from tasks.deliver import EmailAddress, EmailSettings, HeaderText
 from tasks.fetch import FetchOptions
 from tasks.models import MAX_STORIES
 from tasks.render import LABEL_KEYS
@@ -35,6 +35,7 @@ ENVIRONMENT = {
     "DIGEST_SMTP_PASSWORD": ("email", "password"),
     "DIGEST_EMAIL_FROM": ("email", "sender"),
     "DIGEST_EMAIL_TO": ("email", "recipients"),
+    "DIGEST_ALERTS_TO": ("email", "alerts"),
 }
 CRON_FIELDS = {"minute": (0, 59), "hour": (0, 23), "day": (1, 31), "month": (1, 12), "weekday": (0, 7)}
 CRON_EXAMPLE = 'write minute hour day month weekday, e.g. "0 6 * * *" for 06:00 every day'
@@ -145,12 +146,20 @@ def _prefect_accepts(**schedule: str) -> bool:
     return True
 
 
+class EmailWithAlerts(EmailSettings):
+    """[email]: the digest's delivery (tasks/deliver.py) and who is alerted when a run goes wrong."""
+
+    alerts: list[EmailAddress] = Field(
+        default_factory=list, description="addresses emailed (through the same SMTP settings) when a run fails or a "
+        "source fails, once per run; empty: no alert email (the Prefect event is emitted either way)")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     digest: DigestSettings = DigestSettings()
     schedules: list[ScheduleSettings] = Field(default_factory=lambda: [ScheduleSettings()])
-    email: EmailSettings = EmailSettings()
+    email: EmailWithAlerts = EmailWithAlerts()
     sources: list[SourceSpec] = Field(min_length=1)
     fetch: FetchOptions = FetchOptions()
     cleaning: CleaningRules = CleaningRules()
@@ -170,7 +179,7 @@ def load_settings(path: Path | str) -> Settings:
     for (table, key), variable in environment_overrides().items():
         value = os.environ[variable]
         if isinstance(data.setdefault(table, {}), dict):
-            data[table][key] = [v.strip() for v in value.split(",") if v.strip()] if key == "recipients" else value
+            data[table][key] = [v.strip() for v in value.split(",") if v.strip()] if key in ("recipients", "alerts") else value
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
