@@ -216,6 +216,49 @@ def extract(input: Input = None, output: Output = None) -> None:
     _stage((run_extract(read_lines(input), CleaningRules()), output))
 
 
+sources_app = typer.Typer(no_args_is_help=True, help="The config's sources.")
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("import")
+def import_sources(
+    opml: Annotated[Path, typer.Argument(metavar="FILE", help="An OPML subscription list (feeds.opml).")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be added; write nothing.")] = False,
+) -> None:
+    """Append the OPML's feeds to the config as \\[\\[sources]] (kind = "feed"), keeping its text and comments;
+    feeds it has already are skipped."""
+    from flows.settings import ConfigError
+    from tasks.opml import OpmlError, import_feeds, write_config
+    from tasks.render import plural, visible
+
+    try:
+        imported = import_feeds(config, opml)
+        if not imported.added and not imported.skipped:
+            _warn(f"{opml}: no feed in it (no outline has an xmlUrl)")
+            raise typer.Exit(1)
+        if imported.added and not dry_run:
+            write_config(config, imported.text)
+    except OpmlError as exc:
+        _warn(str(exc))
+        raise typer.Exit(2) from None
+    except ConfigError as exc:
+        _exit_on_problems(exc.problems)
+    except OSError as exc:
+        _warn(f"{config}: cannot be written: {exc.strerror or exc}")
+        raise typer.Exit(1) from None
+    verb = "would add" if dry_run else "added"
+    for feed in imported.added:
+        typer.echo(visible(f'{verb} "{feed.name}" {feed.url}'))
+    for feed, why in imported.skipped:
+        typer.echo(visible(f'skipped "{feed.name}" {feed.url}: {why}'))
+    skipped = f"; {plural(len(imported.skipped), 'feed')} skipped" if imported.skipped else ""
+    if dry_run:
+        typer.echo(f"{plural(len(imported.added), 'feed')} to add to {config}{skipped}; nothing written (--dry-run)")
+    else:
+        typer.echo(f"{plural(len(imported.added), 'feed')} added to {config}{skipped}")
+
+
 @app.command()
 def dedup(input: Input = None, output: Output = None) -> None:
     """Lines {"id", "text"} (one run) -> {"id", "text", "duplicate_of"?, "removed": [...]}."""

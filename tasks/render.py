@@ -115,6 +115,11 @@ def visible(text: object) -> str:
     return CONTROL.sub(lambda control: control[0].encode("unicode_escape").decode("ascii"), str(text))
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """The count and its noun for a user to read: "1 source", "2 sources", "0 failures" (`nouns`: an irregular plural)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def one_line(text: object) -> str:
     """A field of the digest (title, outlet, file name, sentence...) on one line, its control characters visible."""
     return visible(LINE_BREAK.sub(" ", str(text)).replace("\t", " ").strip())
