@@ -121,12 +121,18 @@ def run(
     from rich.console import Console
 
     from flows.daily_digest import run_daily_digest
+    from flows.prefect_api import ApiUnreachable, choose_api, using
     from flows.progress import RunProgress, quiet_prefect_console
 
+    try:  # PREFECT_API_URL, else a server already running on the local port, else a temporary one
+        api = choose_api(temporary_allowed=True)
+    except ApiUnreachable as exc:
+        _warn(str(exc))
+        raise typer.Exit(1) from None
     quiet_prefect_console()
     console = Console()
-    progress = nullcontext() if quiet else RunProgress(console, verbose)
-    with progress:
+    progress = nullcontext() if quiet else RunProgress(console, verbose, api.describe())
+    with using(api), progress:
         try:
             result = run_daily_digest(
                 date=day, config_path=str(config), sources=run_sources or None, out_dir=str(out) if out else None,
@@ -168,13 +174,20 @@ def serve(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Serve the daily-digest deployments of the config's \\[\\[schedules]] (needs a Prefect API, see README)."""
     _check_config(config, sources_now=False)
     from flows.serve import serve_config
+    from flows.prefect_api import ApiUnreachable, choose_api, using
     from flows.settings import load_settings
 
     settings = load_settings(config)
-
+    try:  # a temporary server would serve runs nobody sees
+        api = choose_api(temporary_allowed=False)
+    except ApiUnreachable as exc:
+        _warn(str(exc))
+        raise typer.Exit(1) from None
+    typer.echo(f"Prefect API: {api.describe()}")
     for schedule in settings.schedules:
         typer.echo(f"daily-digest/{schedule.name}: '{schedule.cron}' in {schedule.timezone}")
-    serve_config(settings, config)
+    with using(api):
+        serve_config(settings, config)
 
 
 @app.command()

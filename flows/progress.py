@@ -44,9 +44,10 @@ class StageDone:
 class RunProgress(logging.Handler):
     """A row per stage: spinner, counts, elapsed time; then a summary table of the stages."""
 
-    def __init__(self, console: Console, verbose: bool):
+    def __init__(self, console: Console, verbose: bool, api: str = "ready"):
+        """`api` says which Prefect API the run uses: the first row's result from the start."""
         super().__init__(logging.INFO)
-        self.console, self.verbose = console, verbose
+        self.console, self.verbose, self.api = console, verbose, api
         self.progress = Progress(
             SpinnerColumn(finished_text="[green]✓"),
             TextColumn("{task.description}", table_column=Column(min_width=12, no_wrap=True)),
@@ -90,7 +91,7 @@ class RunProgress(logging.Handler):
             self._count_source(record)
         elif stage in STAGES:
             # The first stage record says Prefect is up; its own message is about the next row.
-            self._end_rows(stage, "ready" if stage == STAGES[0] else message, getattr(record, "total", None))
+            self._end_rows(stage, self.api if stage == STAGES[0] else message, getattr(record, "total", None))
         elif self.verbose:
             self.console.print(Text(f"  {message}", style="dim"))
 
@@ -117,7 +118,8 @@ class RunProgress(logging.Handler):
 
     def _start_row(self) -> None:
         if len(self.done) < len(ROWS):
-            self.row = self.progress.add_task(ROWS[len(self.done)][1], total=1, result="")
+            self.row = self.progress.add_task(ROWS[len(self.done)][1], total=1,
+                                              result=self.api if not self.done else "")
             if STAGES[len(self.done)] == "read":
                 self._describe_sources()
 
