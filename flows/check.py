@@ -11,6 +11,7 @@ import asyncio
 import os
 import smtplib
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -171,18 +172,31 @@ async def _probe(client: httpx.AsyncClient, url: str, local: bool) -> str | None
 
 
 def smtp_problems(file: Path, email: EmailSettings) -> list[str]:
-    """Connect and say EHLO (and STARTTLS when configured): no login, no message."""
-    if not email.host:
-        what = "email.block is checked when sending only" if email.block else "no SMTP host to check"
-        return [problem(file, "email.host", f"{what} (set email.host or DIGEST_SMTP_HOST)")]
+    """Connect and say EHLO (and STARTTLS when configured): no login, no message. With email.block, the
+    server is the prefect-email block's, as when sending (its host, port, type and certificate check)."""
+    if email.block:
+        try:
+            server = block_server(email.block)
+        except Exception as exc:  # noqa: BLE001 (a missing block, an API that does not answer: said, not raised)
+            return [problem(file, "email.block", f'cannot load the prefect-email block "{email.block}": '
+                            f"{exc.__class__.__name__}: {exc} (create it, or check PREFECT_API_URL)")]
+        key = "email.block"
+    elif email.host:
+        server = SmtpServer(email.host, smtp_port(email), email.security)
+        key = "email.host"
+    else:
+        return [problem(file, "email.host", "no SMTP host to check (set email.host or DIGEST_SMTP_HOST, or email.block)")]
+    where = f"{server.host}:{server.port}"
     try:
-        offers_smtputf8 = greet_smtp(email)
+        offers_smtputf8 = greet_smtp(server, min(email.timeout, PROBE_TIMEOUT))
     except (ssl.SSLError, smtplib.SMTPNotSupportedError) as exc:
-        return [problem(file, "email.security", f"TLS failed with {email.host}:{smtp_port(email)}: {exc} "
-                        '(465 is security = "ssl", 587 "starttls", a local relay on 25 "none")')]
+        fix = ("check the block's smtp_type and smtp_port" if email.block else
+               '465 is security = "ssl", 587 "starttls", a local relay on 25 "none"')
+        return [problem(file, "email.block" if email.block else "email.security", f"TLS failed with {where}: {exc} ({fix})")]
     except (OSError, smtplib.SMTPException) as exc:
-        return [problem(file, "email.host", f"cannot talk to {email.host}:{smtp_port(email)}: "
-                        f"{exc.__class__.__name__}: {exc} (check email.host, email.port and email.security)")]
+        fix = ("check the block's smtp_server, smtp_port and smtp_type" if email.block else
+               "check email.host, email.port and email.security")
+        return [problem(file, key, f"cannot talk to {where}: {exc.__class__.__name__}: {exc} ({fix})")]
     if offers_smtputf8:
         return []
     recipients = [(f"email.recipients.{n}", address) for n, address in enumerate(email.recipients)]
@@ -191,16 +205,38 @@ def smtp_problems(file: Path, email: EmailSettings) -> list[str]:
             if address and not address.isascii()]
 
 
-def greet_smtp(email: EmailSettings) -> bool:
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    security: str  # ssl, starttls or none
+    verify: bool = True  # check the server's certificate
+
+
+def block_server(name: str) -> SmtpServer:
+    """The server a prefect-email EmailServerCredentials block sends through (what its get_server()
+    connects to), read without connecting or logging in."""
+    from prefect_email import EmailServerCredentials
+    from prefect_email.credentials import SMTPServer, SMTPType
+
+    block = EmailServerCredentials.load(name)
+    host = block.smtp_server.value if isinstance(block.smtp_server, SMTPServer) else str(block.smtp_server)
+    security = {SMTPType.SSL: "ssl", SMTPType.STARTTLS: "starttls", SMTPType.INSECURE: "none"}[block.smtp_type]
+    return SmtpServer(host, block.smtp_port or block.smtp_type.value, security, block.verify is not False)
+
+
+def greet_smtp(server: SmtpServer, timeout: float) -> bool:
     """Say EHLO (and STARTTLS when configured); whether the server offers SMTPUTF8 (non-ASCII addresses need it)."""
-    port, timeout, context = smtp_port(email), min(email.timeout, PROBE_TIMEOUT), ssl.create_default_context()
-    if email.security == "ssl":
-        server = smtplib.SMTP_SSL(email.host, port, timeout=timeout, context=context)
+    context = ssl.create_default_context()
+    if not server.verify:  # as the block's own get_server()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    if server.security == "ssl":
+        connection = smtplib.SMTP_SSL(server.host, server.port, timeout=timeout, context=context)
     else:
-        server = smtplib.SMTP(email.host, port, timeout=timeout)
-    with server:
-        server.ehlo()
-        if email.security == "starttls":
-            server.starttls(context=context)
-            server.ehlo()  # the extensions offered before TLS no longer hold
-        return server.has_extn("smtputf8")
+        connection = smtplib.SMTP(server.host, server.port, timeout=timeout)
+    with connection:
+        connection.ehlo()
+        if server.security == "starttls":
+            connection.starttls(context=context)
+            connection.ehlo()  # the extensions offered before TLS no longer hold
+        return connection.has_extn("smtputf8")

@@ -234,3 +234,28 @@ def test_check_says_so_when_all_is_well(tmp_path):
     result = runner.invoke(app, ["check", "--config", str(_config(tmp_path, GOOD)), "--offline"])
     assert result.exit_code == 0, result.output
     assert "no problems found" in result.stdout
+
+
+@pytest.mark.prefect
+def test_smtp_check_takes_the_prefect_email_block_that_sending_takes(prefect_api, tmp_path, smtp_server):
+    """Sending connects through email.block; `check --smtp` refused any block ("checked when sending only")."""
+    from prefect_email import EmailServerCredentials
+
+    from flows.settings import load_settings
+    from tasks.deliver import build_message, send
+
+    port = smtp_server()
+    EmailServerCredentials(smtp_server="127.0.0.1", smtp_port=port, smtp_type="INSECURE").save("desk-smtp", overwrite=True)
+    config = _config(tmp_path, GOOD + '[email]\nblock = "desk-smtp"\nsender = "d@example.org"\nrecipients = ["a@example.org"]\n')
+    email = load_settings(config).email
+    assert send(build_message("subject", "text", "<p>text</p>", email, email.recipients), email)  # sending takes it
+    assert check_config(config, smtp=True) == []
+    result = runner.invoke(app, ["check", "--config", str(config), "--offline", "--smtp"])
+    assert result.exit_code == 0, result.output
+
+    EmailServerCredentials(smtp_server="127.0.0.1", smtp_port=_free_port(), smtp_type="INSECURE").save("closed", overwrite=True)
+    closed = _config(tmp_path, config.read_text().replace('"desk-smtp"', '"closed"'))
+    line = _only(check_config(closed, smtp=True), "email.block")
+    assert "cannot talk to 127.0.0.1:" in line and "the block's smtp_server, smtp_port and smtp_type" in line
+    missing = _config(tmp_path, config.read_text().replace('"closed"', '"no-such-block"'))
+    assert 'cannot load the prefect-email block "no-such-block"' in _only(check_config(missing, smtp=True), "email.block")
