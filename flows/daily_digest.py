@@ -25,10 +25,10 @@ from tasks.clean import Cleaned, Cleaner, without_future_dates
 from tasks.cluster import cluster_batch
 from tasks.dedup import dedup_across, dedup_history, published_on, repeats_of_kept, shared_in_stories, with_prints
 from tasks.models import Digest, Dispatch, RunReport
-from tasks.deliver import DeliveryError, build_message, send_task
-from tasks.render import digest_language, labels_for, render_task, subject, to_plain_text
+from tasks.deliver import DeliveryError, build_message, send_each_task
+from tasks.render import digest_language, labels_for, page_url, render_task, subject, to_html, to_plain_text
 from tasks.sources import SourceSpec, read_sources
-from tasks.output import write_digest_task
+from tasks.output import OutputError, write_archive_task, write_digest_task
 from tasks.store import Store
 from tasks.summarise import Algorithm, SummaryOptions, summarise_batch
 
@@ -209,7 +209,9 @@ def select_sources(configured: list[SourceSpec], names: list[str] | None) -> lis
 
 
 async def _deliver(digest: Digest, html: str, settings: Settings, store: Store, resend: bool) -> str | None:
-    """Email the digest to recipients who do not have it yet; the reason when sending failed."""
+    """Email the digest to recipients who do not have it yet, a message each, each delivery recorded as it
+    is made (a run that fails on one recipient sends the others, and its re-run sends only to those left);
+    the reason when sending to any failed. `html` is the page written; the email's links it online."""
     logger, email = get_run_logger(), settings.email
     if not email.enabled:
         logger.info("email is off: email.recipients is empty", extra={"stage": "email"})
@@ -218,23 +220,38 @@ async def _deliver(digest: Digest, html: str, settings: Settings, store: Store, 
         logger.info("no stories for %s: nothing emailed (email.send_empty = true sends it anyway)", digest.day,
                     extra={"stage": "email"})
         return None
-    done = set() if resend else set(store.delivered(digest.day, "email"))
-    recipients = [r for r in email.recipients if r not in done]
+    done = set() if resend else {r.casefold() for r in store.delivered(digest.day, "email")}
+    recipients = [r for r in email.recipients if r.casefold() not in done]
     if not recipients:
         logger.info("digest for %s already sent to every recipient; --resend sends it again", digest.day)
         return None
     labels = labels_for(digest.language, settings.digest.labels)
+    online = page_url(settings.digest.public_url, digest.day.isoformat())
+    plain = to_plain_text(digest, labels, online=online)
+    html = to_html(digest, labels, online=online) if online else html
     try:
-        message = build_message(subject(digest, labels), to_plain_text(digest, labels), html, email, recipients)
+        messages = [(r, build_message(subject(digest, labels), plain, html, email, [r],
+                                      unsubscribe=email.unsubscribe_for(r))) for r in recipients]
     except DeliveryError as exc:
         return str(exc)
-    state = send_task(message, email, _say_retrying, return_state=True)
+
+    def record(recipient: str, message_id: str) -> None:  # one row a recipient: `delivered` lists them all
+        store.record_delivery(digest.day, "email", [recipient], message_id)
+
+    state = send_each_task(messages, email, _say_retrying, record, return_state=True)
     if not state.is_completed():
         return str(await state.aresult(raise_on_failure=False))
-    store.record_delivery(digest.day, "email", recipients, await state.aresult())
-    logger.info("emailed the digest for %s to %d recipient%s", digest.day, len(recipients),
-                "" if len(recipients) == 1 else "s", extra={"stage": "email"})
-    return None
+    failed: dict[str, str] = await state.aresult()
+    sent = len(recipients) - len(failed)
+    logger.info("emailed the digest for %s to %d recipient%s", digest.day, sent, "" if sent == 1 else "s",
+                extra={"stage": "email"})
+    if not failed:
+        return None
+    by_reason: dict[str, list[str]] = {}
+    for recipient, reason in failed.items():
+        by_reason.setdefault(reason, []).append(recipient)
+    return "; ".join(f"not sent to {', '.join(names)}: {reason}" for reason, names in by_reason.items()) + (
+        f" (sent to the other {sent}; a re-run sends to those left)" if sent else "")
 
 
 @dataclass(frozen=True)
@@ -285,6 +302,14 @@ async def _build(settings: Settings, store: Store, day: Date, sources: list[Sour
     with report.timed("store"):
         prints = with_prints(dispatches, cleaned.prints)
         store.save_digest(day, len(summaries), rendered["json"], [(d, prints[d.id].packed()) for d in dispatches])
+    with report.timed("write"):  # the archive, from the digests on disk: a re-run or backfill keeps it right
+        try:
+            archive = write_archive_task(paths[0].parent, settings.digest.title,
+                                         labels_for(language, settings.digest.labels), language,
+                                         settings.digest.public_url)
+            logger.info("archive: %s", ", ".join(p.name for p in archive), extra={"stage": "write"})
+        except OutputError as exc:  # the digest is written and stored: its email still goes
+            logger.warning("%s (the next digest written rewrites the archive)", exc, extra={"stage": "write"})
     await acreate_markdown_artifact(key="daily-digest", markdown=rendered["md"], description=f"Digest for {day}")
     return Built(digest, rendered, paths, validators, written=True)
 

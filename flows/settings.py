@@ -18,7 +18,7 @@ from tasks.dedup import DedupOptions
 from tasks.deliver import EmailAddress, EmailSettings, HeaderText
 from tasks.fetch import FetchOptions
 from tasks.models import MAX_STORIES
-from tasks.render import LABEL_KEYS
+from tasks.render import LABEL_KEYS, safe_url, visible
 from tasks.sources import MAX_DAYS, SourceSpec
 from tasks.store import LOCK_WAIT_SECONDS, store_url
 from tasks.summarise import Algorithm, SummaryOptions
@@ -71,6 +71,17 @@ class DigestSettings(BaseModel):
                              description="stories shown in full; the others are listed as linked headlines")
     labels: dict[str, HeaderText] = Field(default_factory=dict,
                                           description="the digest's words, e.g. report = \"Bilan\"")
+    public_url: str | None = Field(
+        None, description="the address where the digests folder (out_dir) is published, e.g. "
+        "https://desk.example/digests/: the email links the day's page there, the feed (feed.xml) its entries")
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, url: str | None) -> str | None:
+        if url is not None and (not re.fullmatch(r"https?://[^\s<>\"'\\]+", url) or safe_url(url) != url):
+            raise ValueError(f'"{visible(url)}" is not an http(s) address (write it as https://example.org/digests/, '
+                             "percent-encoding any space or quote)")
+        return url
 
     @field_validator("labels")
     @classmethod

@@ -1,11 +1,13 @@
-"""Deliver a digest by email: one multipart/alternative message (plain text and HTML).
+"""Deliver a digest by email: one multipart/alternative message (plain text and HTML) per recipient,
+addressed to that recipient alone, with List-Unsubscribe (RFC 2369, RFC 8058) when `email.unsubscribe` is set.
 
 SMTP settings come from a prefect-email `EmailServerCredentials` block, or from the
 config and the environment (DIGEST_SMTP_*). The password is a secret: never logged,
 never in an exception's message. Temporary failures (4xx replies, lost connections, timeouts)
 are retried, each retry said as it is decided; permanent ones (5xx, nothing listening on the port,
 TLS that does not match the port, AUTH or STARTTLS not offered, an address the server cannot
-take) are not.
+take) are not. `send_each` sends a message per recipient over one connection: a recipient refused
+does not stop the others, and each delivery is reported as it is made, so that it can be recorded at once.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import smtplib
 import ssl
 import time
 import unicodedata
+from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, getaddresses, make_msgid
-from typing import Annotated, Callable, Literal
+from contextlib import contextmanager
+from typing import Annotated, Callable, Iterator, Literal
+from urllib.parse import quote, urlsplit
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -47,8 +52,29 @@ def _shown(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _unsubscribe_uri(text: str) -> str:
+    """A mailto: or https: URI for List-Unsubscribe: it goes between angle brackets, unfolded."""
+    scheme = text.partition(":")[0].lower()
+    if scheme not in {"mailto", "https"}:
+        raise ValueError(f'"{_shown(text)}" is not a mailto: or https: URL (write it as '
+                         '"mailto:unsubscribe@example.org" or "https://example.org/unsubscribe?address={recipient}")')
+    if re.search(r"[\s<>\"\\\x00-\x1f\x7f]", text) or len(text) > 900:
+        raise ValueError(f'"{_shown(text)}" holds a space, angle bracket, quote or control character, or is over 900 '
+                         "characters (percent-encode it)")
+    if scheme == "https" and not urlsplit(text.replace(RECIPIENT, "")).hostname:
+        raise ValueError(f'"{_shown(text)}" has no host')
+    if scheme == "mailto" and not ADDRESS.match(text.partition(":")[2].replace(RECIPIENT, "x")):
+        raise ValueError(f'"{_shown(text)}" does not start with an email address after mailto:')
+    return text
+
+
+RECIPIENT = "{recipient}"  # in email.unsubscribe: the recipient's address, percent-encoded
 HeaderText = Annotated[str, AfterValidator(_one_line)]
 EmailAddress = Annotated[str, AfterValidator(_address)]
+UnsubscribeURI = Annotated[str, AfterValidator(_unsubscribe_uri)]
+# Header lines up to RFC 5322's 998 characters: the default 78 wrapped a long List-Unsubscribe URL in
+# encoded words, which no mail client takes for a URL.
+MESSAGE_POLICY = policy.default.clone(max_line_length=998)
 
 
 class EmailSettings(BaseModel):
@@ -69,6 +95,9 @@ class EmailSettings(BaseModel):
     retries: int = Field(3, ge=0, le=10)
     retry_delay: float = Field(10.0, ge=0, le=600, description="seconds before the first retry; doubled after each")
     send_empty: bool = Field(False, description="email a digest that has no story")
+    unsubscribe: UnsubscribeURI | None = Field(
+        None, description="List-Unsubscribe of the digest's messages: a mailto: or https: URL, where {recipient} "
+        "stands for the recipient's address; an https one is also one-click (RFC 8058: List-Unsubscribe-Post)")
 
     @field_validator("recipients")
     @classmethod
@@ -84,6 +113,12 @@ class EmailSettings(BaseModel):
     def enabled(self) -> bool:
         return bool(self.recipients)
 
+    def unsubscribe_for(self, recipient: str) -> str | None:
+        """`unsubscribe` with {recipient} replaced by `recipient`, percent-encoded; None when unset."""
+        if self.unsubscribe is None:
+            return None
+        return self.unsubscribe.replace(RECIPIENT, quote(recipient, safe="@"))
+
 
 class DeliveryError(RuntimeError):
     """Sending failed; `temporary` says whether trying again may help."""
@@ -93,15 +128,26 @@ class DeliveryError(RuntimeError):
         self.temporary = temporary
 
 
-def build_message(subject: str, plain: str, html: str, settings: EmailSettings, recipients: list[str]) -> EmailMessage:
+class RecipientRefused(DeliveryError):
+    """The server refused the message's recipient (or cannot take its address): others may still be sent."""
+
+
+def build_message(subject: str, plain: str, html: str, settings: EmailSettings, recipients: list[str],
+                  unsubscribe: str | None = None) -> EmailMessage:
+    """The message to `recipients`; with `unsubscribe` (a URI from `EmailSettings.unsubscribe_for`), its
+    List-Unsubscribe header, and List-Unsubscribe-Post when the URI is https (RFC 8058 one-click)."""
     if not settings.sender:
         raise DeliveryError("no sender address: set email.sender or DIGEST_EMAIL_FROM", temporary=False)
-    message = EmailMessage()
+    message = EmailMessage(policy=MESSAGE_POLICY)
     message["Subject"] = subject
     message["From"] = formataddr((settings.sender_name, settings.sender))
     message["To"] = ", ".join(recipients)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    if unsubscribe:
+        message["List-Unsubscribe"] = f"<{_unsubscribe_uri(unsubscribe)}>"
+        if unsubscribe.lower().startswith("https:"):
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(plain)
     message.add_alternative(html, subtype="html")
     return message
@@ -109,17 +155,25 @@ def build_message(subject: str, plain: str, html: str, settings: EmailSettings, 
 
 def send(message: EmailMessage, settings: EmailSettings) -> str:
     """Send and return the Message-ID; raises DeliveryError with a reason that holds no secret."""
+    with _classified(settings), _connect(settings) as server:
+        _require_smtputf8(server, message)
+        server.send_message(message)
+    return message["Message-ID"]
+
+
+@contextmanager
+def _classified(settings: EmailSettings) -> Iterator[None]:
+    """SMTP and socket errors as DeliveryError: temporary or not, worded without a secret."""
     try:
-        with _connect(settings) as server:
-            _require_smtputf8(server, message)
-            server.send_message(message)
+        yield
     except smtplib.SMTPResponseException as exc:
         raise DeliveryError(f"SMTP server answered {exc.smtp_code}: {_text(exc.smtp_error)}",
                             temporary=400 <= exc.smtp_code < 500) from None
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
-        raise DeliveryError(f"recipients refused: {', '.join(sorted(exc.recipients))}",
-                            temporary=all(400 <= c < 500 for c in codes)) from None
+        replies = "; ".join(f"{code} {_text(reply)}" for code, reply in exc.recipients.values())
+        raise RecipientRefused(f"recipients refused: {', '.join(sorted(exc.recipients))} ({replies})",
+                               temporary=all(400 <= c < 500 for c in codes)) from None
     except smtplib.SMTPNotSupportedError as exc:  # AUTH or STARTTLS not offered: no retry changes that
         raise DeliveryError(f"the SMTP server does not support what the settings ask: {exc} (check "
                             "email.security, email.username)", temporary=False) from None
@@ -131,7 +185,6 @@ def send(message: EmailMessage, settings: EmailSettings) -> str:
                             f"{smtp_port(settings)} (check email.host and email.port)", temporary=False) from None
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"cannot reach the SMTP server: {exc.__class__.__name__}: {exc}", temporary=True) from None
-    return message["Message-ID"]
 
 
 def send_with_retries(message: EmailMessage, settings: EmailSettings,
@@ -151,6 +204,66 @@ def send_with_retries(message: EmailMessage, settings: EmailSettings,
             time.sleep(delay)
 
 
+def send_each(messages: list[tuple[str, EmailMessage]], settings: EmailSettings,
+              on_retry: Callable[[str, int, float], None],
+              on_sent: Callable[[str, str], None]) -> dict[str, DeliveryError]:
+    """Send each (recipient, message) over one connection; `on_sent(recipient, Message-ID)` hears each
+    delivery as it is made. Returns the recipients not sent to, with why.
+
+    A recipient the server refuses, or a message it refuses for good, fails alone: the next one is sent.
+    A temporary failure is retried (a new connection, `retries` times in a row, the delay doubled each
+    time). When the connection cannot be made, or a temporary failure outlasts its retries, the
+    recipients left are not tried: each is returned with that reason."""
+    failed: dict[str, DeliveryError] = {}
+    pending = list(messages)
+    server: smtplib.SMTP | None = None
+    retries = 0
+    try:
+        while pending:
+            recipient, message = pending[0]
+            connecting = True  # until the connection is made: a failure there is every recipient's
+            try:
+                with _classified(settings):
+                    if server is None:
+                        server = _connect(settings)
+                    connecting = False
+                    _require_smtputf8(server, message)
+                    server.send_message(message)
+            except DeliveryError as exc:
+                if not isinstance(exc, RecipientRefused):  # the connection may be in any state: a new one
+                    server = _closed(server)
+                if exc.temporary and retries < settings.retries:
+                    delay = settings.retry_delay * 2**retries
+                    retries += 1
+                    on_retry(str(exc), retries, delay)
+                    time.sleep(delay)
+                    continue
+                retries = 0
+                if connecting or exc.temporary:
+                    if not isinstance(exc, RecipientRefused):  # nothing says the next would go: none is tried
+                        failed.update((r, exc) for r, _ in pending)
+                        break
+                failed[recipient] = exc
+                pending.pop(0)
+                continue
+            retries = 0
+            pending.pop(0)
+            on_sent(recipient, message["Message-ID"])
+    finally:
+        _closed(server)
+    return failed
+
+
+def _closed(server: smtplib.SMTP | None) -> None:
+    """QUIT, or just close when the server is gone: the messages sent on it are sent either way."""
+    if server is not None:
+        try:
+            server.quit()
+        except (OSError, smtplib.SMTPException):
+            server.close()
+    return None
+
+
 def smtp_port(settings: EmailSettings) -> int:
     return settings.port or {"ssl": 465, "starttls": 587, "none": 25}[settings.security]
 
@@ -162,7 +275,9 @@ def _require_smtputf8(server: smtplib.SMTP, message: EmailMessage) -> None:
     non_ascii = [address for _, address in getaddresses(headers) if not address.isascii()]
     server.ehlo_or_helo_if_needed()
     if non_ascii and not server.has_extn("smtputf8"):
-        raise DeliveryError(without_smtputf8(non_ascii), temporary=False)
+        sender = [address for _, address in getaddresses(message.get_all("From", []))]
+        error = DeliveryError if any(not address.isascii() for address in sender) else RecipientRefused
+        raise error(without_smtputf8(non_ascii), temporary=False)
 
 
 def without_smtputf8(addresses: list[str]) -> str:
@@ -198,3 +313,11 @@ def send_task(message: EmailMessage, settings: EmailSettings, on_retry: Callable
     """One task for the sending and its retries: Prefect's own retries logged the same failure, with
     its traceback, once an attempt, and said nothing of the wait."""
     return send_with_retries(message, settings, on_retry)
+
+
+@task(name="send-emails", cache_policy=NO_CACHE)
+def send_each_task(messages: list[tuple[str, EmailMessage]], settings: EmailSettings,
+                   on_retry: Callable[[str, int, float], None],
+                   on_sent: Callable[[str, str], None]) -> dict[str, str]:
+    """`send_each` as one task; the recipients not sent to, with why."""
+    return {recipient: str(exc) for recipient, exc in send_each(messages, settings, on_retry, on_sent).items()}

@@ -1,14 +1,23 @@
-"""Digest files on disk: every file written atomically (temporary file, fsync, rename)."""
+"""Digest files on disk: every file written atomically (temporary file, fsync, rename); and the
+archive beside them (index.html, feed.xml), rebuilt from the digests on disk."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+
+from tasks.render import ArchiveEntry, Labels, to_archive_html, to_atom
+
+FEED_ENTRIES = 30  # the latest days in the feed, each with its whole digest; the index lists them all
+DAY_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.json")
+BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL | re.IGNORECASE)
 
 
 def _umask() -> int:
@@ -56,20 +65,69 @@ def write_digest(rendered: dict[str, str], out_dir: Path, day: date) -> list[Pat
 
     Every format is staged before any is renamed: a disk that fills up on the JSON must not leave
     today's Markdown beside yesterday's JSON. The error names the folder (OSError alone did not)."""
-    paths = [out_dir / f"{day.isoformat()}.{extension}" for extension in rendered]
+    files = {out_dir / f"{day.isoformat()}.{extension}": text for extension, text in rendered.items()}
+    return _write_together(files, f"the digest to {out_dir}")
+
+
+def _write_together(files: dict[Path, str], what: str) -> list[Path]:
+    """Every file staged before any is renamed over its target; OutputError naming `what` if one cannot be."""
     staged: list[str] = []
     try:
-        for path, text in zip(paths, rendered.values()):
+        for path, text in files.items():
             staged.append(_staged(path, text))
     except OSError as exc:
         for temporary in staged:
             Path(temporary).unlink(missing_ok=True)
-        raise OutputError(exc.errno, f"cannot write the digest to {out_dir}: {exc.strerror or exc}") from None
-    for temporary, path in zip(staged, paths):
+        raise OutputError(exc.errno, f"cannot write {what}: {exc.strerror or exc}") from None
+    for temporary, path in zip(staged, files):
         os.replace(temporary, path)
-    return paths
+    return list(files)
+
+
+def archive_entries(out_dir: Path, with_body: int = FEED_ENTRIES) -> list[ArchiveEntry]:
+    """The digests in `out_dir` (a YYYY-MM-DD.json beside its .html), newest first; the latest `with_body`
+    carry their HTML page's body, for the feed. A file that cannot be read or parsed is left out."""
+    entries = []
+    for path in sorted(out_dir.glob("*.json"), reverse=True):
+        match = DAY_FILE.fullmatch(path.name)
+        page = path.with_suffix(".html")
+        if not match:
+            continue
+        try:
+            date.fromisoformat(match[1])
+            data = json.loads(path.read_text(encoding="utf-8"))
+            stories = data.get("stories") or []
+            body = None
+            if len(entries) < with_body:
+                text = page.read_text(encoding="utf-8")
+                body = (BODY.search(text) or [None, text])[1].strip()
+            updated = datetime.fromtimestamp(page.stat().st_mtime, timezone.utc)
+            lead = stories[0].get("headline") if stories and isinstance(stories[0], dict) else ""
+            entries.append(ArchiveEntry(day=match[1], title=str(data.get("title") or ""),
+                                        language=str(data.get("language") or ""), stories=len(stories),
+                                        lead=str(lead or ""), updated=updated, body=body))
+        except (OSError, ValueError, AttributeError, TypeError):  # not a digest, or half of one
+            continue
+    return entries
+
+
+def write_archive(out_dir: Path, title: str, labels: Labels, language: str,
+                  public_url: str | None = None) -> list[Path]:
+    """`out_dir/index.html` and `out_dir/feed.xml`, rebuilt from the digests in `out_dir`, so that a re-run
+    or a backfill leaves them right; each written atomically. Returns their paths."""
+    out_dir = Path(out_dir)
+    entries = archive_entries(out_dir)
+    return _write_together({out_dir / "index.html": to_archive_html(entries, title, labels, language),
+                            out_dir / "feed.xml": to_atom(entries, title, labels, language, public_url)},
+                           f"the archive to {out_dir}")
 
 
 @task(name="write-digest", cache_policy=NO_CACHE)
 def write_digest_task(rendered: dict[str, str], out_dir: Path, day: date) -> list[Path]:
     return write_digest(rendered, out_dir, day)
+
+
+@task(name="write-archive", cache_policy=NO_CACHE)
+def write_archive_task(out_dir: Path, title: str, labels: Labels, language: str,
+                       public_url: str | None = None) -> list[Path]:
+    return write_archive(out_dir, title, labels, language, public_url)

@@ -1,12 +1,15 @@
-"""Render a digest as Markdown, HTML (mail-client safe: inline styles, no scripts) and JSON."""
+"""Render a digest as Markdown, HTML (mail-client safe: inline styles, no scripts) and JSON; and the
+archive of the digests: an index page and an Atom feed."""
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime, timezone
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -30,6 +33,8 @@ MARKDOWN_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # CommonMark's escapes: a
 # RFC 3986's sub-delimiters and `:@%`, less the quote and parentheses, which end an attribute or a Markdown link.
 URL_SAFE = "!$&*+,;=:@%"
 STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# What XML 1.0 cannot hold, even as a character reference: a feed with one is not parsed at all.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class Labels:
     story: str
     stories: str
     also_today: str
+    view_online: str
+    archive: str
+    feed: str
 
     def stories_count(self, n: int) -> str:
         return f"{n} {self.story if n == 1 else self.stories}"
@@ -75,6 +83,9 @@ LABELS = {
         story="story",
         stories="stories",
         also_today="Also today",
+        view_online="View this digest online",
+        archive="Archive",
+        feed="Atom feed",
     ),
     "fr": Labels(
         contents="Sommaire",
@@ -93,6 +104,9 @@ LABELS = {
         story="sujet",
         stories="sujets",
         also_today="Aussi aujourd’hui",
+        view_online="Voir ce digest en ligne",
+        archive="Archives",
+        feed="Flux Atom",
     ),
 }
 LABEL_KEYS = tuple(f.name for f in fields(Labels))
@@ -192,7 +206,8 @@ def _environment(autoescape: bool) -> Environment:
     return env
 
 
-def _render(template: str, digest: Digest, labels: Labels | None, anchors: bool = True) -> str:
+def _render(template: str, digest: Digest, labels: Labels | None, anchors: bool = True,
+            online: str | None = None) -> str:
     env = _environment(template.endswith(".html.j2"))
     shown = digest.stories[: digest.max_stories]
     return env.get_template(template).render(
@@ -208,6 +223,7 @@ def _render(template: str, digest: Digest, labels: Labels | None, anchors: bool 
         link=story_link,
         toc=len(shown) >= TOC_MIN_STORIES,
         anchors=anchors,
+        online=safe_url(online),
     )
 
 
@@ -216,17 +232,69 @@ def subject(digest: Digest, labels: Labels | None = None) -> str:
     return one_line(f"{digest.title} — {digest.day.isoformat()} — {labels.stories_count(len(digest.stories))}")
 
 
-def to_markdown(digest: Digest, labels: Labels | None = None, anchors: bool = True) -> str:
-    return re.sub(r"\n{3,}", "\n\n", _render("digest.md.j2", digest, labels, anchors))
+def to_markdown(digest: Digest, labels: Labels | None = None, anchors: bool = True, online: str | None = None) -> str:
+    """`online`: the address of the digest's published page, linked under the title (for an email)."""
+    return re.sub(r"\n{3,}", "\n\n", _render("digest.md.j2", digest, labels, anchors, online))
 
 
-def to_html(digest: Digest, labels: Labels | None = None) -> str:
-    return _render("digest.html.j2", digest, labels)
+def to_html(digest: Digest, labels: Labels | None = None, online: str | None = None) -> str:
+    return _render("digest.html.j2", digest, labels, online=online)
 
 
-def to_plain_text(digest: Digest, labels: Labels | None = None) -> str:
+def to_plain_text(digest: Digest, labels: Labels | None = None, online: str | None = None) -> str:
     """For the text part of an email: the Markdown without escapes, nor anchors a mail reader would show."""
-    return MARKDOWN_ESCAPED.sub(r"\1", to_markdown(digest, labels, anchors=False))
+    return MARKDOWN_ESCAPED.sub(r"\1", to_markdown(digest, labels, anchors=False, online=online))
+
+
+def page_url(public_url: str | None, day: str) -> str | None:
+    """Where the digest of `day` (YYYY-MM-DD) is published under `digest.public_url`; None when unset."""
+    return f"{public_url.rstrip('/')}/{day}.html" if public_url else None
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    """One day of the archive, as its files on disk say."""
+
+    day: str  # YYYY-MM-DD
+    title: str
+    language: str
+    stories: int
+    lead: str  # the first story's headline; "" when there is none
+    updated: datetime  # when its files were written
+    body: str | None  # what the digest's HTML page shows (its <body>); None: not in the feed
+
+
+def to_archive_html(entries: list[ArchiveEntry], title: str, labels: Labels, language: str) -> str:
+    """The archive's index page: the days, newest first, each linked to its page (relative links)."""
+    return _environment(True).get_template("archive.html.j2").render(
+        title=title, labels=labels, language=language, entries=entries)
+
+
+def to_atom(entries: list[ArchiveEntry], title: str, labels: Labels, language: str,
+            public_url: str | None = None) -> str:
+    """An Atom 1.0 feed of `entries`, each with its digest's HTML as content. With `public_url`, links
+    and ids are that site's addresses; without, links are relative to the feed and ids are URNs drawn
+    from the title and the day (the same on every run)."""
+    base = safe_url(public_url).rstrip("/") + "/" if public_url else ""
+    identity = public_url or f"dispatch-digest:{title}"
+
+    def urn(name: str) -> str:
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"{identity}:{name}").urn
+
+    env = Environment(loader=PackageLoader("tasks", "templates"), autoescape=True, undefined=StrictUndefined,
+                      keep_trailing_newline=True, finalize=lambda value: NOT_XML.sub("", str(value)))
+    env.filters.update(one_line=one_line)
+    entries = [e for e in entries if e.body is not None]
+    updated = max((e.updated for e in entries), default=datetime.now(timezone.utc))
+    return env.get_template("feed.xml.j2").render(
+        title=title, labels=labels, language=language, entries=entries, updated=_atom_time(updated),
+        feed_id=f"{base}feed.xml" if public_url else urn("feed"), self_url=f"{base}feed.xml" if public_url else "",
+        index_url=f"{base}index.html", link=lambda e: f"{base}{e.day}.html",
+        entry_id=lambda e: f"{base}{e.day}.html" if public_url else urn(e.day), time=_atom_time)
+
+
+def _atom_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def to_json(digest: Digest) -> str:
