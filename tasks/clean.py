@@ -26,7 +26,7 @@ from tasks.dedup import DedupOptions, DocumentPrint, dedup_within
 from tasks.extract import cut_decorations, extract_html, is_code, registrable_domain, without_markup_lines
 from tasks.language import LANGUAGE_NAMES, LanguageBundle, bundle, detect_language, words
 from tasks.models import LANGUAGE_LEFT_OUT, Block, Dispatch, Failure, RawDispatch, Removal, parse_datetime
-from tasks.workers import WorkerPool
+from tasks.workers import LOCAL, open_executor
 
 # Each worker is a spawned process of ~40 MB that takes ~1 s to start: past 64, a run spends more on
 # starting processes and memory than the cores can give back (10,000 started 132 processes, 5.2 GB, in 17 s).
@@ -127,6 +127,8 @@ class CleaningRules(BaseModel):
     default_language: str = "en"
     workers: int = Field(0, ge=0, le=MAX_WORKERS,
                          description="processes that extract and clean pages; 0: one per CPU, 1: none")
+    executor: str = Field(LOCAL, description='where pages are cleaned: "local" (`workers` processes here) or the '
+                          'address of a Dask scheduler, "tcp://host:8786" (its workers clean them)')
 
     @field_validator("captions", "inline_credits", "drop_lines", "datelines")
     @classmethod
@@ -137,6 +139,13 @@ class CleaningRules(BaseModel):
             except re.error as exc:
                 raise ValueError(f'"{pattern}" is not a regular expression: {exc}') from None
         return patterns
+
+    @field_validator("executor")
+    @classmethod
+    def _executor(cls, executor: str) -> str:
+        if executor != LOCAL and not re.fullmatch(r"(?:tcp|tls)://[^/\s]+:\d+", executor):
+            raise ValueError(f'"{executor}" is neither "local" nor a Dask scheduler\'s address (tcp://host:8786)')
+        return executor
 
     @field_validator("languages")
     @classmethod
@@ -343,6 +352,11 @@ def clean_guarded(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | No
 Prepared = tuple[Dispatch | None, list[Removal], Failure | None, DocumentPrint | None]
 
 
+def prepare_batch(raws: list[RawDispatch], rules: CleaningRules, repeats: DedupOptions | None) -> list[Prepared]:
+    """`prepare` of each page: one task of an executor (a Dask task costs ~1 ms: pages go in batches)."""
+    return [prepare(raw, rules, repeats) for raw in raws]
+
+
 def prepare(raw: RawDispatch, rules: CleaningRules, repeats: DedupOptions | None) -> Prepared:
     """`clean_guarded`, then (with `repeats`) the dispatch without what it says twice; and its
     document print, which de-duplication across dispatches and days needs (work of one dispatch
@@ -368,27 +382,34 @@ class Cleaned:
 class Cleaner:
     """Cleans dispatches as the sources hand them over, so a run never holds every page at once.
 
-    Pages go to `rules.workers` processes (extraction is CPU-bound: this is what uses every
-    core). At most two pages a worker are in flight: `add` awaits a free place, so the source that
+    Pages go to the executor of `rules.executor` (tasks/workers.py; extraction is CPU-bound: this is
+    what uses every core): "local", `rules.workers` processes, a page at a time; or the workers of a
+    Dask cluster, `batch` pages a task (a Dask task costs ~1 ms and a round trip). The scheduler is
+    reached when the cleaner is made, so one that cannot be is an error before any page is read.
+    At most two tasks a worker are in flight: `add` awaits a free place, so the source that
     handed the page waits while fetches in flight go on (cleaning pages in this process meanwhile,
     as a third process on the cores, made a run no faster and its process ~50 MB larger at 10,000
-    pages). The first `INLINE_FIRST` pages are cleaned in one thread of this process, off the event
-    loop: a small run does not pay for starting processes.
-    Results come back ordered by the key each page was added with, whoever cleaned it.
+    pages). Locally, the first `INLINE_FIRST` pages are cleaned in one thread of this process, off
+    the event loop: a small run does not pay for starting processes.
+    Results come back ordered by the key each page was added with, whoever cleaned it; a Dask
+    worker lost mid-run loses nothing (the scheduler runs its tasks again on the others).
     With `repeats`, each dispatch also loses the sentences it says twice (`dedup_within`): work
     of one dispatch at a time, done here where it runs on every core.
     """
 
     INLINE_FIRST = 16
+    BATCH = 16  # pages a Dask task cleans
 
-    def __init__(self, rules: CleaningRules, repeats: DedupOptions | None = None):
+    def __init__(self, rules: CleaningRules, repeats: DedupOptions | None = None, batch: int = BATCH):
         self._rules, self._repeats = rules, repeats
-        self._pool = WorkerPool(rules.workers)
+        self._pool = open_executor(rules.executor, rules.workers)
+        self._batch = batch if self._pool.remote else 1
         self._inline = ThreadPoolExecutor(1, thread_name_prefix="clean")
         self._slots: asyncio.Semaphore | None = None  # made in the loop that adds, freed by `results`
         self._lock = threading.Lock()
         self._added = 0
-        self._pending: dict[Future, tuple[tuple, str, str]] = {}
+        self._waiting: list[tuple[tuple, RawDispatch]] = []  # the next batch, while it fills
+        self._pending: dict[Future, list[tuple[tuple, str, str]]] = {}
         self._done: dict[tuple, Prepared] = {}
 
     def __enter__(self) -> "Cleaner":
@@ -398,33 +419,52 @@ class Cleaner:
         self._inline.shutdown(wait=False, cancel_futures=True)
         self._pool.close()
 
+    @property
+    def executor(self):
+        """The executor cleaning pages (a `WorkerPool` or a `DaskExecutor`)."""
+        return self._pool
+
     async def add(self, raw: RawDispatch, key: tuple) -> None:
         """Hand `raw` to a worker, waiting for a free place without blocking the event loop; a page
         added again under the same key (a retried source) is kept once."""
         with self._lock:
             self._added += 1
-            pooled = self._pool.size > 1 and self._added > self.INLINE_FIRST
+            pooled = self._pool.remote or (self._pool.size > 1 and self._added > self.INLINE_FIRST)
         loop = asyncio.get_running_loop()
         if not pooled:
             outcome = await loop.run_in_executor(self._inline, prepare, raw, self._rules, self._repeats)
             with self._lock:
                 self._done[key] = outcome
             return
+        with self._lock:
+            self._waiting.append((key, raw))
+            if len(self._waiting) < self._batch:
+                return
+            batch, self._waiting = self._waiting, []
         slots = self._slots = self._slots or asyncio.Semaphore(2 * self._pool.size)
         await slots.acquire()
         try:
-            future = self._pool.submit(prepare, raw, self._rules, self._repeats)
+            future = self._submit(batch)
         except BaseException:
             slots.release()
             raise
         future.add_done_callback(lambda _: _call_soon(loop, slots.release))
-        with self._lock:  # where, not the raw itself: its page would stay in memory
-            self._pending[future] = (key, raw.source, raw.location)
+
+    def _submit(self, batch: list[tuple[tuple, RawDispatch]]) -> Future:
+        future = self._pool.submit(prepare_batch, [raw for _, raw in batch], self._rules, self._repeats)
+        with self._lock:  # where, not the raws themselves: their pages would stay in memory
+            self._pending[future] = [(key, raw.source, raw.location) for key, raw in batch]
+        return future
 
     def results(self) -> Cleaned:
         """Every page's outcome, in key order, once the workers are done."""
-        for future, (key, source, location) in list(self._pending.items()):
-            self._done[key] = self._outcome(future, source, location)
+        with self._lock:
+            batch, self._waiting = self._waiting, []
+        if batch:  # the last, partial batch
+            self._submit(batch)
+        for future, places in list(self._pending.items()):
+            for (key, _, _), outcome in zip(places, self._outcomes(future, places)):
+                self._done[key] = outcome
         self._pending.clear()
         self._slots = None  # every place is free; the next pages may come from another event loop
         cleaned = Cleaned()
@@ -438,11 +478,12 @@ class Cleaner:
         return cleaned
 
     @staticmethod
-    def _outcome(future: Future, source: str, location: str) -> Prepared:
+    def _outcomes(future: Future, places: list[tuple[tuple, str, str]]) -> list[Prepared]:
         try:
             return future.result()
         except BrokenProcessPool:  # a page crashed its worker: the pages then in flight fail, the run goes on
-            return None, [], Failure(source, location, "cleaning failed: the worker process cleaning it died"), None
+            return [(None, [], Failure(source, location, "cleaning failed: the worker process cleaning it died"), None)
+                    for _, source, location in places]
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:

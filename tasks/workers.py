@@ -1,24 +1,59 @@
-"""Worker processes for the work that uses every core: extracting and cleaning pages.
+"""Executors for the work that uses every core: extracting and cleaning pages.
 
-The pool starts when first asked for work, so a small run never pays for starting processes
-(~1 s each). Processes are spawned, not forked: the flow's process has threads (Prefect's), and
-fork copies their locks. A worker that dies (a page that crashes its parser) breaks the pool:
-the work then in flight fails, and the next work gets a new pool.
+Two kinds, chosen by `cleaning.executor` (`open_executor`), both with `submit(fn, *args)` returning
+a concurrent.futures.Future, `size` (work that can run at once) and `close()`:
+
+- `WorkerPool` ("local"): worker processes on this machine. The pool starts when first asked for
+  work, so a small run never pays for starting processes (~1 s each). Processes are spawned, not
+  forked: the flow's process has threads (Prefect's), and fork copies their locks. A worker that
+  dies (a page that crashes its parser) breaks the pool: the work then in flight fails, and the
+  next work gets a new pool.
+- `DaskExecutor` ("tcp://host:8786"): the workers of a dask.distributed cluster. It connects when
+  made (a scheduler that cannot be reached is one `ExecutorUnreachable`, before any work), and
+  work a lost worker held is run again elsewhere by the scheduler; work that killed its workers
+  `allowed-failures` times (Dask's setting, 3) fails with `WorkerDied`.
+
+No Prefect and no Dask at import: worker processes import this module (distributed is imported
+by `DaskExecutor` only).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Callable
+from urllib.parse import urlsplit
+
+LOCAL = "local"
+# Seconds to reach a Dask scheduler and to wait for its first worker.
+CONNECT_TIMEOUT = 10.0
+# Dask runs a task again when its function raises, this many times (a lost worker's task is rerun anyway).
+RETRIES = 1
+
+
+class ExecutorUnreachable(RuntimeError):
+    """The Dask scheduler of `cleaning.executor` cannot be used (or was lost mid-run); the message names
+    its address and the reason."""
+
+
+class WorkerDied(BrokenProcessPool):
+    """The work killed every worker that ran it (a Dask task that lost `allowed-failures` workers)."""
+
+
+def open_executor(executor: str = LOCAL, workers: int = 0) -> "WorkerPool | DaskExecutor":
+    """A `WorkerPool` of `workers` processes for "local", else a `DaskExecutor` connected to that scheduler."""
+    return WorkerPool(workers) if executor == LOCAL else DaskExecutor(executor)
 
 
 class WorkerPool:
     """`workers` processes (0: one per CPU; 1: none, everything runs in the calling process)."""
+
+    remote = False
 
     def __init__(self, workers: int = 0):
         self.size = workers or os.cpu_count() or 1
@@ -58,3 +93,100 @@ class WorkerPool:
 def _quiet() -> None:
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
     logging.getLogger("htmldate").setLevel(logging.ERROR)
+
+
+class DaskExecutor:
+    """The workers of the dask.distributed cluster whose scheduler is at `address`, reached now.
+
+    `size` is the threads of its workers when it connected (the caller bounds its work in flight by
+    it). A result is fetched as soon as its task ends, and the task released: the cluster does not
+    keep what the flow already has.
+    """
+
+    remote = True
+
+    def __init__(self, address: str, timeout: float = CONNECT_TIMEOUT):
+        self.address = address
+        _probe(address, timeout)  # the plain reason (refused, unknown host) at once, not a timeout later
+        from distributed import Client
+
+        try:
+            self._client = Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, ValueError, TimeoutError) as exc:
+            raise ExecutorUnreachable(f"the Dask scheduler at {address} cannot be reached: {exc}") from None
+        try:
+            self._client.wait_for_workers(1, timeout=timeout)
+        except (OSError, TimeoutError):
+            self.close()
+            raise ExecutorUnreachable(f"the Dask scheduler at {address} has no workers (waited {timeout:g} s for one)"
+                                      ) from None
+        self.size = max(sum(self._client.nthreads().values()), 1)
+
+    def __enter__(self) -> "DaskExecutor":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @property
+    def started(self) -> bool:
+        return True
+
+    @property
+    def client(self):
+        """The dask.distributed Client (tests and benchmarks look at the cluster through it)."""
+        return self._client
+
+    def close(self) -> None:
+        client, self._client = getattr(self, "_client", None), None
+        if client is not None:
+            client.close()
+
+    def submit(self, fn: Callable, *args) -> Future:
+        if self._client is None:
+            raise ExecutorUnreachable(f"the connection to the Dask scheduler at {self.address} is closed")
+        done: Future = Future()
+        remote = self._client.submit(fn, *args, pure=False, retries=RETRIES)
+
+        def relay(finished) -> None:  # in Dask's callback thread
+            try:
+                done.set_result(finished.result())
+            except Exception as exc:
+                done.set_exception(self._reason(exc))
+            finally:
+                finished.release()
+
+        remote.add_done_callback(relay)
+        return done
+
+    def _reason(self, exc: Exception) -> Exception:
+        from distributed import KilledWorker
+
+        if isinstance(exc, KilledWorker):
+            return WorkerDied(f"the Dask workers running it died: {exc}")
+        if isinstance(exc, (OSError, TimeoutError, CancelledError)):
+            return ExecutorUnreachable(f"the Dask scheduler at {self.address} was lost mid-run: "
+                                       f"{exc.__class__.__name__}: {exc}")
+        return exc
+
+
+def _probe(address: str, timeout: float) -> None:
+    """A TCP connection to a tcp:// scheduler, so that a refused port or an unknown host says so at once."""
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme != "tcp":
+        return  # tls://, ws://: Dask's own connection says what is wrong
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise ExecutorUnreachable(f"the Dask scheduler at {address} cannot be reached: {exc}") from None
+    if not host or not port:
+        raise ExecutorUnreachable(f"the Dask scheduler at {address} cannot be reached: the address needs a host "
+                                  "and a port (tcp://host:8786)")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except socket.gaierror as exc:
+        raise ExecutorUnreachable(f"the Dask scheduler at {address} cannot be reached: unknown host {host} "
+                                  f"({exc.strerror})") from None
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        raise ExecutorUnreachable(f"the Dask scheduler at {address} cannot be reached: {reason}") from None
