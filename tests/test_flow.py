@@ -32,6 +32,10 @@ def test_flow_writes_digest_and_artifact_and_reports_failed_source(prefect_api, 
     state = run_daily_digest(date="2026-11-27", config_path=str(config), return_state=True)
     assert state.is_completed()
     result = state.result()
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:  # runs list by the digest's date
+        assert client.read_flow_run(state.state_details.flow_run_id).name == "daily-digest-2026-11-27"
     assert result["stories"] == 4 and result["failures"] == 1
     out = tmp_path / "digests"
     assert sorted(p.name for p in out.iterdir()) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md"]
@@ -70,9 +74,14 @@ def test_flow_fails_when_every_source_fails(prefect_api, tmp_path):
 
 
 def test_cli_run_uses_the_local_prefect_api(tmp_path):
-    """`digest run` as a user runs it: its own temporary Prefect server, a fresh Prefect home."""
+    """`digest run` as a user runs it: its own temporary Prefect server, a fresh Prefect home (a free local
+    port: a server already answering on it would be used instead)."""
+    from tests.prefect_server import free_port
+
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_SERVER_API_PORT=str(port), COLUMNS="200")
     out = tmp_path / "out"
     run = subprocess.run(
         [sys.executable, "-m", "flows.cli", "run", "--config", str(_config(tmp_path)), "--date", "2026-11-27",
@@ -80,6 +89,8 @@ def test_cli_run_uses_the_local_prefect_api(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    first = next(line for line in run.stdout.splitlines() if "│" in line)
+    assert "Prefect API" in first and f"temporary server (nothing answers at http://127.0.0.1:{port}/api)" in first
     assert "4 stories for 2026-11-27; 0 failures" in run.stdout
     assert str(out / "2026-11-27.md") in run.stdout
     data = json.loads((out / "2026-11-27.json").read_text(encoding="utf-8"))
