@@ -304,9 +304,8 @@ async def _build(settings: Settings, store: Store, day: Date, sources: list[Sour
         store.save_digest(day, len(summaries), rendered["json"], [(d, prints[d.id].packed()) for d in dispatches])
     with report.timed("write"):  # the archive, from the digests on disk: a re-run or backfill keeps it right
         try:
-            archive = write_archive_task(paths[0].parent, settings.digest.title,
-                                         labels_for(language, settings.digest.labels), language,
-                                         settings.digest.public_url)
+            archive = write_archive_task(paths[0].parent, settings.digest.title, settings.digest.language,
+                                         settings.digest.public_url, settings.digest.labels)
             logger.info("archive: %s", ", ".join(p.name for p in archive), extra={"stage": "write"})
         except OutputError as exc:  # the digest is written and stored: its email still goes
             logger.warning("%s (the next digest written rewrites the archive)", exc, extra={"stage": "write"})

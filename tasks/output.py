@@ -7,13 +7,14 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.render import ArchiveEntry, Labels, to_archive_html, to_atom
+from tasks.render import ArchiveEntry, to_archive_html, to_atom
 
 FEED_ENTRIES = 30  # the latest days in the feed, each with its whole digest; the index lists them all
 DAY_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.json")
@@ -111,14 +112,15 @@ def archive_entries(out_dir: Path, with_body: int = FEED_ENTRIES) -> list[Archiv
     return entries
 
 
-def write_archive(out_dir: Path, title: str, labels: Labels, language: str,
-                  public_url: str | None = None) -> list[Path]:
+def write_archive(out_dir: Path, title: str, language: str = "auto", public_url: str | None = None,
+                  overrides: Mapping[str, str] | None = None) -> list[Path]:
     """`out_dir/index.html` and `out_dir/feed.xml`, rebuilt from the digests in `out_dir`, so that a re-run
-    or a backfill leaves them right; each written atomically. Returns their paths."""
+    or a backfill leaves them right; each written atomically. `language` and `overrides` are
+    `digest.language` and `digest.labels`. Returns their paths."""
     out_dir = Path(out_dir)
     entries = archive_entries(out_dir)
-    return _write_together({out_dir / "index.html": to_archive_html(entries, title, labels, language),
-                            out_dir / "feed.xml": to_atom(entries, title, labels, language, public_url)},
+    return _write_together({out_dir / "index.html": to_archive_html(entries, title, language, overrides),
+                            out_dir / "feed.xml": to_atom(entries, title, language, public_url, overrides)},
                            f"the archive to {out_dir}")
 
 
@@ -128,6 +130,6 @@ def write_digest_task(rendered: dict[str, str], out_dir: Path, day: date) -> lis
 
 
 @task(name="write-archive", cache_policy=NO_CACHE)
-def write_archive_task(out_dir: Path, title: str, labels: Labels, language: str,
-                       public_url: str | None = None) -> list[Path]:
-    return write_archive(out_dir, title, labels, language, public_url)
+def write_archive_task(out_dir: Path, title: str, language: str = "auto", public_url: str | None = None,
+                       overrides: Mapping[str, str] | None = None) -> list[Path]:
+    return write_archive(out_dir, title, language, public_url, overrides)

@@ -264,14 +264,24 @@ class ArchiveEntry:
     body: str | None  # what the digest's HTML page shows (its <body>); None: not in the feed
 
 
-def to_archive_html(entries: list[ArchiveEntry], title: str, labels: Labels, language: str) -> str:
+def _archive_words(entries: list[ArchiveEntry], language: str, overrides: Mapping[str, str] | None) -> dict:
+    """The archive's own labels (`language`; "auto": the newest digest's) and each day's story count in
+    its digest's language: a day in English does not turn the French days' counts into English."""
+    if language == "auto":
+        language = entries[0].language if entries else "en"
+    return {"language": language, "labels": labels_for(language, overrides),
+            "count": lambda e: labels_for(e.language, overrides).stories_count(e.stories)}
+
+
+def to_archive_html(entries: list[ArchiveEntry], title: str, language: str,
+                    overrides: Mapping[str, str] | None = None) -> str:
     """The archive's index page: the days, newest first, each linked to its page (relative links)."""
     return _environment(True).get_template("archive.html.j2").render(
-        title=title, labels=labels, language=language, entries=entries)
+        title=title, entries=entries, **_archive_words(entries, language, overrides))
 
 
-def to_atom(entries: list[ArchiveEntry], title: str, labels: Labels, language: str,
-            public_url: str | None = None) -> str:
+def to_atom(entries: list[ArchiveEntry], title: str, language: str, public_url: str | None = None,
+            overrides: Mapping[str, str] | None = None) -> str:
     """An Atom 1.0 feed of `entries`, each with its digest's HTML as content. With `public_url`, links
     and ids are that site's addresses; without, links are relative to the feed and ids are URNs drawn
     from the title and the day (the same on every run)."""
@@ -284,10 +294,11 @@ def to_atom(entries: list[ArchiveEntry], title: str, labels: Labels, language: s
     env = Environment(loader=PackageLoader("tasks", "templates"), autoescape=True, undefined=StrictUndefined,
                       keep_trailing_newline=True, finalize=lambda value: NOT_XML.sub("", str(value)))
     env.filters.update(one_line=one_line)
+    words = _archive_words(entries, language, overrides)
     entries = [e for e in entries if e.body is not None]
     updated = max((e.updated for e in entries), default=datetime.now(timezone.utc))
     return env.get_template("feed.xml.j2").render(
-        title=title, labels=labels, language=language, entries=entries, updated=_atom_time(updated),
+        title=title, entries=entries, updated=_atom_time(updated), **words,
         feed_id=f"{base}feed.xml" if public_url else urn("feed"), self_url=f"{base}feed.xml" if public_url else "",
         index_url=f"{base}index.html", link=lambda e: f"{base}{e.day}.html",
         entry_id=lambda e: f"{base}{e.day}.html" if public_url else urn(e.day), time=_atom_time)

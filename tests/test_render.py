@@ -246,3 +246,16 @@ def test_html_wraps_long_attributions_and_addresses_instead_of_scrolling():
     html = render(_digest_of(2))["html"]
     assert "nowrap" not in html
     assert "overflow-wrap:anywhere" in html.split("<body", 1)[1].split(">", 2)[1]  # the page's container
+
+
+def test_a_view_online_link_only_when_asked_and_only_to_the_web():
+    from tasks.render import page_url, to_html
+
+    page = page_url("https://desk.example/revue/", "2026-11-27")
+    assert page == "https://desk.example/revue/2026-11-27.html" and page_url(None, "2026-11-27") is None
+    html = to_html(_digest(), online=page)
+    assert '<a href="https://desk.example/revue/2026-11-27.html" style="color:#6b6b66;">Voir ce digest en ligne</a>' in html
+    assert "Voir ce digest en ligne: <https://desk.example/revue/2026-11-27.html>" in to_plain_text(_digest(), online=page)
+    assert "en ligne" not in render(_digest())["html"] and "en ligne" not in render(_digest())["md"]
+    assert "en ligne" not in to_html(_digest(), online="javascript:alert(1)")
+    assert "View online" in to_html(_digest(), labels_for("fr", {"view_online": "View online"}), online=page)
