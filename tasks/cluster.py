@@ -1,16 +1,25 @@
-"""Group the day's dispatches into stories.
+"""Group the day's dispatches into stories: each story one event, told by one outlet or several.
 
-Each dispatch is a TF-IDF vector of stems (stop words out, names weighted up,
-since two outlets on one event share its names). Dispatches join the most
-similar story centroid above a threshold, in a fixed order (published time,
-then id), so the result does not depend on the order they arrived in. Languages
-are clustered apart: a French and an English dispatch on one event stay two stories.
+Each dispatch is a TF-IDF vector of stems (stop words out): the title and the lead weigh more than
+the tail, and names and numbers more than other words, since two outlets on one event share its
+actors, places and figures while any two stories share common words. A pair's similarity is their
+cosine, lowered as they lie a day or more apart and nil beyond a story's span. Stories are built by
+average-link agglomeration: two groups merge while their dispatches are, on average over all their
+pairs, similar enough, and the result spans no more than `span_hours`. A dispatch joins a story
+only when close to most of it, never through a chain of neighbours or a centroid that drifts as
+members join. Dispatches are taken in a fixed order (published time, then id), so the stories do
+not depend on the order they arrived in. Languages are clustered apart unless
+`cross_language` is set: then a French and an English dispatch can share a story when their
+names and numbers agree.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
+import unicodedata
 from array import array
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Sequence
 from urllib.parse import urlsplit
@@ -28,33 +37,78 @@ from tasks.models import Dispatch, Story
 class ClusterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    threshold: float = Field(0.2, gt=0, le=1, description="cosine similarity to a story's centroid to join it")
-    name_weight: float = Field(2.0, ge=1, description="weight of capitalised words (names) against other words")
+    threshold: float = Field(0.1, gt=0, le=1, description="mean similarity of two groups' dispatches (over all their "
+                             "pairs) for them to be one story")
+    name_weight: float = Field(2.0, ge=1, description="weight of names (capitalised words within a sentence) and "
+                               "numbers against other words")
+    lead_weight: float = Field(2.0, ge=1, description="weight of the title's and the first two sentences' words "
+                               "against the rest of the text")
+    span_hours: float = Field(96.0, gt=0, description="longest time between two dispatches of one story; pairs more "
+                              "than a day apart count less, half at this span")
+    cross_language: bool = Field(False, description="let dispatches in two languages share a story when their names "
+                                 "and numbers agree (transliteration-tolerant)")
     headline_words: int = Field(16, ge=4, description="longest headline taken from a lead sentence")
 
 
-def vectorise(dispatches: Sequence[Dispatch], name_weight: float) -> sparse.csr_matrix:
-    """L2-normalised TF-IDF rows over stems, names weighted up."""
+LEAD_SENTENCES = 2  # the lead: what the event is, who, where, when
+DIGIT_GROUP = re.compile(r"(?<=\d)[,. \u202f\u00a0](?=\d{3}\b)")  # 2,000 and 2 000 are one number, not 2 and 000
+
+
+def _zones(dispatch: Dispatch, lead_weight: float) -> list[tuple[str, float]]:
+    """(sentence, weight): the title and the lead weigh `lead_weight`, the rest 1."""
+    zones = [(dispatch.title, lead_weight)] if dispatch.title else []
+    return zones + [(s, lead_weight if n < LEAD_SENTENCES else 1.0) for n, s in enumerate(dispatch.sentences)]
+
+
+def vectorise(dispatches: Sequence[Dispatch], options: ClusterOptions) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """L2-normalised TF-IDF rows over stems, title, lead, names and numbers weighted up; and rows over the
+    names and numbers alone, spelled so that one name in two languages is one term (see `_name_key`).
+
+    A capitalised word is a name unless it opens its sentence; a number is a word with a digit (one
+    digit alone says little)."""
     vocabulary: dict[str, int] = {}
+    terms_of: dict[str, dict[str, int]] = {}  # language -> word -> term, -1 for a stop word: words repeat
+    names: dict[str, int] = {}
     # Compact arrays of each dispatch's distinct terms: lists of every word were ~150 MB at 10,000.
     rows, cols, values = array("i"), array("i"), array("d")
+    name_rows, name_cols, name_values = array("i"), array("i"), array("d")
     for row, dispatch in enumerate(dispatches):
         lang = bundle(dispatch.language)
+        terms = terms_of.setdefault(lang.code, {})
         weights: dict[int, float] = {}
-        text = " ".join(filter(None, [dispatch.title, dispatch.text]))
-        for word in words(text):
-            lowered = word.lower()
-            if lowered in lang.stop_words or len(lowered) < 2 or lowered.isdigit():
-                continue
-            term = vocabulary.setdefault(lang.stem(lowered), len(vocabulary))
-            weights[term] = weights.get(term, 0.0) + (name_weight if word[0].isupper() else 1.0)
+        name_weights: dict[int, float] = {}
+        for text, zone in _zones(dispatch, options.lead_weight):
+            tokens = words(DIGIT_GROUP.sub("", text))
+            # A sentence's first word is capitalised whatever it is: counted as a plain word.
+            for word, count in Counter([tokens[0].lower(), *tokens[1:]] if tokens else []).items():
+                lowered = word.lower()
+                term = terms.get(lowered)
+                if term is None:
+                    useless = lowered in lang.stop_words or len(lowered) < 2
+                    term = -1 if useless else vocabulary.setdefault(lang.stem(lowered), len(vocabulary))
+                    terms[lowered] = term
+                if term < 0:
+                    continue
+                named = word[0].isupper() or not word.isalpha() and any(c.isdigit() for c in word)
+                weights[term] = weights.get(term, 0.0) + count * (zone * options.name_weight if named else zone)
+                if named and options.cross_language:
+                    key = names.setdefault(_name_key(lowered), len(names))
+                    name_weights[key] = name_weights.get(key, 0.0) + count * zone
         rows.extend([row] * len(weights))
         cols.extend(weights.keys())
         values.extend(weights.values())
+        name_rows.extend([row] * len(name_weights))
+        name_cols.extend(name_weights.keys())
+        name_values.extend(name_weights.values())
+    return _tfidf(rows, cols, values, len(dispatches), len(vocabulary)), _tfidf(
+        name_rows, name_cols, name_values, len(dispatches), len(names))
+
+
+def _tfidf(rows: array, cols: array, values: array, count: int, terms: int) -> sparse.csr_matrix:
     coordinates = (np.frombuffer(rows, dtype=np.intc), np.frombuffer(cols, dtype=np.intc))
-    counts = sparse.csr_matrix((np.frombuffer(values), coordinates), shape=(len(dispatches), max(len(vocabulary), 1)))
+    counts = sparse.csr_matrix((np.frombuffer(values), coordinates), shape=(count, max(terms, 1)))
     document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
-    idf = np.log((1 + len(dispatches)) / (1 + document_frequency)) + 1
+    idf = np.log((1 + count) / (1 + document_frequency)) + 1
     tf = counts.copy()
     tf.data = 1 + np.log(tf.data)  # sublinear: a long dispatch does not drown a short one
     weighted = sparse.csr_matrix(tf.multiply(idf))
@@ -63,61 +117,128 @@ def vectorise(dispatches: Sequence[Dispatch], name_weight: float) -> sparse.csr_
     return sparse.csr_matrix(sparse.diags(1 / norms) @ weighted)
 
 
-SIMILARITY_FLOOR = 0.01  # pair similarities below this are dropped: they cannot tip a story
-ROWS_AT_ONCE = 500  # news in one language is alike in small ways: a row has a similarity to most others
+def _name_key(word: str) -> str:
+    """A name as its consonants, accents off and doubled letters once, so its spellings in two languages
+    meet: Poutine and Putin are "ptn", Zelensky and Zelenskyy "zlnsk"; a number as it is."""
+    if any(c.isdigit() for c in word):
+        return word
+    plain = "".join(c for c in unicodedata.normalize("NFKD", word) if c.isalpha() and c.isascii())
+    skeleton = re.sub(r"[aeiouyhw]", "", plain)
+    return re.sub(r"(.)\1+", r"\1", skeleton) or plain
 
 
-def similarities(rows: sparse.csr_matrix, vectors: sparse.csr_matrix) -> sparse.csr_matrix:
-    """Cosine similarity of each of `rows` to every one of `vectors`, tiny ones dropped."""
-    product = sparse.csr_matrix(rows @ vectors.T)
-    product.data[product.data < SIMILARITY_FLOOR] = 0
-    product.eliminate_zeros()
-    return product
+EDGE_SHARE = 0.5  # pairs below this share of the threshold are dropped: average link counts them as nil
+NEIGHBOURS = 50  # each dispatch keeps its closest pairs only: a day's news is alike in small ways
+ROWS_AT_ONCE = 500
+DAY = 86400.0
+
+
+def _edges(dispatches: Sequence[Dispatch], options: ClusterOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, similarity) of the pairs i < j that may share a story: each dispatch's `NEIGHBOURS` closest
+    at `EDGE_SHARE` of the threshold or more, `ROWS_AT_ONCE` rows at a time: all pairs at once would be
+    nearly dense (1.2 GB at 10,000 dispatches)."""
+    vectors, names = vectorise(dispatches, options)
+    languages = np.array([d.language for d in dispatches])
+    times = _times(dispatches)
+    count = len(dispatches)
+    codes, values = [], []
+    for start in range(0, count, ROWS_AT_ONCE):
+        block = sparse.coo_matrix(vectors[start : start + ROWS_AT_ONCE] @ vectors.T)
+        i, j, similarity = block.row + start, block.col, block.data
+        keep = (i != j) & (languages[i] == languages[j])
+        i, j, similarity = i[keep], j[keep], similarity[keep]
+        if options.cross_language:
+            across = sparse.coo_matrix(names[start : start + ROWS_AT_ONCE] @ names.T)
+            ai, aj = across.row + start, across.col
+            keep = languages[ai] != languages[aj]
+            i, j = np.concatenate([i, ai[keep]]), np.concatenate([j, aj[keep]])
+            similarity = np.concatenate([similarity, across.data[keep]])
+        similarity = similarity * _time_factor(times[i], times[j], options.span_hours)
+        keep = similarity >= EDGE_SHARE * options.threshold
+        i, j, similarity = i[keep], j[keep], similarity[keep]
+        order = np.lexsort((j, -similarity, i))  # each row's closest first, the earlier on a tie
+        i, j, similarity = i[order], j[order], similarity[order]
+        kept = np.arange(len(i)) - np.searchsorted(i, i) < NEIGHBOURS
+        codes.append(np.minimum(i, j)[kept].astype(np.int64) * count + np.maximum(i, j)[kept])
+        values.append(similarity[kept])
+    code, similarity = (np.concatenate(codes), np.concatenate(values)) if codes else (np.zeros(0, np.int64), np.zeros(0))
+    order = np.lexsort((similarity, code))
+    code, similarity = code[order], similarity[order]
+    last = np.append(code[1:] != code[:-1], True)[: len(code)]  # a pair found from both ends: the larger (rounding)
+    return code[last] // count, code[last] % count, similarity[last]
+
+
+def _times(dispatches: Sequence[Dispatch]) -> np.ndarray:
+    """Published times in seconds, NaN for a dispatch without one."""
+    return np.array([d.published.timestamp() if d.published else np.nan for d in dispatches])
+
+
+def _time_factor(first: np.ndarray, second: np.ndarray, span_hours: float) -> np.ndarray:
+    """1 within a day (one news cycle), falling to a half at the span and nil beyond it; 1 when either
+    dispatch has no time."""
+    apart = np.abs(first - second)
+    span = span_hours * 3600
+    factor = np.where(apart <= DAY, 1.0, 1 - 0.5 * (apart - DAY) / max(span - DAY, 1.0))
+    factor = np.where(apart > span, 0.0, factor)
+    return np.where(np.isnan(apart), 1.0, factor)
 
 
 def group(dispatches: Sequence[Dispatch], options: ClusterOptions) -> list[list[int]]:
     """Indices of the dispatches of each group; every dispatch is in exactly one.
 
-    A dispatch's similarity to a story's centroid is the sum of its similarities to the
-    story's members over the norm of their summed vectors, kept up to date as members
-    join: only sparse rows are read, never a dense story x vocabulary matrix. Similarities are
-    computed for `ROWS_AT_ONCE` dispatches at a time, as they come: all pairs at once would be
-    nearly dense (1.2 GB at 10,000 dispatches).
+    Average-link agglomeration over the sparse graph of similar pairs: the two groups whose pairs are
+    the most similar on average (pairs not in the graph count as nil) merge first, while `_mergeable`
+    and the merged group spans `span_hours` at most. Each group keeps, for each neighbouring group, the
+    sum of their pairs' similarities and the count of their close pairs, so a merge costs the size of
+    the two neighbourhoods, never a pass over the members.
     """
-    vectors = vectorise(dispatches, options.name_weight)
     order = sorted(range(len(dispatches)), key=lambda i: _order_key(dispatches[i]))
-    story_of = np.full(len(dispatches), -1)
-    members: list[list[int]] = []
-    norms = np.zeros(len(dispatches))  # squared norm of each story's summed vector
-    languages = np.empty(len(dispatches), dtype=object)  # each story's language
-    for position, index in enumerate(order):
-        if position % ROWS_AT_ONCE == 0:
-            block = similarities(vectors[order[position : position + ROWS_AT_ONCE]], vectors)
-        row = block[position % ROWS_AT_ONCE]
-        placed = story_of[row.indices] >= 0
-        dots = np.bincount(story_of[row.indices][placed], weights=row.data[placed], minlength=len(members))
-        best = _closest(dots, norms, languages, dispatches[index].language, options.threshold)
-        if best is None:
-            best = len(members)
-            members.append([])
-            languages[best] = dispatches[index].language
-        members[best].append(index)
-        story_of[index] = best
-        norms[best] += 2 * (dots[best] if best < len(dots) else 0.0) + 1.0  # rows are unit vectors
-    return members
+    ordered = [dispatches[i] for i in order]
+    first, second, similarity = _edges(ordered, options)
+    links: list[dict[int, tuple[float, int]]] = [{} for _ in ordered]  # group -> group -> (sum, close pairs)
+    heap = []
+    for i, j, s in zip(first.tolist(), second.tolist(), similarity.tolist()):
+        links[i][j] = links[j][i] = (s, int(s >= options.threshold))
+        if _mergeable(links[i][j], 1, 1, options.threshold):
+            heap.append((-s, i, j, 0, 0))
+    members = [[i] for i in range(len(ordered))]
+    earliest, latest = _times(ordered), _times(ordered)
+    version = [0] * len(ordered)
+    heapq.heapify(heap)  # ties go to the earlier groups: the result follows the fixed order alone
+    while heap:
+        _, a, b, version_a, version_b = heapq.heappop(heap)
+        if version[a] != version_a or version[b] != version_b or not members[a] or not members[b]:
+            continue  # one of them merged since: its pairs were pushed again
+        if np.fmax(latest[a], latest[b]) - np.fmin(earliest[a], earliest[b]) > options.span_hours * 3600:
+            continue
+        keep, gone = (a, b) if len(members[a]) >= len(members[b]) else (b, a)
+        for other, (total, close) in links[gone].items():
+            if other != keep:
+                kept_total, kept_close = links[keep].get(other, (0.0, 0))
+                links[keep][other] = links[other][keep] = (kept_total + total, kept_close + close)
+                del links[other][gone]
+        links[keep].pop(gone, None)
+        links[gone] = {}
+        members[keep] += members[gone]
+        members[gone] = []
+        earliest[keep], latest[keep] = np.fmin(earliest[a], earliest[b]), np.fmax(latest[a], latest[b])
+        version[keep] += 1
+        for other, link in links[keep].items():
+            if _mergeable(link, len(members[keep]), len(members[other]), options.threshold):
+                low, high = min(keep, other), max(keep, other)
+                heapq.heappush(heap, (-link[0] / (len(members[keep]) * len(members[other])), low, high,
+                                      version[low], version[high]))
+    return [[order[i] for i in sorted(group)] for group in members if group]
 
 
-def _closest(dots: np.ndarray, norms: np.ndarray, languages: np.ndarray, language: str, threshold: float) -> int | None:
-    """The story of the same language whose centroid is most similar (at least `threshold`; the
-    later story on a tie), None when there is none. All stories at once: at 10,000 dispatches a
-    dispatch has a similarity to hundreds of them."""
-    stories = np.flatnonzero(dots)
-    stories = stories[languages[stories] == language]
-    if not stories.size:
-        return None
-    similarity = dots[stories] / np.sqrt(norms[stories])
-    best = np.flatnonzero(similarity == similarity.max())[-1]
-    return int(stories[best]) if similarity[best] >= threshold else None
+def _mergeable(link: tuple[float, int], size: int, other: int, threshold: float) -> bool:
+    """Two groups are one story when their pairs' mean similarity clears the threshold by a margin that
+    shrinks as the pairs grow in number (one pair is thin evidence, the mean of many is steady: the
+    margin falls as 1/sqrt(pairs), as a mean's error does), and when most of their pairs are close (at
+    the threshold): a dispatch close to one member of a story and far from the others stays out."""
+    pairs = size * other
+    total, close = link
+    return total / pairs >= threshold * (1 + 1 / np.sqrt(pairs)) and 2 * close > pairs
 
 
 def cluster(dispatches: Sequence[Dispatch], options: ClusterOptions, now: datetime | None = None) -> list[Story]:

@@ -1,7 +1,8 @@
+import random
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from tasks.cluster import ClusterOptions, cluster, importance
+from tasks.cluster import ClusterOptions, _name_key, cluster, importance
 from tasks.sources import SourceSpec
 from tests.helpers import load_all
 from tasks.clean import CleaningRules, clean
@@ -132,3 +133,100 @@ def test_a_title_that_pages_of_two_stories_carry_is_the_template_s_not_a_headlin
                  for text, outlet, url in ((STRIKE_A, "AP", "https://ap.example/1"), (STRIKE_B, "WJZ", "https://wjz.com/2"))]
     [story] = cluster(wire_copy, ClusterOptions())
     assert story.headline == "Rotterdam dockers strike for two days"  # one story's title, as two outlets ran it
+
+
+GAME_A = ("Sidney Crosby scored twice as the Pittsburgh Penguins beat the New York Rangers 4-2 in the NHL on Saturday "
+          "night at Madison Square Garden. Evgeni Malkin added a goal and two assists, and Marc-Andre Fleury made 31 "
+          "saves for Pittsburgh, which has won five straight. Henrik Lundqvist stopped 28 shots for the Rangers.")
+GAME_A2 = ("The Penguins won their fifth game in a row on Saturday night, 4-2 over the Rangers, with two goals from Sidney "
+           "Crosby. Malkin scored once and set up two more, and Fleury turned aside 31 shots in New York.")
+GAME_B = ("Zdeno Chara scored in overtime as the Boston Bruins beat the Montreal Canadiens 3-2 in the NHL on Saturday "
+          "night at the Bell Centre. Patrice Bergeron had a goal and an assist, and Tim Thomas made 35 saves for "
+          "Boston, which has won four straight. Carey Price stopped 30 shots for the Canadiens.")
+GAME_B2 = ("The Bruins won their fourth game in a row on Saturday night, 3-2 in overtime over the Canadiens, on a goal from "
+           "Zdeno Chara. Bergeron scored once and set up another, and Thomas turned aside 35 shots in Montreal.")
+
+
+def test_two_games_of_one_league_on_one_night_stay_two_stories():
+    dispatches = [make_dispatch(text, outlet, published="2026-11-28T23:30:00Z", language="en")
+                  for text, outlet in [(GAME_A, "AP"), (GAME_A2, "Reuters"), (GAME_B, "AP"), (GAME_B2, "Reuters")]]
+    stories = cluster(dispatches, ClusterOptions())
+    assert sorted(sorted(d.text[:12] for d in s.dispatches) for s in stories) == [
+        sorted([GAME_A[:12], GAME_A2[:12]]), sorted([GAME_B[:12], GAME_B2[:12]])]
+
+
+def test_one_event_under_three_headlines_from_three_outlets_is_one_story():
+    dispatches = [make_dispatch(text, outlet, title=title, published=time, language="en") for text, outlet, title, time in [
+        (STRIKE_A, "Reuters", "Rotterdam dockers walk out over automation", "2026-11-27T08:00:00Z"),
+        (STRIKE_B, "AP", "Europe's busiest port hit by 48-hour stoppage", "2026-11-27T09:30:00Z"),
+        (STRIKE_C, "AFP", "Ships diverted to Antwerp as FNV action begins", "2026-11-27T11:00:00Z"),
+        (CHESS, "AFP", "Teenager takes rapid chess crown in Doha", "2026-11-27T10:00:00Z")]]
+    stories = cluster(dispatches, ClusterOptions())
+    assert [s.sources for s in stories] == [["AFP", "AP", "Reuters"], ["AFP"]]
+
+
+STORM = [("Hurricane Melissa made landfall in western Jamaica on Tuesday as a category 4 storm, with winds of 230 km/h. "
+          "The government of Prime Minister Andrew Holness ordered the evacuation of low-lying parts of Montego Bay.",
+          "2026-11-24T18:00:00Z"),
+         ("Jamaica counted the damage from Hurricane Melissa on Wednesday: roofs torn off in Montego Bay, roads cut in "
+          "Westmoreland and 300,000 homes without power, Prime Minister Andrew Holness said.", "2026-11-25T15:00:00Z"),
+         ("Three days after Hurricane Melissa struck Jamaica, the first aid flights landed in Montego Bay on Thursday. "
+          "Prime Minister Andrew Holness said power was back for half of the 300,000 homes cut off in Westmoreland.",
+          "2026-11-26T20:00:00Z")]
+
+
+def test_a_storyline_over_three_days_is_one_story_and_a_week_later_another():
+    dispatches = [make_dispatch(text, outlet, published=time, language="en")
+                  for (text, time), outlet in zip(STORM, ["AP", "Reuters", "AFP"])]
+    stories = cluster([*dispatches, make_dispatch(CHESS, "AFP", published="2026-11-25T10:00:00Z", language="en")],
+                      ClusterOptions())
+    assert sorted(len(s.dispatches) for s in stories) == [1, 3]
+    week_later = make_dispatch(STORM[1][0], "BBC", published="2026-12-03T15:00:00Z", language="en")
+    stories = cluster([*dispatches, week_later], ClusterOptions())
+    assert sorted(len(s.dispatches) for s in stories) == [1, 3]  # a story spans days, not weeks
+
+
+def test_a_second_version_of_an_article_joins_its_story():
+    first = make_dispatch(STRIKE_A, "Reuters", title="Rotterdam dockers strike", published="2026-11-27T08:00:00Z",
+                          language="en")
+    update = make_dispatch("Ships queued off Rotterdam on Friday evening, hours into the dockers' 48-hour strike. "
+                           + STRIKE_A, "Reuters", title="UPDATE 1-Rotterdam dockers strike, ships queue",
+                           published="2026-11-27T17:00:00Z", language="en")
+    stories = cluster([first, update, make_dispatch(STRIKE_B, "AP", published="2026-11-27T09:00:00Z", language="en")],
+                      ClusterOptions())
+    assert len(stories) == 1 and stories[0].sources == ["AP", "Reuters"]
+
+
+def test_a_dispatch_between_two_events_does_not_chain_them():
+    """A round-up of the strike and the chess final is close to both; the strike and the chess stay apart."""
+    roundup = make_dispatch(STRIKE_A + " " + CHESS, "Wire", language="en")
+    dispatches = [make_dispatch(t, o, language="en") for t, o in [(STRIKE_A, "Reuters"), (STRIKE_B, "AP"), (CHESS, "AFP")]]
+    stories = cluster([*dispatches, roundup], ClusterOptions())
+    assert not any({"AP", "AFP"} <= set(s.sources) for s in stories)
+
+
+def test_stories_do_not_depend_on_input_order():
+    dispatches = [make_dispatch(text, outlet, published=time, language="en") for text, outlet, time in [
+        (GAME_A, "AP", "2026-11-28T23:30:00Z"), (GAME_A2, "Reuters", None), (GAME_B, "AP", "2026-11-28T23:30:00Z"),
+        (GAME_B2, "Reuters", "2026-11-28T23:45:00Z"), (STRIKE_A, "Reuters", None), (STRIKE_B, "AP", None),
+        (STRIKE_C, "AFP", "2026-11-27T11:00:00Z"), (CHESS, "AFP", None)]] + [
+        make_dispatch(text, outlet, published=time, language="en") for (text, time), outlet in zip(STORM, "ABC")]
+    expected = [[d.id for d in s.dispatches] for s in cluster(dispatches, ClusterOptions())]
+    for seed in range(5):
+        shuffled = random.Random(seed).sample(dispatches, len(dispatches))
+        assert [[d.id for d in s.dispatches] for s in cluster(shuffled, ClusterOptions())] == expected
+
+
+PUTIN_EN = ("Vladimir Putin met Volodymyr Zelenskyy in Istanbul on Monday, 14 December, for talks on the exchange of "
+            "1,200 prisoners, Turkish President Recep Tayyip Erdogan said.")
+PUTIN_FR = ("Vladimir Poutine a rencontré Volodymyr Zelensky lundi 14 décembre à Istanbul pour discuter de l'échange de "
+            "1 200 prisonniers, a annoncé le président turc Recep Tayyip Erdogan.")
+
+
+def test_across_languages_a_story_shares_its_names_and_numbers_when_asked():
+    dispatches = [make_dispatch(PUTIN_EN, "Reuters", language="en"), make_dispatch(PUTIN_FR, "AFP", language="fr"),
+                  make_dispatch(GRAEVE_FR, "Le Monde", language="fr")]
+    assert len(cluster(dispatches, ClusterOptions())) == 3
+    stories = cluster(dispatches, ClusterOptions(cross_language=True))
+    assert sorted(s.sources for s in stories) == [["AFP", "Reuters"], ["Le Monde"]]
+    assert _name_key("poutine") == _name_key("putin") and _name_key("zelensky") == _name_key("zelenskyy")
