@@ -148,8 +148,10 @@ def run(
     if not result["written"]:
         typer.echo(f"the digest stored for {result['date']} has more stories than this run made: kept it "
                    "(--replace replaces it)")
-    typer.echo(f"{result['stories']} stories for {result['date']}; {result['failures']} failures; "
-               f"{progress.elapsed:.1f} s")
+    from tasks.render import plural
+
+    typer.echo(f"{plural(result['stories'], 'story', 'stories')} for {result['date']}; "
+               f"{plural(result['failures'], 'failure')}; {progress.elapsed:.1f} s")
     for path in result["paths"]:
         typer.echo(path)
 
@@ -220,15 +222,6 @@ def init(
     typer.echo(f"next: cd {folder} && digest check && digest run")
 
 
-@app.command()
-def extract(input: Input = None, output: Output = None) -> None:
-    """HTML to text: lines {"id", "html", "url"?} -> {"id", "text", "title", "published", "language"}."""
-    from flows.stages import extract as run_extract, read_lines
-    from tasks.clean import CleaningRules
-
-    _stage((run_extract(read_lines(input), CleaningRules()), output))
-
-
 sources_app = typer.Typer(no_args_is_help=True, help="The config's sources.")
 app.add_typer(sources_app, name="sources")
 
@@ -270,6 +263,15 @@ def import_sources(
         typer.echo(f"{plural(len(imported.added), 'feed')} to add to {config}{skipped}; nothing written (--dry-run)")
     else:
         typer.echo(f"{plural(len(imported.added), 'feed')} added to {config}{skipped}")
+
+
+@app.command()
+def extract(input: Input = None, output: Output = None) -> None:
+    """HTML to text: lines {"id", "html", "url"?} -> {"id", "text", "title", "published", "language"}."""
+    from flows.stages import extract as run_extract, read_lines
+    from tasks.clean import CleaningRules
+
+    _stage((run_extract(read_lines(input), CleaningRules()), output))
 
 
 @app.command()
@@ -367,7 +369,10 @@ def forget(config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, dat
     day = _day(date)
     with _opened_store(config, store, data_dir) as (opened, settings):
         counts = opened.forget(day, source, wait=settings.digest.lock_wait)
-    typer.echo(", ".join(f"{n} {what}" for what, n in counts.items()) + " forgotten")
+    from tasks.render import plural
+
+    singular = {"dispatches": "dispatch", "digests": "digest", "deliveries": "delivery"}
+    typer.echo(", ".join(plural(n, singular.get(what, what), what) for what, n in counts.items()) + " forgotten")
 
 
 @app.command()

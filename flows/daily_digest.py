@@ -31,6 +31,7 @@ from tasks.sources import SourceSpec, read_sources
 from tasks.output import OutputError, write_archive_task, write_digest_task
 from tasks.store import Store
 from tasks.summarise import Algorithm, SummaryOptions, summarise_batch
+from tasks.render import plural
 
 
 # The tasks of the stages whose modules extraction workers import: Prefect would cost each worker
@@ -185,8 +186,8 @@ async def _locked_run(settings: Settings, store: Store, day: Date, sources: list
         send_alert(settings.digest.title, day.isoformat(), RunInfo.current(), None, report.failures, settings.email,
                    settings.email.alerts, logger)
     if built.written:
-        logger.info("%d stories from %d dispatches; written to %s", len(built.digest.stories),
-                    report.dispatches_kept, ", ".join(map(str, built.paths)))
+        logger.info("%s from %s; written to %s", plural(len(built.digest.stories), "story", "stories"),
+                    plural(report.dispatches_kept, "dispatch", "dispatches"), ", ".join(map(str, built.paths)))
     return {"date": day.isoformat(), "stories": len(built.digest.stories), "paths": [str(p) for p in built.paths],
             "failures": len(report.failures), "read": report.dispatches_read, "kept": report.dispatches_kept,
             "written": built.written,
@@ -289,8 +290,9 @@ async def _build(settings: Settings, store: Store, day: Date, sources: list[Sour
                     max_stories=settings.digest.max_stories)
     stored = store.stored_stories(day)
     if stored is not None and stored > len(summaries) and not replace:
-        logger.warning("the digest stored for %s has %d stories and this run made %d: the stored digest and its "
-                       "files are kept, nothing is emailed (run with --replace to replace them)", day, stored,
+        logger.warning("the digest stored for %s has %s and this run made %d: the stored digest and its "
+                       "files are kept, nothing is emailed (run with --replace to replace them)", day,
+                       plural(stored, "story", "stories"),
                        len(summaries), extra={"stage": "write"})
         return Built(digest, {}, [], validators, written=False)
 
@@ -319,18 +321,19 @@ async def _read_and_clean(settings: Settings, store: Store, day: Date, sources: 
     page); the feeds' validators (ETag, Last-Modified) to save once the digest is written. The workers
     are gone before the next stages (~170 MB each)."""
     logger = get_run_logger()
-    logger.info("reading %d sources", len(sources), extra={"stage": "sources", "total": len(sources)})
+    logger.info("reading %s", plural(len(sources), "source"), extra={"stage": "sources", "total": len(sources)})
     with Cleaner(settings.cleaning, settings.dedup) as cleaner:
         with report.timed("read"):
             results = await read_sources(sources, settings.fetch, store.validators(), day, cleaner.add)
         for spec, result in zip(sources, results):
-            logger.info("source %s: %d dispatches, %d failures", spec.name, result.read, len(result.failures),
-                        extra={"stage": "source"})
+            logger.info("source %s: %s, %s", spec.name, plural(result.read, "dispatch", "dispatches"),
+                        plural(len(result.failures), "failure"), extra={"stage": "source"})
             for note in result.notes:
                 logger.info("source %s: %s", spec.name, note, extra={"stage": "source"})
         read = sum(result.read for result in results)
         answered = sum(bool(result.read or not result.failures) for result in results)
-        logger.info("read %d dispatches from %d/%d sources", read, answered, len(sources), extra={"stage": "read"})
+        logger.info("read %s from %d/%s", plural(read, "dispatch", "dispatches"), answered,
+                    plural(len(sources), "source"), extra={"stage": "read"})
         report.failures.extend(failure for result in results for failure in result.failures)
         report.dispatches_read = read
         if not read and all(result.failures for result in results):
@@ -339,7 +342,8 @@ async def _read_and_clean(settings: Settings, store: Store, day: Date, sources: 
             cleaned = clean_batch(opaque(cleaner))
     report.removals.extend(cleaned.removals)
     report.failures.extend(cleaned.failures)
-    logger.info("cleaned %d dispatches; captions, credits and boilerplate lines removed: %d", len(cleaned.dispatches),
+    logger.info("cleaned %s; captions, credits and boilerplate lines removed: %d",
+                plural(len(cleaned.dispatches), "dispatch", "dispatches"),
                 report.removed_count("clean"), extra={"stage": "clean"})
     return cleaned, {k: v for r in results for k, v in r.validators.items()}
 
@@ -364,5 +368,5 @@ def _dedup(settings: Settings, store: Store, day: Date, cleaned: Cleaned, report
     repeats = [report.removed_count("sentence") + report.removed_count("paragraph"), report.removed_count("dispatch"),
                report.removed_count("history")]
     get_run_logger().info("removed repeated sentences: %d, duplicate dispatches: %d, already digested: %d; "
-                          "kept %d dispatches", *repeats, len(dispatches), extra={"stage": "dedup"})
+                          "kept %s", *repeats, plural(len(dispatches), "dispatch", "dispatches"), extra={"stage": "dedup"})
     return dispatches

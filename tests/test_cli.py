@@ -78,7 +78,7 @@ def test_run_shows_each_stage_then_a_summary_and_the_paths(prefect_api, tmp_path
     run = _run(SAMPLES_CONFIG, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stderr == ""  # Prefect's own lines give way to the display
-    for stage, result in [("Sources", "read 6 dispatches from 1/1 sources"), ("Cleaning", "cleaned 6 dispatches"),
+    for stage, result in [("Sources", "read 6 dispatches from 1/1 source"), ("Cleaning", "cleaned 6 dispatches"),
                           ("Duplicates", "removed repeated sentences: 1"), ("Stories", "stories: 4")]:
         assert re.search(rf"│ {stage} +│ {re.escape(result)}", run.stdout), run.stdout
     lines = run.stdout.splitlines()
@@ -174,3 +174,42 @@ def test_history_fits_80_columns_without_cutting_a_date(tmp_path):
     assert re.match(r" +4 2026-11-28 +\d{4}-\d{2}-\d{2}\b.* 0 +0 +0 +0 +- *$", rows[0]), result.stdout
     for row in rows[1:]:
         assert re.match(r" +\d 2026-11-27 +\d{4}-\d{2}-\d{2}\b.* 12345 +1000 +12 +0 +\d{4}-\d{2}-\d{2} *$", row), row
+
+
+def test_plural_says_one_in_the_singular():
+    from tasks.render import plural
+
+    assert [plural(n, "source") for n in (0, 1, 2)] == ["0 sources", "1 source", "2 sources"]
+    assert plural(1, "story", "stories") == "1 story" and plural(3, "story", "stories") == "3 stories"
+
+
+def test_forget_counts_in_the_singular_and_the_plural(tmp_path):
+    from datetime import date
+
+    from tasks.store import Store, store_url
+
+    store = Store.open(store_url(tmp_path / "data"))
+    store.save_digest(date(2026, 11, 27), 1, "{}", [])
+    for recipients in (["a@example.org"], ["b@example.org"]):
+        store.record_delivery(date(2026, 11, 27), "email", recipients, "<id@example.org>")
+    store.close()
+    config = tmp_path / "digest.toml"
+    config.write_text(SAMPLES_CONFIG, encoding="utf-8")
+    result = runner.invoke(app, ["forget", "--config", str(config), "--data-dir", str(tmp_path / "data"),
+                                 "--date", "2026-11-27"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "0 dispatches, 1 digest, 2 deliveries forgotten\n"
+
+
+@pytest.mark.prefect
+def test_run_says_one_of_each_in_the_singular(prefect_api, tmp_path):
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "chess-final.txt").write_bytes((SAMPLES / "chess-final.txt").read_bytes())
+    run = _run(f'[[sources]]\nname = "one"\npath = "{one}"\n', tmp_path, "--verbose")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "source one: 1 dispatch, 0 failures" in run.stdout, run.stdout
+    assert re.search(r"│ Sources +│ read 1 dispatch from 1/1 source +│", run.stdout), run.stdout
+    assert re.search(r"│ Cleaning +│ cleaned 1 dispatch;", run.stdout), run.stdout
+    assert re.search(r"kept 1 dispatch +│", run.stdout), run.stdout
+    assert re.search(r"^1 story for 2026-11-27; 0 failures; \d+\.\d s$", run.stdout, re.MULTILINE), run.stdout

@@ -121,7 +121,7 @@ def test_forget_during_a_run_waits_for_it(prefect_api, tmp_path, store_url):
                 break
         forget = _digest("forget", "--config", config, "--date", "2026-11-27")
         [_, forgotten] = _finished(run, forget)
-    assert "6 dispatches, 1 digests, 1 deliveries forgotten" in forgotten  # after the run, not in its middle
+    assert "6 dispatches, 1 digest, 2 deliveries forgotten" in forgotten  # after the run, not in its middle
     store = Store.open(store_url)
     assert (store.count("dispatches"), store.count("digests"), store.count("deliveries")) == (0, 0, 0)
 
