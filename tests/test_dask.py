@@ -6,14 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import signal
-import socket
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,66 +16,13 @@ import pytest
 from tasks.clean import Cleaner, CleaningRules
 from tasks.models import RawDispatch
 from tasks.workers import DaskExecutor, ExecutorUnreachable
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import SAMPLES
+from tests.dask_cluster import dask_cluster, free_port
 from tests.helpers import SLOW_READ_SECONDS, SlowToRead
 
-DASK = Path(sys.executable).with_name("dask")
 WORDS = ("harbour council budget workers strike container terminal minister railway station bridge river flood "
          "school teachers parliament election museum festival theatre orchestra farmers market hospital nurses "
          "airport runway forest wildfire village mayor").split()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def dask_cluster(tmp_path: Path, workers: int = 2):
-    """`dask scheduler` and `workers` × `dask worker` (one thread, no nanny: a killed worker stays dead);
-    yields (address, {name: worker process})."""
-    address = f"tcp://127.0.0.1:{_free_port()}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
-    logs = tmp_path / "dask-logs"
-    logs.mkdir(exist_ok=True)
-    started: list[subprocess.Popen] = []
-
-    def start(name: str, *args: str) -> subprocess.Popen:
-        log = open(logs / f"{name}.log", "wb")
-        started.append(subprocess.Popen([str(DASK), *args], cwd=tmp_path, env=env, stdout=log, stderr=log))
-        log.close()
-        return started[-1]
-
-    try:
-        start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard")
-        processes = {f"w{n}": start(f"w{n}", "worker", address, "--name", f"w{n}", "--nthreads", "1", "--no-nanny",
-                                    "--no-dashboard", "--host", "127.0.0.1", "--memory-limit", "0",
-                                    "--local-directory", str(tmp_path / f"w{n}"))
-                     for n in range(1, workers + 1)}
-        from distributed import Client
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with Client(address, timeout=5, set_as_default=False) as client:
-                    client.wait_for_workers(workers, timeout=max(deadline - time.monotonic(), 1))
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        yield address, processes
-    finally:
-        for process in reversed(started):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in started:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def _pages(folder: Path, count: int) -> Path:
@@ -169,7 +111,7 @@ async def _add_all(cleaner: Cleaner, raws: list[RawDispatch]) -> None:
 
 
 def test_an_unreachable_scheduler_is_one_clear_error_at_once():
-    address = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens there
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     started = time.monotonic()
     with pytest.raises(ExecutorUnreachable) as raised:
         Cleaner(CleaningRules(executor=address))
@@ -192,7 +134,7 @@ def test_an_unreachable_scheduler_fails_the_run_before_any_page_is_read(prefect_
     from flows.daily_digest import run_daily_digest
     from tests.http_server import FixtureServer, Reply
 
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     with FixtureServer() as server:
         server.routes["/a"] = Reply(200, "<html><body><p>A page.</p></body></html>")
         config = tmp_path / "digest.toml"
