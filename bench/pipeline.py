@@ -11,12 +11,28 @@ spent inside stage code (task runs' run time as Prefect recorded it, plus the st
 runs itself), over the wall time. In the same process, after the run, plain
 `trafilatura.extract` runs on a sample of the same pages: the reference cost, and the ratio.
 
+On a Dask cluster (issue 23): `--executor tcp://host:8786` cleans the pages on that cluster's
+workers; `--dask-workers 1,2` starts a cluster on 127.0.0.1 for each count in turn (a `dask
+scheduler` and that many one-thread `dask worker` processes, as tests/test_dask.py does), runs every
+size on each, and prints cleaning's speed-up over the first count (cleaning: the read and clean
+stages, which overlap: pages are cleaned as they are read). Peak memory "all" counts the flow's
+process and its children: a Dask cluster's workers are not among them.
+
+On real pages (issue 20): `--pages DIR|FILE.jsonl[.gz] ...` (a folder of HTML pages, or crawl dumps
+of {"html", "url"} records such as ../shared/bench/extraction/*.dev.jsonl.gz) writes them as one
+dump read by a `files` source and runs `digest run` as a user would: the CLI in a fresh process,
+its own temporary Prefect server started (a fresh PREFECT_HOME, no PREFECT_API_URL), the whole wall
+time counted; then plain `trafilatura.extract` on one core on the same pages, in the same run.
+
     .venv/bin/python bench/pipeline.py [--sizes 100,1000,10000] [--mode disk|http] [--workers 0]
+                                       [--executor local|tcp://host:8786 | --dask-workers 1,2]
+    .venv/bin/python bench/pipeline.py --pages ../shared/bench/extraction/*.dev.jsonl.gz [--executor ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import logging
 import os
@@ -25,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 
@@ -34,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.pages import build_pages, load_articles  # noqa: E402
+from tests.dask_cluster import dask_cluster  # noqa: E402
 from tests.http_server import FixtureServer, Reply  # noqa: E402
 from tests.prefect_server import prefect_server, wait_for  # noqa: E402
 
@@ -51,25 +69,37 @@ def main() -> None:
     parser.add_argument("--mode", choices=("disk", "http"), default="disk")
     parser.add_argument("--workers", type=int, default=0, help="extraction processes; 0: one per CPU")
     parser.add_argument("--reference-pages", type=int, default=300, help="pages for plain trafilatura")
+    parser.add_argument("--executor", default="local", help='cleaning.executor: "local" or tcp://host:8786')
+    parser.add_argument("--dask-workers", help="start a Dask cluster on 127.0.0.1 with each of these worker counts "
+                                               "(e.g. 1,2) and run every size on each")
+    parser.add_argument("--pages", type=Path, nargs="+", help="real pages: folders of .html, or .jsonl(.gz) dumps")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # run one size: its config file
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_flow(args.child, args.reference_pages)))
         return
+    if args.pages:
+        print_pages(run_pages(args.pages, args))
+        return
     if not args.data.exists():
         sys.exit(f"{args.data} is absent: the benchmark builds its pages from ../shared/bench/summarisation")
     articles = load_articles(args.data)
+    counts = [int(n) for n in args.dask_workers.split(",")] if args.dask_workers else [None]
     rows = []
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp, prefect_server(Path(tmp) / "prefect") as env:
-        for size in (int(s) for s in args.sizes.split(",")):
-            pages = build_pages(articles, size, DAY)
-            work = Path(tmp) / str(size)
-            rows.append(run_size(pages, work, args, env))
-            print(f"N = {size}: done in {rows[-1]['wall']:.1f} s", file=sys.stderr)
+        for count in counts:
+            cluster = dask_cluster(Path(tmp) / f"dask-{count}", count) if count else nullcontext((args.executor, {}))
+            with cluster as (address, _):
+                label = f"Dask, {count} worker{'s' if count > 1 else ''}" if count else args.executor
+                for size in (int(s) for s in args.sizes.split(",")):
+                    pages = build_pages(articles, size, DAY)
+                    work = Path(tmp) / f"{count or 'x'}-{size}"
+                    rows.append(run_size(pages, work, args, env, address) | {"executor": label})
+                    print(f"{label}, N = {size}: done in {rows[-1]['wall']:.1f} s", file=sys.stderr)
     print_tables(rows)
 
 
-def run_size(pages: list[str], work: Path, args, env: dict[str, str]) -> dict:
+def run_size(pages: list[str], work: Path, args, env: dict[str, str], executor: str) -> dict:
     """Write the config (and pages), run the flow in a fresh process, add Prefect's account of its task runs."""
     work.mkdir(parents=True)
     folder = work / "pages"
@@ -83,7 +113,7 @@ def run_size(pages: list[str], work: Path, args, env: dict[str, str]) -> dict:
             server.routes["/sitemap.xml"] = Reply(200, sitemap([server.url(f"/a/{n}") for n in range(len(pages))]),
                                                   content_type="application/xml")
         config = work / "digest.toml"
-        config.write_text(config_text(work, args, len(pages), server.url("/sitemap.xml")), encoding="utf-8")
+        config.write_text(config_text(work, args, len(pages), server.url("/sitemap.xml"), executor), encoding="utf-8")
         child = subprocess.run([sys.executable, __file__, "--child", str(config), "--reference-pages",
                                 str(args.reference_pages)], env=env | {"PREFECT_LOGGING_LEVEL": "WARNING"},
                                cwd=work, capture_output=True, text=True)
@@ -95,8 +125,10 @@ def run_size(pages: list[str], work: Path, args, env: dict[str, str]) -> dict:
     return row
 
 
-def config_text(work: Path, args, size: int, sitemap_url: str) -> str:
-    if args.mode == "disk":
+def config_text(work: Path, args, size: int, sitemap_url: str, executor: str) -> str:
+    if args.mode == "pages":
+        source = f'kind = "files"\npath = "{work / "pages.jsonl"}"'
+    elif args.mode == "disk":
         source = f'kind = "files"\npath = "{work / "pages"}"'
     else:
         source = f'kind = "sitemap"\nurl = "{sitemap_url}"\nlocal = true\nmax_items = {size}'
@@ -110,6 +142,7 @@ name = "bench"
 
 [cleaning]
 workers = {args.workers}
+executor = "{executor}"
 
 [fetch]
 concurrency = 8
@@ -138,7 +171,7 @@ def run_flow(config: Path, reference_pages: int) -> dict:
     # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across fork and exec, so it would
     # report this benchmark's parent process, which holds every page, when the parent was larger.
     peak_main = _status_mb(os.getpid(), "VmHWM")
-    pages = sorted((config.parent / "pages").glob("*.html"))[:reference_pages]
+    pages = [p.read_text(encoding="utf-8") for p in sorted((config.parent / "pages").glob("*.html"))[:reference_pages]]
     return {"size": len(list((config.parent / "pages").glob("*.html"))), "wall": wall, "flow_run": str(state.state_details.flow_run_id),
             "seconds": result["seconds"], "read": result["read"], "kept": result["kept"], "stories": result["stories"],
             "peak_main_mb": peak_main, "peak_total_mb": memory.peak_mb, "reference": plain_trafilatura(pages)}
@@ -181,12 +214,11 @@ def _status_mb(pid: int, field: str) -> float:
     return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith(f"{field}:")), 0.0)
 
 
-def plain_trafilatura(pages: list[Path]) -> float:
+def plain_trafilatura(bodies: list[str]) -> float:
     """Pages per second of `trafilatura.extract` with its defaults, the reference cost of extraction."""
     import trafilatura
 
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
-    bodies = [p.read_text(encoding="utf-8") for p in pages]
     started = time.perf_counter()
     for body in bodies:
         trafilatura.extract(body)
@@ -210,9 +242,73 @@ def task_run_seconds(api: str, flow_run: str) -> float:
     return total
 
 
+def read_pages(paths: list[Path]) -> list[dict]:
+    """{"html", "url"} records of real pages: each path a folder of .html/.htm files or a .jsonl(.gz) dump."""
+    records = []
+    for path in paths:
+        if path.is_dir():
+            files = sorted(f for f in path.iterdir() if f.suffix.lower() in {".html", ".htm"})
+            records += [{"html": f.read_text(encoding="utf-8", errors="replace"), "url": f.as_uri()} for f in files]
+            continue
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as stream:
+            for line in stream:
+                if line.strip():
+                    row = json.loads(line)
+                    records.append({"html": row["html"], "url": row.get("url")})
+    return records
+
+
+def run_pages(paths: list[Path], args) -> dict:
+    """`digest run` on real pages as a user runs it (the CLI, a fresh process, Prefect started by it),
+    then plain trafilatura on one core on the same pages."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        sys.exit(f"absent: {', '.join(missing)}")
+    records = read_pages(paths)
+    with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
+        work = Path(tmp)
+        with (work / "pages.jsonl").open("w", encoding="utf-8") as dump:
+            for record in records:
+                dump.write(json.dumps(record, ensure_ascii=False) + "\n")
+        args.mode = "pages"
+        config = work / "digest.toml"
+        config.write_text(config_text(work, args, len(records), "", args.executor), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        env |= {"PREFECT_HOME": str(work / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        started = time.perf_counter()
+        child = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--date", DAY,
+                                "--no-email"], cwd=ROOT, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if child.returncode:
+            sys.exit(f"digest run failed:\n{child.stdout[-2000:]}\n{child.stderr[-3000:]}")
+        data = json.loads((work / "digests" / f"{DAY}.json").read_text(encoding="utf-8"))
+    bodies = [r["html"] for r in records]
+    started = time.perf_counter()
+    rate = plain_trafilatura(bodies)
+    reference = time.perf_counter() - started
+    return {"pages": len(records), "wall": wall, "stories": len(data["stories"]), "executor": args.executor,
+            "kept": data["report"].get("dispatches_kept"), "reference": reference, "reference_rate": rate,
+            "paths": [str(p) for p in paths]}
+
+
+def print_pages(row: dict) -> None:
+    print("| pages | executor | `digest run` s (CLI, Prefect start included) | pages/s | stories | "
+          "plain trafilatura.extract s (one core) | pages/s | run time / trafilatura time |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {row['pages']:,} | {row['executor']} | {row['wall']:.1f} | {row['pages'] / row['wall']:.1f} | "
+          f"{row['stories']} | {row['reference']:.1f} | {row['reference_rate']:.1f} | "
+          f"{row['wall'] / row['reference']:.2f} |")
+    print(f"\nPages: {', '.join(row['paths'])}. Machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}.")
+
+
 def print_tables(rows: list[dict]) -> None:
+    if len({row["executor"] for row in rows}) > 1:
+        print_executors(rows)
     stages = [*TASK_STAGES.values(), *FLOW_STAGES]
-    print("| stage | " + " | ".join(f"N = {r['size']:,}: s | /s" for r in rows) + " |")
+    named = len({row["executor"] for row in rows}) > 1
+    print("| stage | " + " | ".join(f"{r['executor'] + ', ' if named else ''}N = {r['size']:,}: s | /s" for r in rows)
+          + " |")
     print("|---|" + "---|---|" * len(rows))
     for stage in stages:
         cells = []
@@ -228,6 +324,8 @@ def print_tables(rows: list[dict]) -> None:
     for row in rows:
         rate = row["size"] / row["wall"]
         share = max(row["wall"] - row["code"], 0.0) / row["wall"]
+        if previous and previous["executor"] != row["executor"]:
+            previous = None
         growth = f"{row['wall'] / previous['wall']:.1f}x for {row['size'] / previous['size']:.0f}x" if previous else "-"
         print(f"| {row['size']:,} | {row['read']:,} | {row['kept']:,} | {row['stories']:,} | {row['wall']:.1f} | "
               f"{rate:.1f} | {row['reference']:.1f} | {rate / row['reference']:.2f} | {share:.1%} | "
@@ -235,6 +333,20 @@ def print_tables(rows: list[dict]) -> None:
         previous = row
     print(f"\nMachine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
           "Prefect share: run wall time less time inside stage code, over run wall time.")
+
+
+def print_executors(rows: list[dict]) -> None:
+    """Cleaning (read + clean: pages are cleaned as they are read) by executor, and its speed-up over the first."""
+    print("| executor | N | cleaning s (read + clean) | pages/s | speed-up over the first | run s | Prefect share |")
+    print("|---|---|---|---|---|---|---|")
+    first: dict[int, float] = {}
+    for row in rows:
+        cleaning = row["seconds"].get("read", 0.0) + row["seconds"].get("clean", 0.0)
+        first.setdefault(row["size"], cleaning)
+        share = max(row["wall"] - row["code"], 0.0) / row["wall"]
+        print(f"| {row['executor']} | {row['size']:,} | {cleaning:.2f} | {row['size'] / cleaning:,.1f} | "
+              f"{first[row['size']] / cleaning:.2f}x | {row['wall']:.1f} | {share:.1%} |")
+    print()
 
 
 if __name__ == "__main__":
