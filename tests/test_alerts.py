@@ -5,6 +5,7 @@ import email
 import socket
 import time
 from email import policy
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -163,3 +164,63 @@ def _events(name: str, flow_run_id, timeout: float = 30) -> list[dict]:
         if events or time.monotonic() > deadline:
             return events
         time.sleep(0.5)
+
+
+@pytest.mark.prefect
+def test_the_readme_s_automation_on_the_event_calls_a_webhook_when_a_run_fails(tmp_path):
+    """The automation the README shows, created with `prefect automation create` on a real server, with a
+    webhook notification block pointing at a local HTTP server: a failing `digest run` calls it."""
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.conftest import ROOT
+    from tests.prefect_server import prefect_server, wait_for
+
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            received.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        with prefect_server(tmp_path / "prefect-home") as env:
+            env = {k: v for k, v in env.items() if k != "PREFECT_LOGGING_LEVEL"}
+            block = subprocess.run([sys.executable, "-c", (
+                "from prefect.blocks.notifications import CustomWebhookNotificationBlock as B; "
+                f"print(B(name='desk', url='http://127.0.0.1:{hook.server_address[1]}/hook', "
+                "json_data={'subject': '{{subject}}', 'body': '{{body}}'}).save('desk'))")],
+                env=env, capture_output=True, text=True, timeout=120)
+            assert block.returncode == 0, block.stderr[-2000:]
+            readme = (ROOT / "README.md").read_text(encoding="utf-8")
+            automation = re.search(r"### Alerts.*?```yaml\n(.*?)```", readme, re.S).group(1)
+            (tmp_path / "automation.yaml").write_text(
+                automation.replace("<id of a notification block>", block.stdout.strip()), encoding="utf-8")
+            created = subprocess.run([str(Path(sys.executable).parent / "prefect"), "automation", "create",
+                                      "--from-file", str(tmp_path / "automation.yaml")],
+                                     env=env, capture_output=True, text=True, timeout=120)
+            assert created.returncode == 0, created.stdout + created.stderr
+
+            config = tmp_path / "digest.toml"
+            config.write_text(f'[digest]\ndata_dir = "{tmp_path / "data"}"\n{GONE}', encoding="utf-8")
+            run = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--date",
+                                  "2026-11-27"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+            assert run.returncode == 1 and "gone: path does not exist" in run.stderr
+            wait_for(lambda: received, 90, "the automation's webhook call")
+            sent = json.loads(received[0])
+            assert "dispatch-digest.run.failed" in sent["subject"]
+            assert "gone: path does not exist" in sent["body"]
+    finally:
+        hook.shutdown()
+        hook.server_close()
