@@ -251,6 +251,8 @@ async def _deliver(digest: Digest, html: str, settings: Settings, store: Store, 
     by_reason: dict[str, list[str]] = {}
     for recipient, reason in failed.items():
         by_reason.setdefault(reason, []).append(recipient)
+    if not sent and len(by_reason) == 1:  # nobody has it, for one reason: the reason alone
+        return next(iter(by_reason))
     return "; ".join(f"not sent to {', '.join(names)}: {reason}" for reason, names in by_reason.items()) + (
         f" (sent to the other {sent}; a re-run sends to those left)" if sent else "")
 

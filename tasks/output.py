@@ -8,7 +8,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from prefect import task
@@ -95,14 +95,15 @@ def archive_entries(out_dir: Path, with_body: int = FEED_ENTRIES) -> list[Archiv
         if not match:
             continue
         try:
-            date.fromisoformat(match[1])
+            page.stat()  # a digest without its page is not listed
+            day = date.fromisoformat(match[1])
             data = json.loads(path.read_text(encoding="utf-8"))
             stories = data.get("stories") or []
             body = None
             if len(entries) < with_body:
                 text = page.read_text(encoding="utf-8")
                 body = (BODY.search(text) or [None, text])[1].strip()
-            updated = datetime.fromtimestamp(page.stat().st_mtime, timezone.utc)
+            updated = _updated(day, stories)
             lead = stories[0].get("headline") if stories and isinstance(stories[0], dict) else ""
             entries.append(ArchiveEntry(day=match[1], title=str(data.get("title") or ""),
                                         language=str(data.get("language") or ""), stories=len(stories),
@@ -110,6 +111,23 @@ def archive_entries(out_dir: Path, with_body: int = FEED_ENTRIES) -> list[Archiv
         except (OSError, ValueError, AttributeError, TypeError):  # not a digest, or half of one
             continue
     return entries
+
+
+def _updated(day: date, stories: list) -> datetime:
+    """An entry's `updated`: its digest's latest dispatch time within the day and the next (the span the
+    flow keeps dated), else the day's start, UTC. Drawn from the digest, not the clock, so that a re-run
+    that gives the same digest gives the same feed, byte for byte; one with later news moves it on."""
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    times = [start]
+    for story in stories:
+        try:
+            moment = datetime.fromisoformat(story["last_published"])
+        except (TypeError, KeyError, ValueError):
+            continue
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        if start <= moment < start + timedelta(days=2):
+            times.append(moment.astimezone(timezone.utc))
+    return max(times)
 
 
 def write_archive(out_dir: Path, title: str, language: str = "auto", public_url: str | None = None,

@@ -260,7 +260,7 @@ class ArchiveEntry:
     language: str
     stories: int
     lead: str  # the first story's headline; "" when there is none
-    updated: datetime  # when its files were written
+    updated: datetime  # its latest dispatch time (see tasks.output): the same on a re-run
     body: str | None  # what the digest's HTML page shows (its <body>); None: not in the feed
 
 

@@ -2,7 +2,6 @@
 from the digests on disk; the feed read back with feedparser, as a feed reader would."""
 
 import json
-import os
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -17,17 +16,13 @@ from tests.test_render import _digest
 
 
 
-def _write_day(out: Path, day: date, stories: int = 1, headline: str | None = None, mtime: float | None = None):
+def _write_day(out: Path, day: date, stories: int = 1, headline: str | None = None):
     digest = _digest(url="https://news.example/a")
     story = digest.stories[0]
     if headline is not None:
         story = replace(story, story=replace(story.story, headline=headline))
     digest = replace(digest, day=day, stories=[story] * stories)
-    paths = write_digest(render(digest), out, day)
-    if mtime is not None:
-        for path in paths:
-            os.utime(path, (mtime, mtime))
-    return paths
+    return write_digest(render(digest), out, day)
 
 
 def _feed(out: Path):
@@ -39,8 +34,8 @@ def _feed(out: Path):
 
 def test_index_and_feed_list_the_days_newest_first(tmp_path):
     out = tmp_path / "digests"
-    _write_day(out, date(2026, 11, 27), stories=1, mtime=1_800_000_000)
-    _write_day(out, date(2026, 11, 28), stories=2, headline="Deuxième jour", mtime=1_800_086_400)
+    _write_day(out, date(2026, 11, 27), stories=1)
+    _write_day(out, date(2026, 11, 28), stories=2, headline="Deuxième jour")
     assert [p.name for p in write_archive(out, "Revue de presse", "fr")] == ["index.html", "feed.xml"]
 
     index = (out / "index.html").read_text(encoding="utf-8")
@@ -50,7 +45,7 @@ def test_index_and_feed_list_the_days_newest_first(tmp_path):
 
     feed = _feed(out)
     assert feed.feed.title == "Revue de presse" and feed.feed.id.startswith("urn:uuid:")
-    assert feed.feed.updated == "2027-01-16T08:00:00Z"  # the newest entry's
+    assert feed.feed.updated == "2026-11-28T00:00:00Z"  # the newest entry's: undated dispatches, the day's start
     assert [e.title for e in feed.entries] == ["Revue de presse — 2026-11-28 — 2 sujets",
                                                "Revue de presse — 2026-11-27 — 1 sujet"]
     assert [e.link for e in feed.entries] == ["2026-11-28.html", "2026-11-27.html"]  # relative without public_url
@@ -77,16 +72,19 @@ def test_with_a_public_url_links_and_ids_are_absolute(tmp_path):
 
 def test_a_re_run_of_a_day_replaces_its_entry_and_keeps_its_id(tmp_path):
     out = tmp_path / "digests"
-    _write_day(out, date(2026, 11, 27), mtime=1_800_000_000)
-    _write_day(out, date(2026, 11, 28), mtime=1_800_086_400)
+    _write_day(out, date(2026, 11, 27))
+    _write_day(out, date(2026, 11, 28))
     write_archive(out, "Revue de presse", "fr")
     before = {e.link: e for e in _feed(out).entries}
+    written = {name: (out / name).read_bytes() for name in ("index.html", "feed.xml")}
+    write_archive(out, "Revue de presse", "fr")  # nothing changed: the same bytes
+    assert {name: (out / name).read_bytes() for name in written} == written
 
-    _write_day(out, date(2026, 11, 27), stories=3, headline="Relu et corrigé", mtime=1_800_100_000)
+    _write_day(out, date(2026, 11, 27), stories=3, headline="Relu et corrigé")
     write_archive(out, "Revue de presse", "fr")
     after = _feed(out).entries
     assert [e.link for e in after] == ["2026-11-28.html", "2026-11-27.html"]  # still by day, once each
-    assert after[1].id == before["2026-11-27.html"].id and after[1].updated == "2027-01-16T11:46:40Z"
+    assert after[1].id == before["2026-11-27.html"].id
     assert "Relu et corrigé" in after[1].content[0].value and after[1].title.endswith("3 sujets")
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.count('href="2026-11-27.html"') == 1 and "1 sujet<" not in index.split("2026-11-27</a>")[1]
@@ -165,3 +163,17 @@ def test_the_flow_rebuilds_the_archive_after_each_day_and_a_re_run(prefect_api, 
     assert "Crue du Rhône" in again[1].content[0].value
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.index("2026-11-28.html") < index.index("2026-11-27.html") and "2 sujets" in index
+
+
+def test_an_entry_is_updated_at_its_latest_dispatch_of_the_day_or_the_next(tmp_path):
+    out = tmp_path / "digests"
+    _write_day(out, date(2026, 11, 27), stories=3)
+    path = out / "2026-11-27.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for story, moment in zip(data["stories"], ["2026-11-27T15:30:00+01:00", "2026-12-25T08:00:00+00:00", None]):
+        story["last_published"] = moment  # a date far off is a misread one: not taken
+    path.write_text(json.dumps(data), encoding="utf-8")
+    [entry] = archive_entries(out)
+    assert entry.updated.isoformat() == "2026-11-27T14:30:00+00:00"
+    write_archive(out, "Revue de presse", "fr")
+    assert _feed(out).entries[0].updated == "2026-11-27T14:30:00Z"

@@ -108,7 +108,7 @@ def test_unwritable_output_fails_clearly_replaces_nothing_and_the_next_run_compl
     assert _history(tmp_path) == earlier
 
     run_daily_digest(date=DAY, config_path=str(config))
-    assert sorted(_files(out)) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md"]
+    assert sorted(_files(out)) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md", "feed.xml", "index.html"]
     assert _history(tmp_path) == ["completed", *earlier]
 
 
@@ -162,15 +162,15 @@ def test_smtp_server_stopped_mid_run_then_the_next_run_sends_once(prefect_api, t
         state = run_daily_digest(date=DAY, config_path=config, return_state=True)
     assert state.is_failed() and "the email failed: cannot reach the SMTP server" in state.message, state.message
     assert stopping.attempts == 1 and stopping.messages == []
-    assert sorted(_files(tmp_path / "digests")) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md"]
+    assert sorted(_files(tmp_path / "digests")) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md",
+                                                    "feed.xml", "index.html"]
     assert _history(tmp_path) == ["email failed"]
 
     inbox = Inbox()
     with smtp_server(inbox, port=controller.port):
         run_daily_digest(date=DAY, config_path=config)
         run_daily_digest(date=DAY, config_path=config)  # a third run: nothing left to send
-    [(recipients, _)] = inbox.messages
-    assert sorted(recipients) == ["a@desk.example", "b@desk.example"]
+    assert [recipients for recipients, _ in inbox.messages] == [["a@desk.example"], ["b@desk.example"]]
     assert _history(tmp_path) == ["completed", "completed", "email failed"]
 
 
@@ -201,7 +201,7 @@ def test_killed_while_sending_the_next_run_sends_once(prefect_api, tmp_path):
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
     written = _files(tmp_path / "digests")
-    assert sorted(written) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md"]
+    assert sorted(written) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md", "feed.xml", "index.html"]
     store = Store.open(store_url(tmp_path / "data"))
     assert store.digest(date(2026, 11, 27)) is not None and store.delivered(date(2026, 11, 27), "email") == []
 
@@ -209,7 +209,7 @@ def test_killed_while_sending_the_next_run_sends_once(prefect_api, tmp_path):
     with smtp_server(inbox, port=controller.port):
         run_daily_digest(date=DAY, config_path=config)
         run_daily_digest(date=DAY, config_path=config)
-    assert len(inbox.messages) == 1 and hangs.messages == []
+    assert len(inbox.messages) == 2 and hangs.messages == []  # a message per recipient
     assert _files(tmp_path / "digests") == written
     assert sorted(store.delivered(date(2026, 11, 27), "email")) == ["a@desk.example", "b@desk.example"]
     assert [row["status"] for row in store.history()] == ["completed", "completed", "interrupted"]

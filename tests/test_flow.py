@@ -38,7 +38,8 @@ def test_flow_writes_digest_and_artifact_and_reports_failed_source(prefect_api, 
         assert client.read_flow_run(state.state_details.flow_run_id).name == "daily-digest-2026-11-27"
     assert result["stories"] == 4 and result["failures"] == 1
     out = tmp_path / "digests"
-    assert sorted(p.name for p in out.iterdir()) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md",
+                                                     "feed.xml", "index.html"]  # the archive beside the days
     data = json.loads((out / "2026-11-27.json").read_text(encoding="utf-8"))
     assert data["report"]["dispatches_read"] == 6
     assert data["report"]["failures"][0]["source"] == "broken"
