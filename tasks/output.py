@@ -16,7 +16,10 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.render import ArchiveEntry, to_archive_html, to_atom
 
-FEED_ENTRIES = 30  # the latest days in the feed, each with its whole digest; the index lists them all
+# The latest days in the feed, each with its whole digest (80-700 KB on real pages), within a size feed
+# readers take; the index lists every day.
+FEED_ENTRIES = 10
+FEED_BYTES = 5_000_000
 DAY_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.json")
 BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL | re.IGNORECASE)
 
@@ -85,10 +88,11 @@ def _write_together(files: dict[Path, str], what: str) -> list[Path]:
     return list(files)
 
 
-def archive_entries(out_dir: Path, with_body: int = FEED_ENTRIES) -> list[ArchiveEntry]:
+def archive_entries(out_dir: Path, with_body: int = FEED_ENTRIES, body_bytes: int = FEED_BYTES) -> list[ArchiveEntry]:
     """The digests in `out_dir` (a YYYY-MM-DD.json beside its .html), newest first; the latest `with_body`
-    carry their HTML page's body, for the feed. A file that cannot be read or parsed is left out."""
-    entries = []
+    carry their HTML page's body, for the feed, as long as their bodies stay within `body_bytes` (the
+    newest always does). A file that cannot be read or parsed is left out."""
+    entries, total = [], 0
     for path in sorted(out_dir.glob("*.json"), reverse=True):
         match = DAY_FILE.fullmatch(path.name)
         page = path.with_suffix(".html")
@@ -100,9 +104,12 @@ def archive_entries(out_dir: Path, with_body: int = FEED_ENTRIES) -> list[Archiv
             data = json.loads(path.read_text(encoding="utf-8"))
             stories = data.get("stories") or []
             body = None
-            if len(entries) < with_body:
+            if len(entries) < with_body and (total < body_bytes or not entries):
                 text = page.read_text(encoding="utf-8")
                 body = (BODY.search(text) or [None, text])[1].strip()
+                total += len(body.encode())
+                if total > body_bytes and entries:
+                    body = None
             updated = _updated(day, stories)
             lead = stories[0].get("headline") if stories and isinstance(stories[0], dict) else ""
             entries.append(ArchiveEntry(day=match[1], title=str(data.get("title") or ""),

@@ -135,6 +135,10 @@ def test_the_feed_holds_the_latest_days_and_the_index_all(tmp_path):
     entries = archive_entries(out, with_body=2)
     assert [e.day for e in entries] == ["2026-11-04", "2026-11-03", "2026-11-02", "2026-11-01"]
     assert [e.body is not None for e in entries] == [True, True, False, False]
+    size = len(entries[0].body.encode())
+    assert [e.body is not None for e in archive_entries(out, body_bytes=size * 2)] == [True, True, False, False]
+    assert [e.body is not None for e in archive_entries(out, body_bytes=size * 2 - 1)] == [True, False, False, False]
+    assert [e.body is not None for e in archive_entries(out, body_bytes=1)] == [True, False, False, False]  # the newest
 
 
 @pytest.mark.prefect
