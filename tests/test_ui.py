@@ -70,7 +70,9 @@ def test_custom_run_from_the_ui_writes_the_digest_and_the_artifact(prefect_serve
                 page.get_by_role("link", name="morning", exact=True).first.click()
                 page.get_by_role("button", name="Run", exact=True).click()
                 page.get_by_role("menuitem", name="Custom run").click()
-                page.get_by_role("spinbutton").first.fill("2")  # sentences: the one number shown (words is None)
+                # sentences: empty (the config's) until its `int` toggle is chosen, then the one number shown
+                page.get_by_text("int", exact=True).first.click()
+                page.get_by_role("spinbutton").first.fill("2")
                 page.get_by_role("button", name="Submit").click()
                 # The run the form created, found through the API (the toast can come and go on a loaded machine).
                 wait_for(lambda: _runs(api, deployment["id"]), 90, "the run submitted from the UI")
