@@ -130,11 +130,6 @@ class ScheduleSettings(BaseModel):
             raise ValueError(f'"{timezone}" is not an IANA time zone (use a name such as "Europe/Paris" or "UTC")')
         return timezone
 
-    def parameters(self) -> dict:
-        chosen = {"only_sources": self.sources, "sentences": self.sentences, "words": self.words,
-                  "algorithm": self.algorithm, "out_dir": self.out_dir}
-        return {"email": self.email, **{k: v for k, v in chosen.items() if v is not None}}
-
 
 def _wrong_cron_field(fields: list[str]) -> str:
     """What is wrong with the first field Prefect refuses alone (the others made `*`)."""
