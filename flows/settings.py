@@ -36,6 +36,7 @@ ENVIRONMENT = {
     "DIGEST_EMAIL_FROM": ("email", "sender"),
     "DIGEST_EMAIL_TO": ("email", "recipients"),
     "DIGEST_ALERTS_TO": ("email", "alerts"),
+    "DIGEST_CLEANING_EXECUTOR": ("cleaning", "executor"),  # tcp://dask-scheduler:8786 (docker-compose's dask profile)
 }
 CRON_FIELDS = {"minute": (0, 59), "hour": (0, 23), "day": (1, 31), "month": (1, 12), "weekday": (0, 7)}
 CRON_EXAMPLE = 'write minute hour day month weekday, e.g. "0 6 * * *" for 06:00 every day'

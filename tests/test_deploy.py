@@ -128,10 +128,22 @@ def _compose_config(folder: Path, dotenv: str) -> dict:
 
 def test_docker_compose_file_is_valid(tmp_path):
     config = _compose_config(tmp_path, "DIGEST_EMAIL_TO=desk@example.org\n")
-    assert set(config["services"]) == {"postgres", "prefect-server", "digest"}
+    assert {name for name, service in config["services"].items() if not service.get("profiles")} == {
+        "postgres", "prefect-server", "digest"}  # what `docker compose up` starts
     assert config["services"]["digest"]["environment"]["DIGEST_EMAIL_TO"] == "desk@example.org"
     assert config["services"]["digest"]["depends_on"]["prefect-server"]["condition"] == "service_healthy"
     assert "postgresql+asyncpg://" in config["services"]["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+
+
+def test_the_dask_profile_is_a_scheduler_and_two_workers_built_from_the_project_image(tmp_path):
+    services = _compose_config(tmp_path, "DIGEST_CLEANING_EXECUTOR=tcp://dask-scheduler:8786\n")["services"]
+    scheduler, worker = services["dask-scheduler"], services["dask-worker"]
+    assert scheduler["profiles"] == worker["profiles"] == ["dask"]
+    assert scheduler["build"] == worker["build"] == services["digest"]["build"]
+    assert worker["deploy"]["replicas"] == 2
+    command = worker["command"]
+    assert "dask worker tcp://dask-scheduler:8786" in (" ".join(command) if isinstance(command, list) else command)
+    assert services["digest"]["environment"]["DIGEST_CLEANING_EXECUTOR"] == "tcp://dask-scheduler:8786"
 
 
 @pytest.mark.parametrize("dotenv, security", [("", "ssl"), ("DIGEST_SMTP_SECURITY=none\n", "none")])
