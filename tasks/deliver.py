@@ -239,10 +239,9 @@ def send_each(messages: list[tuple[str, EmailMessage]], settings: EmailSettings,
                     time.sleep(delay)
                     continue
                 retries = 0
-                if connecting or exc.temporary:
-                    if not isinstance(exc, RecipientRefused):  # nothing says the next would go: none is tried
-                        failed.update((r, exc) for r, _ in pending)
-                        break
+                if (connecting or exc.temporary) and not isinstance(exc, RecipientRefused):
+                    failed.update((r, exc) for r, _ in pending)  # nothing says the next would go: none is tried
+                    break
                 failed[recipient] = exc
                 pending.pop(0)
                 continue

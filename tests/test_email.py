@@ -279,3 +279,17 @@ def test_send_each_reports_each_delivery_as_it_is_made(smtp):
     assert sent == [("a@desk.example", messages[0][1]["Message-ID"]), ("c@desk.example", messages[2][1]["Message-ID"])]
     assert list(failed) == ["b@desk.example"] and not failed["b@desk.example"].temporary
     assert inbox.greetings == 1  # one connection for all
+
+
+def test_a_temporary_failure_that_outlasts_its_retries_leaves_the_rest_untried(smtp):
+    from tasks.deliver import EmailSettings, build_message, send_each
+
+    inbox, port = smtp(["250 OK", "451 4.3.0 Try again later"])  # the first message goes, then the server balks
+    settings = EmailSettings(host="127.0.0.1", port=port, security="none", sender="digest@desk.example",
+                             recipients=DESK, retries=1, retry_delay=0.01)
+    messages = [(r, build_message("s", "p", "<p>h</p>", settings, [r])) for r in DESK]
+    sent, retries = [], []
+    failed = send_each(messages, settings, lambda *retry: retries.append(retry), lambda r, _: sent.append(r))
+    assert sent == ["a@desk.example"] and sorted(failed) == ["b@desk.example", "c@desk.example"]
+    assert failed["b@desk.example"] is failed["c@desk.example"] and failed["c@desk.example"].temporary
+    assert inbox.attempts == 3 and len(retries) == 1  # b tried twice; c not tried: the server said wait
