@@ -4,8 +4,10 @@ dispatch carried by two feeds or URLs, and wire copy two outlets of a story shar
 Within a dispatch, a sentence is a repeat when most of its word shingles (runs of stems) were
 already said earlier in the dispatch: containment, not equality, so a restated
 clause ("relançant la possibilité…" / "Ces échanges relancent la possibilité…")
-is caught. A sentence carrying a number that was not said before is new
-information and is always kept.
+is caught, and so is a clause restated after a connective ("Thus, …"). A sentence carrying a number
+that was not said before is new information and is always kept. Scraped text runs sentences together
+(glued, a quotation mark left open): a repeat inside what the splitter gave as one sentence is cut
+where its own sentence ends (`without_repeats`), the rest kept.
 
 Across dispatches, documents are compared by word 5-shingles: MinHash signatures
 and banding find candidate pairs in linear time, then the exact share of the
@@ -32,12 +34,16 @@ from typing import Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.language import LanguageBundle, bundle, words
+from tasks.language import TOKEN_RE, LanguageBundle, bundle, words
 from tasks.models import Block, Dispatch, Removal, Story
 
-NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
+NUMBER_RE = re.compile(r"\d+(?: ?[.,]\d+)*")  # scraped text may space a figure's comma: `30 ,000`
 MIN_CONTENT_WORDS = 5  # below this, sharing words says little: only shingles count
 WITHIN = ("sentence", "paragraph")  # levels of the repeats found inside one dispatch
+CONNECTIVE_WORDS = 5  # "According to the same source," opening a clause said before
+CLAUSE_MIN_WORDS = 6
+PART_MIN_WORDS = 6  # a repeat cut from inside a longer sentence is a sentence of this many words at least
+CUT_REASON = "already said in this dispatch; cut where a sentence ends inside a longer one (text run together)"
 SHARED_MIN_WORDS = 8  # a shorter paragraph shared by two outlets is a stock phrase more than wire copy
 
 
@@ -72,7 +78,7 @@ def shingles(tokens: list[str], size: int) -> set[tuple[str, ...]]:
 
 
 def numbers(text: str) -> frozenset[str]:
-    return frozenset(n.replace(",", ".") for n in NUMBER_RE.findall(text))
+    return frozenset(n.replace(" ", "").replace(",", ".") for n in NUMBER_RE.findall(text))
 
 
 def signature(text: str, lang: LanguageBundle, size: int) -> Signature:
@@ -113,7 +119,7 @@ class SeenText:
     """What a dispatch has said so far, to measure how much of a new sentence is repeated."""
 
     def __init__(self, lang: LanguageBundle, options: DedupOptions):
-        self._lang, self._options = lang, options
+        self.lang, self._options = lang, options
         self._owner: dict[tuple[str, ...], int] = {}
         self._by_word: dict[str, list[int]] = {}
         self.said: list[Signature] = []
@@ -125,7 +131,7 @@ class SeenText:
         Shingles are counted against everything said before (a clause restated from
         two sentences is still a repeat); reworded content against one sentence at a time.
         """
-        new = signature(text, self._lang, self._options.shingle_size)
+        new = self.signature(text)
         if not new.shingles or not new.numbers <= self._numbers:
             return 0.0, None, new
         owners = Counter(self._owner[g] for g in new.shingles if g in self._owner)
@@ -141,6 +147,28 @@ class SeenText:
         if best_by_words is None:
             return 0.0, None, new
         return words_score, self.said[best_by_words].text, new
+
+    def restated_clause(self, text: str) -> tuple[float, str | None]:
+        """(score, the earlier sentence) of `text` as a restated clause: a connective ("According to the same
+        source,", "Ces échanges montrent que": at most CONNECTIVE_WORDS words, in lower case after the first,
+        no number, so no name nor figure) opening a clause that was said before, longer than it and of
+        CLAUSE_MIN_WORDS words at least. The clause is said from the first word after which every shingle
+        was said; (0, None) for any other sentence."""
+        tokens = list(TOKEN_RE.finditer(text))
+        stems = self.lang.stems_of([t.group() for t in tokens])
+        size = self._options.shingle_size
+        start = len(stems) - size + 1
+        while start > 0 and tuple(stems[start - 1 : start - 1 + size]) in self._owner:
+            start -= 1
+        head = [t.group() for t in tokens[:start]]
+        if not 0 < start <= CONNECTIVE_WORDS or len(tokens) - start < max(CLAUSE_MIN_WORDS, start + 1) \
+                or any(c.isdigit() for w in head for c in w) or any(not w.islower() for w in head[1:]):
+            return 0.0, None
+        score, earlier, _ = self.repeat_of(text[tokens[start].start() :])
+        return score, earlier
+
+    def signature(self, text: str) -> Signature:
+        return signature(text, self.lang, self._options.shingle_size)
 
     def add(self, sentence: Signature) -> None:
         index = len(self.said)
@@ -173,15 +201,64 @@ def dedup_within(dispatch: Dispatch, options: DedupOptions) -> tuple[Dispatch, l
             continue
         kept: list[str] = []
         for sentence in block.sentences:
-            score, earlier, said = seen.repeat_of(sentence)
-            if score >= 1:
-                removals.append(removal("sentence", sentence, "already said in this dispatch", score, earlier))
-                continue
-            seen.add(said)
-            kept.append(sentence)
+            pieces, repeats = without_repeats(sentence, seen)
+            kept.extend(pieces)
+            removals.extend(removal("sentence", *repeat) for repeat in repeats)
         if kept:
             blocks.append(Block(tuple(kept)))
     return replace(dispatch, blocks=tuple(blocks)), removals
+
+
+def without_repeats(sentence: str, seen: SeenText) -> tuple[list[str], list[tuple[str, str, float, str | None]]]:
+    """The pieces of `sentence` to keep, and the (text, reason, score, earlier sentence) of each repeat cut
+    from it; what is kept is added to `seen`.
+
+    Scraped text runs sentences together (a quotation left open, sentences glued without a space), and
+    the splitter may give several as one: a repeat inside is then a part of the sentence. The sentence is
+    cut where one may end (`LanguageBundle.resplit`, inside quotations too), and from each part on the
+    longest run of parts that repeats what was said is removed (the whole sentence first: one of one part
+    is today's sentence); a part that repeats nothing is kept and said. Each part of a run removed repeats
+    on its own: a long copy must not take a new sentence run into it along. A repeat cut from a longer
+    sentence has PART_MIN_WORDS words at least: a short part ("Non.") is as likely said twice on purpose."""
+    units = _units(sentence, seen.lang)
+    pieces, repeats, kept_from = [], [], None
+    first = 0
+    while first < len(units):
+        alone = None  # the part's signature, once tried alone
+        for last in range(len(units) - 1, first - 1, -1):
+            text = sentence[units[first][0] : units[last][1]]
+            whole = first == 0 and last == len(units) - 1
+            if not whole and len(words(text)) < PART_MIN_WORDS:
+                continue
+            score, earlier, said = seen.repeat_of(text)
+            alone = said if last == first else alone
+            if score < 1 and first == last:
+                score, earlier = seen.restated_clause(text)
+            if score >= 1 and (first == last or all(seen.repeat_of(sentence[a:b])[0] >= 1 for a, b in units[first : last + 1])):
+                if kept_from is not None:
+                    pieces.append(sentence[kept_from : units[first - 1][1]])
+                    kept_from = None
+                reason = "already said in this dispatch" if whole else CUT_REASON
+                repeats.append((text, reason, score, earlier))
+                first = last + 1
+                break
+        else:
+            seen.add(alone or seen.signature(sentence[units[first][0] : units[first][1]]))
+            kept_from = units[first][0] if kept_from is None else kept_from
+            first += 1
+    if kept_from is not None:
+        pieces.append(sentence[kept_from : units[-1][1]])
+    return pieces, repeats
+
+
+def _units(sentence: str, lang: LanguageBundle) -> list[tuple[int, int]]:
+    """(start, end) of each part of `sentence` where a sentence may end inside it."""
+    spans, position = [], 0
+    for part in lang.resplit(sentence, inside_quotes=True):
+        start = sentence.find(part, position)
+        position = start + len(part)
+        spans.append((start, position))
+    return spans or [(0, len(sentence))]
 
 
 def shared_paragraphs(story: Sequence[Dispatch], options: DedupOptions) -> list[Removal]:

@@ -1,21 +1,22 @@
 """Language bundles: detection, sentence splitting, words, stems and stop words.
 
-Everything here works offline: pysbd's rules, py3langid's bundled model, the Snowball
+Sentences are pysbd's (patched for speed in tasks/compat.py), cut again where scraped text runs
+several together (glued, re-spaced, a quotation mark left open). Everything here works offline:
+pysbd's rules, py3langid's bundled model, the Snowball
 stemmers of PyStemmer (libstemmer in C) and the stop-word lists that ship inside sumy (no NLTK data).
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import py3langid
-import pysbd
-from pysbd.abbreviation_replacer import AbbreviationReplacer
 import Stemmer
 from sumy.utils import get_stop_words
+
+from tasks import compat
 
 # pysbd language code -> sumy/Snowball language name. Adding a language is a line here.
 LANGUAGE_NAMES = {
@@ -50,13 +51,33 @@ class LanguageBundle:
 
     def sentences(self, text: str) -> list[str]:
         """The text cut into sentences: pieces of the text as it is, in order, nothing left out."""
+        return [piece for segment in _regrouped(text, self.segments(text)) for piece in self.resplit(segment)]
+
+    def segments(self, text: str) -> list[str]:
+        """pysbd's sentences of the text alone (without `resplit`), as pieces of the text."""
         copy = text.translate(PYSBD_RESERVED)  # same length: offsets in it are offsets in the text
-        segmenter = _segmenter(self.code)
-        # pysbd's sentences as its processor gives them: `segment` would also locate each in the text
-        # with a regular expression made of the sentence (compiled anew every time, half of its cost);
-        # split_at_segments locates them itself.
-        segments = [s for piece in _pieces(copy) if piece.strip() for s in segmenter.processor(piece).process()]
+        segments = [s for piece in _pieces(copy) if piece.strip() for s in compat.segments(self.code, piece)]
         return split_at_segments(text, copy, segments)
+
+    def resplit(self, sentence: str, inside_quotes: bool = False) -> list[str]:
+        """`sentence` cut where another one starts that pysbd missed, in pieces of it as it is.
+
+        Scraped text glues sentences (`chacun".Appel`) and spaces punctuation (`justice" .Les`): such an
+        end always cuts. A plain end (`word. Next`) cuts only when the sentence's quotation marks do not
+        pair up (pysbd keeps a quotation whole, so a quote opened and never closed swallows the sentences
+        after it), or with `inside_quotes` (de-duplication compares a quotation's sentences one by one).
+        An end after an abbreviation or an initial (`M. Dupont`, `U.S. Army`) never cuts."""
+        ends = sentence_ends(sentence, self.abbreviations)
+        if not ends:
+            return [sentence.strip()] if sentence.strip() else []
+        plain = inside_quotes or not quotes_pair(sentence)
+        cuts = [end for end, kind in ends if plain or kind != "plain"]
+        pieces = [sentence[start:end].strip() for start, end in zip([0, *cuts], [*cuts, len(sentence)])]
+        return [piece for piece in pieces if piece]
+
+    @property
+    def abbreviations(self) -> frozenset[str]:
+        return compat.abbreviations(self.code)
 
     def words(self, text: str) -> list[str]:
         return words(text)
@@ -85,6 +106,23 @@ def _pieces(text: str) -> list[str]:
     return [*pieces, text[start:]]
 
 
+def _regrouped(text: str, segments: list[str]) -> list[str]:
+    """`segments` (pieces of `text`, in order), where one that starts with the end of the one before
+    (pysbd cuts `Ménard .Le groupe` as `Ménard` and `.Le groupe`) gives that end back to it."""
+    if not any(LEADING_END.match(segment) for segment in segments[1:]):
+        return segments
+    ends, position = [], 0
+    for segment in segments:
+        start = text.find(segment, position)
+        lead = LEADING_END.match(segment)
+        if ends and lead:
+            ends[-1] = start + lead.end()
+        ends.append(start + len(segment))
+        position = ends[-1]
+    pieces = [text[start:end].strip() for start, end in zip([0, *ends], ends)]
+    return [piece for piece in pieces if piece]
+
+
 def split_at_segments(text: str, copy: str, segments: list[str]) -> list[str]:
     """`text` cut where pysbd's segments of `copy` end. pysbd rewrites some text it segments (its
     placeholder characters, spaced ellipses...): cutting the original at the segments' ends keeps
@@ -97,6 +135,66 @@ def split_at_segments(text: str, copy: str, segments: list[str]) -> list[str]:
             ends.append(position)
     pieces = [text[start:end] for start, end in zip([0, *ends], [*ends, len(text)])]
     return [piece.strip() for piece in pieces if piece.strip()]
+
+
+# A sentence's end inside a segment: end punctuation, maybe after a space or a closing quote (`justice" .`),
+# then closing quotes or brackets (French spaces its »), then whatever space, then a sentence's start: an
+# opening quote, a capital or a figure.
+SENTENCE_END = re.compile(
+    r"(?<=\S)(?P<space>\s?)(?P<end>[.!?…]+)(?:[\"”’)\]]|\s?»)*(?P<gap>\s*)(?=[\"“«„]?\s?(?P<next>[A-ZÀ-ÖØ-ÞŒ0-9]))")
+CLOSED_GLUED = re.compile(r"(?<=\w)\s?[»”](?=[A-ZÀ-ÖØ-ÞŒ])")  # `toutes ces vies »L'architecture`
+LEADING_END = re.compile(r"[.!?…,;:]+[\"”»’)\]]*(?=\s*\S)")
+WORD_BEFORE = re.compile(r"([\w.’'-]*\w)[\"”»’)\]\s]*$")
+QUOTE_PAIRS = (("«", "»"), ("“", "”"))
+QUOTED_END = re.compile(r"[.!?…]\s+[A-ZÀ-ÖØ-ÞŒ]")
+MID_SENTENCE_CLOSE = re.compile(r'\w" \w')
+
+
+def sentence_ends(text: str, abbreviations: frozenset[str]) -> list[tuple[int, str]]:
+    """(offset, kind) of each place in `text` where a sentence may end and the next begin: kind "glued"
+    (no space after the punctuation, or a closing quotation mark glued to a capital), "spaced" (a space
+    before it) or "plain". Not after an abbreviation (`M.`, `Dr.`, `U.S.`, `p.m.`), nor at the text's end;
+    before a figure, only after a word (`contaminations.137 personnes`, not `3.5`)."""
+    ends = []
+    for match in SENTENCE_END.finditer(text):
+        before = WORD_BEFORE.search(text, max(0, match.start() - 40), match.start())
+        word = before.group(1) if before else ""
+        if text[match.start("gap") - 1] == "." and not match.group("space") and abbreviated(word, abbreviations):
+            continue
+        if match.group("next").isdigit() and not (word.isalpha() and len(word) > 1):
+            continue
+        if match.end() >= len(text) or not any(c.isalnum() for c in text[match.end():match.end() + 3]):
+            continue
+        # French spaces its `!` and `?` (and some an ellipsis): only a lone full stop is spaced by mistake
+        spaced = match.group("space") and match.group("end") == "."
+        kind = "spaced" if spaced else "plain" if match.group("gap") else "glued"
+        end = match.start("gap")
+        if kind != "plain" and text[end - 1] == '"' and text.count('"', 0, end - 1) % 2 == 0:
+            end -= 1  # `collèges."Il`: the quotation mark opens the next sentence, none being open
+        ends.append((end, kind))
+    return sorted([*ends, *((m.end(), "glued") for m in CLOSED_GLUED.finditer(text))])
+
+
+def abbreviated(word: str, abbreviations: frozenset[str]) -> bool:
+    """Whether a full stop after `word` is an abbreviation's: an initial (`M.`), a listed abbreviation
+    (`Dr.`), or short parts of letters between dots (`U.S.`, `p.m.`, `J.-C.`); not a domain
+    (`gamesindustry.biz.`) nor a figure (`$34.1m.`, `2:04.45.`)."""
+    if len(word) == 1:
+        return word.isalpha()
+    parts = word.split(".")
+    return word.casefold() in abbreviations or (
+        len(parts) > 1 and all(len(p) <= 3 and not any(c.isdigit() for c in p) for p in parts))
+
+
+def quotes_pair(text: str) -> bool:
+    """Whether every quotation mark of `text` has its other half. Straight ones pair in order; a pair around
+    a sentence's end whose closing mark sits inside a sentence going on (`Officials said" the road`) is
+    a quote opened sentences earlier and closed here, not a quotation."""
+    marks = [m.start() for m in re.finditer('"', text)]
+    if len(marks) % 2 or any(text.count(a) != text.count(b) for a, b in QUOTE_PAIRS):
+        return False
+    return not any(MID_SENTENCE_CLOSE.match(text, close - 1) and QUOTED_END.search(text, start, close)
+                   for start, close in zip(marks[::2], marks[1::2]))
 
 
 def words(text: str) -> list[str]:
@@ -131,73 +229,6 @@ def bundle(code: str) -> LanguageBundle:
 def _bundle(code: str) -> LanguageBundle:
     name = LANGUAGE_NAMES[code]
     return LanguageBundle(code=code, name=name, stop_words=frozenset(get_stop_words(name)))
-
-
-@cache
-def _segmenter(code: str) -> pysbd.Segmenter:
-    return pysbd.Segmenter(language=code, clean=False)
-
-
-class _CompiledOnce:
-    """The `re` module, with every pattern compiled once. pysbd builds its patterns as strings on each
-    call, more distinct ones than `re`'s own cache holds (512): they were compiled again and again,
-    two thirds of its time. Given to pysbd's modules in place of `re`."""
-
-    compile = staticmethod(lru_cache(maxsize=4096)(re.compile))
-
-    def __getattr__(self, name: str):
-        return getattr(re, name)
-
-    def search(self, pattern, string, flags=0):
-        return self.compile(pattern, flags).search(string)
-
-    def match(self, pattern, string, flags=0):
-        return self.compile(pattern, flags).match(string)
-
-    def sub(self, pattern, repl, string, count=0, flags=0):
-        return self.compile(pattern, flags).sub(repl, string, count)
-
-    def split(self, pattern, string, maxsplit=0, flags=0):
-        return self.compile(pattern, flags).split(string, maxsplit)
-
-    def findall(self, pattern, string, flags=0):
-        return self.compile(pattern, flags).findall(string)
-
-    def finditer(self, pattern, string, flags=0):
-        return self.compile(pattern, flags).finditer(string)
-
-
-for _module in [m for name, m in sys.modules.items() if name.startswith("pysbd") and getattr(m, "re", None) is re]:
-    _module.re = _CompiledOnce()
-
-
-WHITESPACE = re.compile(r"\s")
-
-
-def _search_for_abbreviations_in_string(self: AbbreviationReplacer, text: str) -> str:
-    """pysbd's `AbbreviationReplacer.search_for_abbreviations_in_string`, with one more test before
-    each of its regex scans. It scans the text for every abbreviation of the language (188 in English,
-    2,225 in Italian) the text has anywhere, though its regex only matches one at the start of a word:
-    skipping those whose first two letters start no word leaves 40 % of the scans, with the same result."""
-    lowered = text.lower()
-    starts = {text[end : end + 2].casefold() for end in (0, *(m.end() for m in WHITESPACE.finditer(text)))}
-    for abbr in self.lang.Abbreviation.ABBREVIATIONS:
-        stripped = abbr.strip()
-        if stripped not in lowered:
-            continue
-        opening = stripped[:2]
-        if len(opening) == 2 and opening.isalnum() and opening.casefold() not in starts:
-            continue  # its regex, (?:^|\s)abbreviation, cannot match
-        abbrev_match = re.findall(r"(?:^|\s|\r|\n){}".format(stripped), text, flags=re.IGNORECASE)
-        if not abbrev_match:
-            continue
-        char_array = re.findall(r"(?<={" + str(re.escape(stripped)) + "} ).{1}", text)
-        for ind, match in enumerate(abbrev_match):
-            text = self.scan_for_replacements(text, match, ind, char_array)
-    return text
-
-
-AbbreviationReplacer.search_for_abbreviations_in_string = _search_for_abbreviations_in_string
 
 
 @cache

@@ -73,6 +73,58 @@ def test_short_sentences_are_not_judged_by_shared_words():
     assert removals == []
 
 
+# Messy scraped text (issue 19): the splitter may give several sentences as one; a repeat inside is cut there.
+FIRST = "The storm killed 12 people in the region and destroyed hundreds of homes, officials said on Monday."
+NEW = "Rescue teams from three neighbouring countries arrived on Tuesday morning."
+
+
+@pytest.mark.parametrize("text, kept", [
+    # a quotation that spans the repeat and the sentences around it (pysbd keeps a quotation whole)
+    (f'{FIRST} The mayor said: "{NEW} {FIRST} We need help." The roads are closed.',
+     [FIRST, f'The mayor said: "{NEW}', 'We need help."', "The roads are closed."]),
+    # a repeat glued to the sentence before it, and re-punctuated
+    (f'{FIRST} {NEW}{FIRST.replace(",", " ,").replace("said", "“said”")} The roads are closed.',
+     [FIRST, NEW, "The roads are closed."]),
+    # a quotation mark opened and never closed, and a restated clause opening on a connective
+    (f'{FIRST} "{NEW} In other words, destroyed hundreds of homes, officials said on Monday. The roads are closed.',
+     [FIRST, f'"{NEW}', "The roads are closed."]),
+])
+def test_a_repeat_inside_text_run_together_is_cut_where_its_sentence_ends(text, kept):
+    dispatch, removals = _dedup(text, "en")
+    assert dispatch.sentences == kept
+    [removal] = removals
+    assert removal.level == "sentence" and removal.kept == FIRST and removal.score >= 1
+    assert "already said in this dispatch" in removal.reason
+
+
+def test_a_new_sentence_run_into_a_repeat_is_kept():
+    # The long repeat must not take the short new sentence glued to it along.
+    text = f"{FIRST} {NEW} {FIRST[:-1]}.Officials fear more rain."
+    dispatch, removals = _dedup(text, "en")
+    assert dispatch.sentences[-1] == "Officials fear more rain."
+    assert [r.text for r in removals] == [FIRST[:-1] + "."]
+
+
+def test_a_changed_or_respaced_number_inside_a_quotation():
+    changed = FIRST.replace("12", "14")
+    dispatch, removals = _dedup(f'{FIRST} He said: "{NEW} {changed} Help us."', "en")
+    assert removals == [] and changed in " ".join(dispatch.sentences)  # a changed number is a new fact
+    respaced = "The storm cost 30 ,000 euros to each of the farms in the region, officials said."
+    dispatch, removals = _dedup(f"{respaced.replace(' ,', ',')} {NEW} {respaced}", "en")
+    assert [r.text for r in removals] == [respaced]  # `30 ,000` is 30,000
+
+
+def test_a_connective_that_names_something_is_not_a_connective():
+    # "On Friday the company" is new information, not "According to the same source,".
+    first = "Citigroup said it would continue to co-operate fully with the authorities."
+    dispatch, removals = _dedup(f"{first} On Friday its lawyers said it would continue to co-operate fully with the "
+                                f"authorities.", "en")
+    assert removals == []
+    dispatch, removals = _dedup(f"{first} According to the same source, it would continue to co-operate fully with "
+                                f"the authorities.", "en")
+    assert len(removals) == 1 and removals[0].kept == first
+
+
 def test_seed_repeated_fact_is_kept_once(seeds: list[Path]):
     raw = load_file(seeds[0], "seed")[0]
     cleaned, _, _ = clean(raw, CleaningRules())

@@ -1,9 +1,15 @@
+import hashlib
 import importlib.util
+import inspect
+import re
+import sys
 
 import pysbd.abbreviation_replacer
 import pytest
+from pysbd.abbreviation_replacer import AbbreviationReplacer
 from pysbd.languages import LANGUAGE_CODES
 
+from tasks import compat
 from tasks.language import bundle, detect_language
 
 TEXTS = [
@@ -47,3 +53,78 @@ def test_a_language_outside_the_allowed_ones_is_named_not_relabelled():
     assert detect_language(PORTUGUESE, ("fr", "en"), "en") == "pt"
     # Three words are too few to trust: py3langid's best guess over all languages is not English.
     assert detect_language("Obama wins Iowa", ("fr", "en"), "en") == "en"
+
+
+# --- pysbd's patches (tasks/compat.py): these fail when pysbd changes, before a sentence does -----------
+
+# sha256 (first 16 hex digits) of the source of what the patches replace or rely on, as pysbd 0.3.4 ships it
+PATCHED_SOURCES = {
+    "search_for_abbreviations_in_string": "bb6e9501e1649f47",  # replaced (patch 2)
+    "scan_for_replacements": "3f368cf71aa6c285",  # patch 2 skips scans whose replacements...
+    "replace_period_of_abbr": "e3da134b80e65953",  # ...all need the full stop right after the abbreviation
+    "replace_pre_number_abbr": "ebdaff13cda1cfeb",
+    "replace_prepositive_abbr": "bdf90c0157588fca",
+}
+
+
+def test_pysbd_is_the_version_patched():
+    assert pysbd.__version__ == compat.PYSBD_VERSION, (
+        f"pysbd {pysbd.__version__} is not {compat.PYSBD_VERSION}: check tasks/compat.py's three patches against "
+        "it, then update PYSBD_VERSION and PATCHED_SOURCES")
+
+
+def test_pysbd_code_the_patches_replace_is_unchanged():
+    spec = importlib.util.spec_from_file_location("pysbd_as_shipped", pysbd.abbreviation_replacer.__file__)
+    shipped = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shipped)
+    found = {name: getattr(shipped.AbbreviationReplacer, name, None) or getattr(shipped, name) for name in PATCHED_SOURCES}
+    digests = {name: hashlib.sha256(inspect.getsource(f).encode()).hexdigest()[:16] for name, f in found.items()}
+    assert digests == PATCHED_SOURCES, "pysbd's abbreviation code changed: re-check patch 2 in tasks/compat.py"
+
+
+def test_pysbd_patches_are_in_place():
+    modules = [m for name, m in sys.modules.items() if name.startswith("pysbd") and hasattr(m, "re")]
+    assert modules and all(isinstance(m.re, compat.CompiledOnce) for m in modules)  # patch 1
+    assert AbbreviationReplacer.search_for_abbreviations_in_string is compat.search_for_abbreviations_in_string
+    assert compat.segments("en", "Mr. Lee left. He came back.") == ["Mr. Lee left.", "He came back."]  # patch 3
+    assert {"dr", "mr", "jan"} <= compat.abbreviations("en") and {"env", "c.-à-d"} <= compat.abbreviations("fr")
+
+
+# --- the splitter's own rules ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    # glued sentences, after a closing quotation mark or none
+    ('Ils appellent au boycott de chacun".Appel au boycott lancé par le syndicat.',
+     ['Ils appellent au boycott de chacun".', 'Appel au boycott lancé par le syndicat.']),
+    ("Une nouvelle vague de contaminations.137 personnes ont été contaminées.",
+     ["Une nouvelle vague de contaminations.", "137 personnes ont été contaminées."]),
+    # a space before the full stop, the next sentence glued to it
+    ('Il veut "saisir la justice" .Les faits remontent à 2019.', ['Il veut "saisir la justice" .', "Les faits remontent à 2019."]),
+    # a quotation mark opened and never closed swallows no sentence
+    ('Le ministre a dit "non. Puis il a ajouté que le texte serait retiré. Les syndicats ont "salué" la décision.',
+     ['Le ministre a dit "non.', "Puis il a ajouté que le texte serait retiré.", 'Les syndicats ont "salué" la décision.']),
+    # a quote closed sentences later, inside a sentence going on
+    ('He called it "a disgrace. The police said 12 people were hurt. Officials said" the road was closed.',
+     ['He called it "a disgrace.', "The police said 12 people were hurt.", 'Officials said" the road was closed.']),
+    # spaces before punctuation inside a sentence change nothing
+    ('Le texte "est une tartufferie" , a-t-il dit. Il coûte 30 ,000 euros.',
+     ['Le texte "est une tartufferie" , a-t-il dit.', "Il coûte 30 ,000 euros."]),
+])
+def test_messy_text_is_cut_into_its_sentences(text, expected):
+    assert bundle("fr" if "Il" in text or "Le " in text else "en").sentences(text) == expected
+
+
+@pytest.mark.parametrize("code, text", [
+    ("fr", "M. Dupont a vu Mme Martin. Elle a dit « bain ! Elle part », a-t-il dit."),
+    ("en", "The U.S. Army and Dr.Smith met at 5 p.m. in Washington. It cost $3.5bn, said gamesindustry.biz."),
+    ("en", 'He said: "We will win. We will never give up." Then he left.'),  # a quotation stays whole
+])
+def test_abbreviations_figures_and_quotations_are_not_cut(code, text):
+    assert bundle(code).sentences(text) == bundle(code).segments(text)
+
+
+def test_inside_quotes_cuts_a_quotation_into_its_sentences():
+    quotation = 'He said: "We will win. We will never give up." Then he left.'
+    assert bundle("en").resplit('He said: "We will win. We will never give up."', inside_quotes=True) == [
+        'He said: "We will win.', 'We will never give up."']
+    assert "".join(bundle("en").sentences(quotation)).replace(" ", "") == quotation.replace(" ", "")
