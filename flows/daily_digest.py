@@ -31,6 +31,7 @@ from tasks.sources import SourceSpec, read_sources
 from tasks.output import OutputError, write_archive_task, write_digest_task
 from tasks.store import Store
 from tasks.summarise import Algorithm, SummaryOptions, summarise_batch
+from tasks.workers import LOCAL, open_executor, spread, summarise_stories
 from tasks.render import plural
 
 
@@ -41,6 +42,15 @@ clean_batch = task(name="clean", cache_policy=NO_CACHE)(Cleaner.results)
 dedup_batch = task(name="dedup", cache_policy=NO_CACHE)(dedup_across)
 history_batch = task(name="history", cache_policy=NO_CACHE)(dedup_history)
 shared_batch = task(name="shared-paragraphs", cache_policy=NO_CACHE)(shared_in_stories)
+# A day of this many stories or more is summarised on the Dask cluster that cleaned its pages (stories are
+# independent; 8 a task); fewer cost less here than a round trip and each worker's first import of sumy.
+SPREAD_SUMMARIES_FROM = 300
+
+
+@task(name="summarise", cache_policy=NO_CACHE)
+def summarise_on_cluster(stories: list, options: SummaryOptions, repeats: Any, executor: str) -> list:
+    with open_executor(executor) as cluster:
+        return spread(cluster, summarise_stories, stories, options, repeats)
 
 
 class AllSourcesFailed(RuntimeError):
@@ -283,7 +293,11 @@ async def _build(settings: Settings, store: Store, day: Date, sources: list[Sour
     logger.info("stories: %d; paragraphs two outlets of a story carried, said once: %d", len(stories),
                 report.removed_count("story"), extra={"stage": "cluster"})
     with report.timed("summarise"):
-        summaries = summarise_batch(opaque(stories), settings.summary, settings.dedup)
+        if settings.cleaning.executor != LOCAL and len(stories) >= SPREAD_SUMMARIES_FROM:
+            summaries = summarise_on_cluster(opaque(stories), settings.summary, settings.dedup,
+                                             settings.cleaning.executor)
+        else:
+            summaries = summarise_batch(opaque(stories), settings.summary, settings.dedup)
     logger.info("summary sentences: %d", sum(len(s.sentences) for s in summaries), extra={"stage": "summarise"})
     language = settings.digest.language
     if language == "auto":

@@ -23,10 +23,10 @@ import logging
 import os
 import socket
 import threading
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
-from typing import Callable
+from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 LOCAL = "local"
@@ -43,6 +43,31 @@ class ExecutorUnreachable(RuntimeError):
 
 class WorkerDied(BrokenProcessPool):
     """The work killed every worker that ran it (a Dask task that lost `allowed-failures` workers)."""
+
+
+def spread(executor: "WorkerPool | DaskExecutor", fn: Callable, items: Sequence, *args, batch: int = 8) -> list:
+    """`fn(part, *args)` on `executor` for each part of `batch` items (each returning a list), at most two
+    parts a worker in flight; the results in the items' order."""
+    parts = [items[start:start + batch] for start in range(0, len(items), batch)]
+    results: list = [None] * len(parts)
+    pending: dict[Future, int] = {}
+    following = 0
+    while following < len(parts) or pending:
+        while following < len(parts) and len(pending) < 2 * executor.size:
+            pending[executor.submit(fn, parts[following], *args)] = following
+            following += 1
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in finished:
+            results[pending.pop(future)] = future.result()
+    return [result for part in results for result in part]
+
+
+def summarise_stories(stories: list, options, repeats) -> list:
+    """The summaries of `stories` (tasks.summarise, imported by the worker that runs it: sumy costs a
+    worker ~1.6 s once)."""
+    from tasks.summarise import summarise_story
+
+    return [summarise_story(story, options, repeats) for story in stories]
 
 
 def open_executor(executor: str = LOCAL, workers: int = 0) -> "WorkerPool | DaskExecutor":

@@ -30,7 +30,7 @@ def dask_cluster(tmp_path: Path, workers: int = 2, scheduler_env: dict[str, str]
     address = f"tcp://127.0.0.1:{free_port()}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     logs = tmp_path / "dask-logs"
-    logs.mkdir(exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
     started: list[subprocess.Popen] = []
 
     def start(name: str, *args: str, more: dict[str, str] | None = None) -> subprocess.Popen:

@@ -50,8 +50,11 @@ def _config(tmp_path: Path, name: str, executor: str, pages: Path) -> Path:
 
 
 @pytest.mark.prefect
-def test_the_digest_cleaned_on_a_dask_cluster_is_byte_identical_to_the_local_one(prefect_api, tmp_path):
+def test_the_digest_cleaned_on_a_dask_cluster_is_byte_identical_to_the_local_one(prefect_api, tmp_path, monkeypatch):
+    import flows.daily_digest
     from flows.daily_digest import run_daily_digest
+
+    monkeypatch.setattr(flows.daily_digest, "SPREAD_SUMMARIES_FROM", 2)  # summarised on the cluster too
 
     pages = _pages(tmp_path / "pages", 40)  # 46 pages: three batches of 16, the last one partial
     local = run_daily_digest(date="2026-11-27", config_path=str(_config(tmp_path, "local", "local", pages)),
@@ -61,9 +64,11 @@ def test_the_digest_cleaned_on_a_dask_cluster_is_byte_identical_to_the_local_one
                                   email=False)
         from distributed import Client
 
-        with Client(address, timeout=5, set_as_default=False) as client:  # both workers cleaned pages
+        with Client(address, timeout=5, set_as_default=False) as client:  # both workers ran tasks: which ones
             done = client.run(lambda dask_worker: dask_worker.state.executed_count)
+            kinds = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
     assert all(count > 0 for count in done.values()), done
+    assert kinds == ["prepare_batch", "summarise_stories"]
     assert local["read"] == spread["read"] == 46 and local["stories"] == spread["stories"] > 1
     for name in ("2026-11-27.md", "2026-11-27.html", "2026-11-27.json"):
         ours, theirs = tmp_path / "local" / "digests" / name, tmp_path / "dask" / "digests" / name
