@@ -16,6 +16,7 @@ names and numbers agree.
 from __future__ import annotations
 
 import heapq
+import math
 import re
 import unicodedata
 from array import array
@@ -127,7 +128,7 @@ def _name_key(word: str) -> str:
     return re.sub(r"(.)\1+", r"\1", skeleton) or plain
 
 
-EDGE_SHARE = 0.5  # pairs below this share of the threshold are dropped: average link counts them as nil
+EDGE_SHARE = 0.75  # pairs below this share of the threshold are dropped: average link counts them as nil
 NEIGHBOURS = 50  # each dispatch keeps its closest pairs only: a day's news is alike in small ways
 ROWS_AT_ONCE = 500
 DAY = 86400.0
@@ -138,23 +139,23 @@ def _edges(dispatches: Sequence[Dispatch], options: ClusterOptions) -> tuple[np.
     at `EDGE_SHARE` of the threshold or more, `ROWS_AT_ONCE` rows at a time: all pairs at once would be
     nearly dense (1.2 GB at 10,000 dispatches)."""
     vectors, names = vectorise(dispatches, options)
-    languages = np.array([d.language for d in dispatches])
+    codes_of: dict[str, int] = {}
+    languages = np.array([codes_of.setdefault(d.language, len(codes_of)) for d in dispatches])
     times = _times(dispatches)
     count = len(dispatches)
+    floor = EDGE_SHARE * options.threshold
     codes, values = [], []
     for start in range(0, count, ROWS_AT_ONCE):
-        block = sparse.coo_matrix(vectors[start : start + ROWS_AT_ONCE] @ vectors.T)
-        i, j, similarity = block.row + start, block.col, block.data
+        i, j, similarity = _close(vectors[start : start + ROWS_AT_ONCE], vectors, floor, start)
         keep = (i != j) & (languages[i] == languages[j])
         i, j, similarity = i[keep], j[keep], similarity[keep]
         if options.cross_language:
-            across = sparse.coo_matrix(names[start : start + ROWS_AT_ONCE] @ names.T)
-            ai, aj = across.row + start, across.col
+            ai, aj, across = _close(names[start : start + ROWS_AT_ONCE], names, floor, start)
             keep = languages[ai] != languages[aj]
-            i, j = np.concatenate([i, ai[keep]]), np.concatenate([j, aj[keep]])
-            similarity = np.concatenate([similarity, across.data[keep]])
+            i, j, similarity = np.concatenate([i, ai[keep]]), np.concatenate([j, aj[keep]]), np.concatenate(
+                [similarity, across[keep]])
         similarity = similarity * _time_factor(times[i], times[j], options.span_hours)
-        keep = similarity >= EDGE_SHARE * options.threshold
+        keep = similarity >= floor
         i, j, similarity = i[keep], j[keep], similarity[keep]
         order = np.lexsort((j, -similarity, i))  # each row's closest first, the earlier on a tie
         i, j, similarity = i[order], j[order], similarity[order]
@@ -166,6 +167,14 @@ def _edges(dispatches: Sequence[Dispatch], options: ClusterOptions) -> tuple[np.
     code, similarity = code[order], similarity[order]
     last = np.append(code[1:] != code[:-1], True)[: len(code)]  # a pair found from both ends: the larger (rounding)
     return code[last] // count, code[last] % count, similarity[last]
+
+
+def _close(rows: sparse.csr_matrix, vectors: sparse.csr_matrix, floor: float, start: int) -> tuple[np.ndarray, ...]:
+    """(row, column, similarity) of the products of `rows` (the `start`th on) with `vectors` at `floor` or
+    more, filtered before anything else is done with them: most pairs are far below it."""
+    product = sparse.csr_matrix(rows @ vectors.T)
+    keep = np.flatnonzero(product.data >= floor)
+    return np.searchsorted(product.indptr, keep, side="right") - 1 + start, product.indices[keep], product.data[keep]
 
 
 def _times(dispatches: Sequence[Dispatch]) -> np.ndarray:
@@ -238,7 +247,7 @@ def _mergeable(link: tuple[float, int], size: int, other: int, threshold: float)
     the threshold): a dispatch close to one member of a story and far from the others stays out."""
     pairs = size * other
     total, close = link
-    return total / pairs >= threshold * (1 + 1 / np.sqrt(pairs)) and 2 * close > pairs
+    return total / pairs >= threshold * (1 + 1 / math.sqrt(pairs)) and 2 * close > pairs
 
 
 def cluster(dispatches: Sequence[Dispatch], options: ClusterOptions, now: datetime | None = None) -> list[Story]:
