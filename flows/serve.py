@@ -78,9 +78,9 @@ def pool_deployments(settings: Settings, config_path: str) -> list[dict]:
     ]
 
 
-def prefect_yaml(settings: Settings, config_path: str) -> str:
-    """The text of prefect.yaml; its prefect-version is the installed Prefect's."""
-    project = {"name": "dispatch-digest", "prefect-version": prefect.__version__,
+def prefect_yaml(settings: Settings, config_path: str, version: str = prefect.__version__) -> str:
+    """The text of prefect.yaml; its prefect-version is the installed Prefect's unless given."""
+    project = {"name": "dispatch-digest", "prefect-version": version,
                "pull": [{"prefect.deployments.steps.set_working_directory": {"directory": "{{ $PWD }}"}}],
                "deployments": pool_deployments(settings, config_path)}
     return PREFECT_YAML_HEADER + yaml.safe_dump(project, sort_keys=False, allow_unicode=True, width=120)
