@@ -17,11 +17,11 @@ from tests.prefect_server import free_port, prefect_server, stop, wait_for
 DAY = "2026-11-27"
 
 
-def _config(folder: Path, summary: str = "sentences = 4") -> Path:
+def _config(folder: Path, summary: str = "sentences = 4", extra: str = "") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "digest.toml"
     config.write_text(
-        f'[digest]\nout_dir = "{folder / "digests"}"\ndata_dir = "{folder / "data"}"\n[summary]\n{summary}\n'
+        f'[digest]\nout_dir = "{folder / "digests"}"\ndata_dir = "{folder / "data"}"\n[summary]\n{summary}\n{extra}'
         f'[[schedules]]\nname = "morning"\ncron = "0 6 * * *"\ntimezone = "Europe/Paris"\n'
         f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n', encoding="utf-8")
     return config
@@ -92,9 +92,18 @@ def test_run_uses_a_server_already_running_on_the_local_port_and_says_so(server,
 
 @pytest.mark.prefect
 def test_a_served_deployment_reads_the_config_when_each_run_starts(server, tmp_path):
-    """Serve, then edit the TOML (length, algorithm), then run the deployment: the edited values are used."""
+    """Serve, then edit the TOML (length, algorithm), then run the deployment: the edited values are used.
+    Then a run that fails: one alert email (from the run's process), however long one waits."""
+    from aiosmtpd.controller import Controller
+
+    from tests.test_alerts import Inbox
+
+    box, smtp_port = Inbox(), free_port()
+    smtp = Controller(box, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
     api = server["PREFECT_API_URL"]
-    config = _config(tmp_path)
+    config = _config(tmp_path, extra=f'[email]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
+                                     'sender = "digest@desk.example"\nalerts = ["oncall@desk.example"]\nretries = 0\n')
     env = _environment(tmp_path, PREFECT_SERVER_API_PORT=_port(server), PREFECT_RUNNER_POLL_FREQUENCY="2")
     log = tmp_path / "serve.log"
     serving = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--config", str(config)], cwd=ROOT,
@@ -116,8 +125,21 @@ def test_a_served_deployment_reads_the_config_when_each_run_starts(server, tmp_p
         assert finished["name"] == f"daily-digest-{DAY}"
         data = json.loads((tmp_path / "digests" / f"{DAY}.json").read_text(encoding="utf-8"))
         assert data["stories"] and all(len(story["summary"]) == 1 for story in data["stories"])
+        assert box.messages == []
+
+        run = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run",
+                         json={"parameters": {"date": DAY, "only_sources": ["wires"]}, "state": {"type": "SCHEDULED"}},
+                         timeout=10).json()
+        failed = wait_for(lambda: _finished(api, run["id"]), 180, "the failing run")
+        assert failed["state"]["type"] == "FAILED" and "no source named wires" in failed["state"]["message"]
+        wait_for(lambda: box.messages, 30, "the alert")
+        time.sleep(3)
+        [(recipients, message)] = box.messages
+        assert recipients == ["oncall@desk.example"] and message["Subject"].endswith(f"{DAY}: the run failed")
+        assert f"Run: daily-digest-{DAY} (http://127.0.0.1:{_port(server)}/" in message.get_body(("plain",)).get_content()
     finally:
         stop(serving)
+        smtp.stop()
 
 
 def _deployment(api: str):
