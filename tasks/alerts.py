@@ -79,6 +79,7 @@ def send_alert(title: str, day: str, run: RunInfo, problem: str | None, failures
     _emit(day, run, problem, failures, logger)
     if not recipients or email is None:
         return None
+
     def on_retry(reason: str, retry: int, delay: float) -> None:
         logger.warning("alert email: %s; retry %d in %g s", reason, retry, delay)
 
