@@ -42,6 +42,7 @@ MIN_CONTENT_WORDS = 5  # below this, sharing words says little: only shingles co
 WITHIN = ("sentence", "paragraph")  # levels of the repeats found inside one dispatch
 CONNECTIVE_WORDS = 5  # "According to the same source," opening a clause said before
 CLAUSE_MIN_WORDS = 6
+RESTATED_MIN_SCORE = 0.5  # the least a restated clause scores whole: 5 connective words, 6 said, 4 of 9 shingles
 PART_MIN_WORDS = 6  # a repeat cut from inside a longer sentence is a sentence of this many words at least
 CUT_REASON = "already said in this dispatch; cut where a sentence ends inside a longer one (text run together)"
 SHARED_MIN_WORDS = 8  # a shorter paragraph shared by two outlets is a stock phrase more than wire copy
@@ -232,7 +233,7 @@ def without_repeats(sentence: str, seen: SeenText) -> tuple[list[str], list[tupl
                 continue
             score, earlier, said = seen.repeat_of(text)
             alone = said if last == first else alone
-            if score < 1 and first == last:
+            if RESTATED_MIN_SCORE <= score < 1 and first == last:
                 score, earlier = seen.restated_clause(text)
             if score >= 1 and (first == last or all(seen.repeat_of(sentence[a:b])[0] >= 1 for a, b in units[first : last + 1])):
                 if kept_from is not None:
