@@ -27,6 +27,13 @@ time counted; then plain `trafilatura.extract` on one core on the same pages, in
     .venv/bin/python bench/pipeline.py [--sizes 100,1000,10000] [--mode disk|http] [--workers 0]
                                        [--executor local|tcp://host:8786 | --dask-workers 1,2]
     .venv/bin/python bench/pipeline.py --pages ../shared/bench/extraction/*.dev.jsonl.gz [--executor ...]
+
+`--cleaning-only` with `--dask-workers 1,2` times the Cleaner alone (no Prefect, pages in memory) on
+each cluster: wall time, the CPU time of the flow's process and of the workers, and the share of the
+wall time each worker spent computing (Dask's task stream). On a loaded machine the wall times say
+how much CPU the others left; the workers' computing share says whether the flow kept them fed.
+
+    .venv/bin/python bench/pipeline.py --cleaning-only --dask-workers 1,2 [--sizes 400]
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ def main() -> None:
     parser.add_argument("--dask-workers", help="start a Dask cluster on 127.0.0.1 with each of these worker counts "
                                                "(e.g. 1,2) and run every size on each")
     parser.add_argument("--pages", type=Path, nargs="+", help="real pages: folders of .html, or .jsonl(.gz) dumps")
+    parser.add_argument("--cleaning-only", action="store_true", help="time the Cleaner alone on each Dask cluster")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # run one size: its config file
     args = parser.parse_args()
     if args.child:
@@ -85,6 +93,11 @@ def main() -> None:
         sys.exit(f"{args.data} is absent: the benchmark builds its pages from ../shared/bench/summarisation")
     articles = load_articles(args.data)
     counts = [int(n) for n in args.dask_workers.split(",")] if args.dask_workers else [None]
+    if args.cleaning_only:
+        if not args.dask_workers:
+            sys.exit("--cleaning-only needs --dask-workers (e.g. 1,2)")
+        run_cleaning(articles, [int(s) for s in args.sizes.split(",")], counts)
+        return
     rows = []
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp, prefect_server(Path(tmp) / "prefect") as env:
         for count in counts:
@@ -240,6 +253,57 @@ def task_run_seconds(api: str, flow_run: str) -> float:
             total += (end - start).total_seconds()
             reached = end
     return total
+
+
+def run_cleaning(articles, sizes: list[int], counts: list[int]) -> None:
+    """The Cleaner alone on a Dask cluster of each worker count: wall, CPU and the workers' computing share."""
+    import asyncio
+
+    from distributed import get_task_stream
+
+    from tasks.clean import Cleaner, CleaningRules
+    from tasks.models import RawDispatch
+
+    def cpu_seconds(pids: list[int]) -> float:
+        total = 0.0
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    async def feed(cleaner: Cleaner, raws: list[RawDispatch]) -> None:
+        for number, raw in enumerate(raws):
+            await cleaner.add(raw, ("bench", number))
+
+    print("| workers | pages | wall s | pages/s | speed-up over the first | flow process CPU ms a page | "
+          "workers CPU ms a page | each worker computing, share of wall | load average |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    first: dict[int, float] = {}
+    with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
+        for size in sizes:
+            raws = [RawDispatch("bench", f"page-{n}", page, "html") for n, page in enumerate(build_pages(articles, size, DAY))]
+            for count in counts:
+                with dask_cluster(Path(tmp) / f"{count}-{size}", count) as (address, processes), \
+                        Cleaner(CleaningRules(executor=address)) as cleaner:
+                    cleaner.executor.client.run(lambda: __import__("tasks.clean"))  # each worker's imports, first
+                    pids = [process.pid for process in processes.values()]
+                    workers_before, own_before = cpu_seconds(pids), time.process_time()
+                    started = time.perf_counter()
+                    with get_task_stream(cleaner.executor.client) as stream:
+                        asyncio.run(feed(cleaner, raws))
+                        cleaned = cleaner.results()
+                    wall = time.perf_counter() - started
+                    own, workers = time.process_time() - own_before, cpu_seconds(pids) - workers_before
+                    busy: dict[str, float] = {}
+                    for record in stream.data:
+                        for span in record["startstops"]:
+                            if span["action"] == "compute":
+                                busy[record["worker"]] = busy.get(record["worker"], 0.0) + span["stop"] - span["start"]
+                assert len(cleaned.dispatches) + len(cleaned.failures) >= size * 0.9
+                first.setdefault(size, wall)
+                print(f"| {count} | {size:,} | {wall:.1f} | {size / wall:.1f} | {first[size] / wall:.2f}x | "
+                      f"{own / size * 1000:.1f} | {workers / size * 1000:.0f} | "
+                      f"{', '.join(f'{b / wall:.0%}' for b in busy.values())} | {os.getloadavg()[0]:.1f} |", flush=True)
 
 
 def read_pages(paths: list[Path]) -> list[dict]:
