@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from tasks.clean import CleaningRules
 from tasks.cluster import ClusterOptions
 from tasks.dedup import DedupOptions
-from tasks.deliver import EmailAddress, EmailSettings, HeaderText
+from tasks.deliver import EmailSettings, HeaderText
 from tasks.fetch import FetchOptions
 from tasks.models import MAX_STORIES
 from tasks.render import LABEL_KEYS, safe_url, visible
@@ -153,20 +153,12 @@ def _prefect_accepts(**schedule: str) -> bool:
     return True
 
 
-class EmailWithAlerts(EmailSettings):
-    """[email]: the digest's delivery (tasks/deliver.py) and who is alerted when a run goes wrong."""
-
-    alerts: list[EmailAddress] = Field(
-        default_factory=list, description="addresses emailed (through the same SMTP settings) when a run fails or a "
-        "source fails, once per run; empty: no alert email (the Prefect event is emitted either way)")
-
-
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     digest: DigestSettings = DigestSettings()
     schedules: list[ScheduleSettings] = Field(default_factory=lambda: [ScheduleSettings()])
-    email: EmailWithAlerts = EmailWithAlerts()
+    email: EmailSettings = EmailSettings()
     sources: list[SourceSpec] = Field(min_length=1)
     fetch: FetchOptions = FetchOptions()
     cleaning: CleaningRules = CleaningRules()

@@ -95,6 +95,9 @@ class EmailSettings(BaseModel):
     retries: int = Field(3, ge=0, le=10)
     retry_delay: float = Field(10.0, ge=0, le=600, description="seconds before the first retry; doubled after each")
     send_empty: bool = Field(False, description="email a digest that has no story")
+    alerts: list[EmailAddress] = Field(
+        default_factory=list, description="addresses emailed (through the same SMTP settings) when a run fails or a "
+        "source fails, once per run; empty: no alert email (the Prefect event is emitted either way)")
     unsubscribe: UnsubscribeURI | None = Field(
         None, description="List-Unsubscribe of the digest's messages: a mailto: or https: URL, where {recipient} "
         "stands for the recipient's address; an https one is also one-click (RFC 8058: List-Unsubscribe-Post)")
