@@ -122,11 +122,12 @@ def unwritable(folder: Path) -> str | None:
 def email_problems(file: Path, email: EmailSettings) -> list[str]:
     """What would stop sending, found without connecting."""
     problems = []
-    if email.enabled and not email.sender:
-        problems.append(problem(file, "email.sender", "recipients are set but no sender address "
+    who = "recipients are" if email.enabled else "alerts are" if email.alerts else None
+    if who and not email.sender:
+        problems.append(problem(file, "email.sender", f"{who} set but no sender address "
                                 "(set email.sender or DIGEST_EMAIL_FROM)"))
-    if email.enabled and not (email.host or email.block):
-        problems.append(problem(file, "email.host", "recipients are set but no SMTP server "
+    if who and not (email.host or email.block):
+        problems.append(problem(file, "email.host", f"{who} set but no SMTP server "
                                 "(set email.host or DIGEST_SMTP_HOST, or email.block)"))
     for security, port in SECURE_PORTS.items():
         if email.port == port and email.security not in {security, "none"}:

@@ -55,6 +55,8 @@ def test_a_good_config_has_no_problem(tmp_path):
     (GOOD + '[email]\nrecipients = ["desk@example.org"]\nhost = "smtp.example.org"\n', "email.sender",
      "DIGEST_EMAIL_FROM"),
     (GOOD + '[email]\nport = 465\nsecurity = "starttls"\n', "email.security", 'set security = "ssl"'),
+    (GOOD + '[email]\nalerts = ["desk@example.org"]\nsender = "d@example.org"\n', "email.host",
+     "alerts are set but no SMTP server"),
 ])
 def test_each_kind_of_problem_names_its_key_and_the_fix(tmp_path, text, key, fix):
     assert fix in _only(check_config(_config(tmp_path, text)), key)
