@@ -60,9 +60,10 @@ def main() -> None:
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         command = [sys.executable, __file__, "--child", str(size), "--data", str(args.data)]
-        child = subprocess.run(command + (["--summarise"] if args.summarise else []), capture_output=True, text=True)
+        # The child's stage lines go to stderr as they end: a long run shows where it is.
+        child = subprocess.run(command + (["--summarise"] if args.summarise else []), stdout=subprocess.PIPE, text=True)
         if child.returncode:
-            sys.exit(f"N = {size} failed:\n{child.stderr[-3000:]}")
+            sys.exit(f"N = {size} failed (its error above)")
         rows.append(json.loads(child.stdout.strip().splitlines()[-1]))
         print(f"N = {size:,}: {sum(rows[-1]['seconds'].values()):.1f} s", file=sys.stderr)
     print_table(rows)
@@ -140,6 +141,7 @@ def run_stages(articles: list[Article], size: int, summarise: bool) -> dict:
             for d in earlier]
     del earlier
     built = time.perf_counter() - started
+    print(f"N = {size:,}: built in {built:.0f} s", file=sys.stderr, flush=True)
     seconds, peaks = {}, {}
 
     def stage(name: str, work):
@@ -148,7 +150,7 @@ def run_stages(articles: list[Article], size: int, summarise: bool) -> dict:
         result = work()
         seconds[name] = time.perf_counter() - began
         peaks[name] = _memory_mb("VmHWM")
-        print(f"{name}: {seconds[name]:.1f} s, peak {peaks[name]:.0f} MB", file=sys.stderr)
+        print(f"N = {size:,}, {name}: {seconds[name]:.1f} s, peak {peaks[name]:.0f} MB", file=sys.stderr, flush=True)
         return result
 
     kept, _ = stage("dedup", lambda: dedup_across(dispatches, settings.dedup, prints))
