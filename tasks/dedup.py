@@ -43,7 +43,7 @@ WITHIN = ("sentence", "paragraph")  # levels of the repeats found inside one dis
 CONNECTIVE_WORDS = 5  # "According to the same source," opening a clause said before
 CLAUSE_MIN_WORDS = 6
 RESTATED_MIN_SCORE = 0.5  # the least a restated clause scores whole: 5 connective words, 6 said, 4 of 9 shingles
-PART_MIN_WORDS = 6  # a repeat cut from inside a longer sentence is a sentence of this many words at least
+PART_MIN_WORDS = 4  # a repeat cut from inside a longer sentence is a sentence of this many words at least
 CUT_REASON = "already said in this dispatch; cut where a sentence ends inside a longer one (text run together)"
 SHARED_MIN_WORDS = 8  # a shorter paragraph shared by two outlets is a stock phrase more than wire copy
 
@@ -216,40 +216,43 @@ def without_repeats(sentence: str, seen: SeenText) -> tuple[list[str], list[tupl
 
     Scraped text runs sentences together (a quotation left open, sentences glued without a space), and
     the splitter may give several as one: a repeat inside is then a part of the sentence. The sentence is
-    cut where one may end (`LanguageBundle.resplit`, inside quotations too), and from each part on the
-    longest run of parts that repeats what was said is removed (the whole sentence first: one of one part
-    is today's sentence); a part that repeats nothing is kept and said. Each part of a run removed repeats
-    on its own: a long copy must not take a new sentence run into it along. A repeat cut from a longer
-    sentence has PART_MIN_WORDS words at least: a short part ("Non.") is as likely said twice on purpose."""
+    cut where one may end (`LanguageBundle.resplit`, inside quotations too), each part is measured
+    against what was said, and each run of parts that repeat it is removed (a sentence of one part is
+    measured as it always was); a part that repeats nothing is kept and said. So a long copy never
+    takes a new sentence run into it along. A repeat cut from a longer sentence has PART_MIN_WORDS
+    words at least: a shorter part ("Non merci.") is as likely said twice on purpose."""
     units = _units(sentence, seen.lang)
     pieces, repeats, kept_from = [], [], None
     first = 0
     while first < len(units):
-        alone = None  # the part's signature, once tried alone
-        for last in range(len(units) - 1, first - 1, -1):
-            text = sentence[units[first][0] : units[last][1]]
-            whole = first == 0 and last == len(units) - 1
-            if not whole and len(words(text)) < PART_MIN_WORDS:
-                continue
-            score, earlier, said = seen.repeat_of(text)
-            alone = said if last == first else alone
-            if RESTATED_MIN_SCORE <= score < 1 and first == last:
-                score, earlier = seen.restated_clause(text)
-            if score >= 1 and (first == last or all(seen.repeat_of(sentence[a:b])[0] >= 1 for a, b in units[first : last + 1])):
-                if kept_from is not None:
-                    pieces.append(sentence[kept_from : units[first - 1][1]])
-                    kept_from = None
-                reason = "already said in this dispatch" if whole else CUT_REASON
-                repeats.append((text, reason, score, earlier))
-                first = last + 1
-                break
+        found, last = [], first
+        while last < len(units) and (measured := _measured(sentence[units[last][0] : units[last][1]], seen))[0] >= 1:
+            found.append(measured)
+            last += 1
+        text = sentence[units[first][0] : units[last - 1][1]]
+        whole = first == 0 and last == len(units)
+        if found and (whole or len(words(text)) >= PART_MIN_WORDS):
+            if kept_from is not None:
+                pieces.append(sentence[kept_from : units[first - 1][1]])
+                kept_from = None
+            score, earlier, _ = found[0] if len(found) == 1 else max(seen.repeat_of(text), found[0], key=lambda m: m[0])
+            repeats.append((text, "already said in this dispatch" if whole else CUT_REASON, score, earlier))
+            first = last
         else:
-            seen.add(alone or seen.signature(sentence[units[first][0] : units[first][1]]))
+            seen.add(found[0][2] if found else measured[2])
             kept_from = units[first][0] if kept_from is None else kept_from
             first += 1
     if kept_from is not None:
         pieces.append(sentence[kept_from : units[-1][1]])
     return pieces, repeats
+
+
+def _measured(text: str, seen: SeenText) -> tuple[float, str | None, Signature]:
+    """`seen.repeat_of(text)`, or its score as a restated clause when that is higher."""
+    score, earlier, said = seen.repeat_of(text)
+    if RESTATED_MIN_SCORE <= score < 1:
+        score, earlier = max((score, earlier), seen.restated_clause(text), key=lambda pair: pair[0])
+    return score, earlier, said
 
 
 def _units(sentence: str, lang: LanguageBundle) -> list[tuple[int, int]]:

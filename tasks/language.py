@@ -141,7 +141,7 @@ def split_at_segments(text: str, copy: str, segments: list[str]) -> list[str]:
 # then closing quotes or brackets (French spaces its »), then whatever space, then a sentence's start: an
 # opening quote, a capital or a figure.
 SENTENCE_END = re.compile(
-    r"(?<=\S)(?P<space>\s?)(?P<end>[.!?…]+)(?:[\"”’)\]]|\s?»)*(?P<gap>\s*)(?=[\"“«„]?\s?(?P<next>[A-ZÀ-ÖØ-ÞŒ0-9]))")
+    r"(?<=\S)(?P<space>\s?)(?P<end>[.!?…]+)(?:[\"”’)\]]|\s?»)*(?P<gap>\s*)(?=[\"“«„]*\s?(?P<next>[A-ZÀ-ÖØ-ÞŒ0-9]))")
 CLOSED_GLUED = re.compile(r"(?<=\w)\s?[»”](?=[A-ZÀ-ÖØ-ÞŒ])")  # `toutes ces vies »L'architecture`
 LEADING_END = re.compile(r"[.!?…,;:]+[\"”»’)\]]*(?=\s*\S)")
 WORD_BEFORE = re.compile(r"([\w.’'-]*\w)[\"”»’)\]\s]*$")
