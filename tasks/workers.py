@@ -1,4 +1,5 @@
-"""Executors for the work that uses every core: extracting and cleaning pages.
+"""Executors for the work that uses every core: extracting and cleaning pages (and summarising the
+stories of a large day on a Dask cluster: `spread`).
 
 Two kinds, chosen by `cleaning.executor` (`open_executor`), both with `submit(fn, *args)` returning
 a concurrent.futures.Future, `size` (work that can run at once) and `close()`:

@@ -42,3 +42,15 @@ def test_dask_work_that_kills_its_workers_fails_with_worker_died_and_the_next_wo
         assert isinstance(doomed.exception(timeout=60), WorkerDied)
         assert executor.submit(abs, -2).result(timeout=60) == 2  # the other worker runs the next work
         assert sorted(p.poll() is None for p in processes.values()) == [False, True]
+
+
+def _squares(numbers: list[int]) -> list[int]:
+    return [n * n for n in numbers]
+
+
+def test_spread_runs_parts_on_the_executor_and_keeps_the_items_order():
+    from tasks.workers import spread
+
+    with WorkerPool(2) as pool:
+        assert spread(pool, _squares, list(range(25)), batch=4) == [n * n for n in range(25)]
+        assert spread(pool, _squares, [], batch=4) == []
