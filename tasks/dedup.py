@@ -43,7 +43,7 @@ WITHIN = ("sentence", "paragraph")  # levels of the repeats found inside one dis
 CONNECTIVE_WORDS = 5  # "According to the same source," opening a clause said before
 CLAUSE_MIN_WORDS = 6
 RESTATED_MIN_SCORE = 0.5  # the least a restated clause scores whole: 5 connective words, 6 said, 4 of 9 shingles
-PART_MIN_WORDS = 4  # a repeat cut from inside a longer sentence is a sentence of this many words at least
+PART_MIN_WORDS = 5  # a repeat cut from inside a longer sentence is a sentence of this many words at least
 CUT_REASON = "already said in this dispatch; cut where a sentence ends inside a longer one (text run together)"
 SHARED_MIN_WORDS = 8  # a shorter paragraph shared by two outlets is a stock phrase more than wire copy
 
@@ -69,6 +69,7 @@ class Signature:
     shingles: frozenset[tuple[str, ...]]
     content: frozenset[str]
     numbers: frozenset[str]
+    last: tuple[str, ...] = ()  # its last shingle: where it ends
 
 
 def shingles(tokens: list[str], size: int) -> set[tuple[str, ...]]:
@@ -86,7 +87,7 @@ def signature(text: str, lang: LanguageBundle, size: int) -> Signature:
     tokens = lang.words(text)
     stems = lang.stems_of(tokens)
     content = frozenset(stem for word, stem in zip(tokens, stems) if word.lower() not in lang.stop_words)
-    return Signature(text, frozenset(shingles(stems, size)), content, numbers(text))
+    return Signature(text, frozenset(shingles(stems, size)), content, numbers(text), tuple(stems[-size:]))
 
 
 def word_containment(new: Signature, old: Signature) -> float:
@@ -125,6 +126,7 @@ class SeenText:
         self._by_word: dict[str, list[int]] = {}
         self.said: list[Signature] = []
         self._numbers: set[str] = set()
+        self._ends: set[tuple[str, ...]] = set()  # the last shingle of each sentence said
 
     def repeat_of(self, text: str) -> tuple[float, str | None, Signature]:
         """(score, the earlier sentence it repeats most, its signature); score >= 1 is a repeat.
@@ -153,8 +155,10 @@ class SeenText:
         """(score, the earlier sentence) of `text` as a restated clause: a connective ("According to the same
         source,", "Ces échanges montrent que": at most CONNECTIVE_WORDS words, in lower case after the first,
         no number, so no name nor figure) opening a clause that was said before, longer than it and of
-        CLAUSE_MIN_WORDS words at least. The clause is said from the first word after which every shingle
-        was said; (0, None) for any other sentence."""
+        CLAUSE_MIN_WORDS words at least, and ending where an earlier sentence ended: what is restated is
+        the rest of a sentence, not a phrase from its middle ("the deficit from the previous government").
+        The clause is said from the first word after which every shingle was said; (0, None) for any
+        other sentence."""
         tokens = list(TOKEN_RE.finditer(text))
         stems = self.lang.stems_of([t.group() for t in tokens])
         size = self._options.shingle_size
@@ -163,7 +167,8 @@ class SeenText:
             start -= 1
         head = [t.group() for t in tokens[:start]]
         if not 0 < start <= CONNECTIVE_WORDS or len(tokens) - start < max(CLAUSE_MIN_WORDS, start + 1) \
-                or any(c.isdigit() for w in head for c in w) or any(not w.islower() for w in head[1:]):
+                or any(c.isdigit() for w in head for c in w) or any(not w.islower() for w in head[1:]) \
+                or tuple(stems[-size:]) not in self._ends:
             return 0.0, None
         score, earlier, _ = self.repeat_of(text[tokens[start].start() :])
         return score, earlier
@@ -175,6 +180,7 @@ class SeenText:
         index = len(self.said)
         self.said.append(sentence)
         self._numbers |= sentence.numbers
+        self._ends.add(sentence.last)
         for gram in sentence.shingles:
             self._owner.setdefault(gram, index)
         for word in sentence.content:

@@ -177,10 +177,13 @@ def sentence_ends(text: str, abbreviations: frozenset[str]) -> list[tuple[int, s
 
 def abbreviated(word: str, abbreviations: frozenset[str]) -> bool:
     """Whether a full stop after `word` is an abbreviation's: an initial (`M.`), a listed abbreviation
-    (`Dr.`), or short parts of letters between dots (`U.S.`, `p.m.`, `J.-C.`); not a domain
-    (`gamesindustry.biz.`) nor a figure (`$34.1m.`, `2:04.45.`)."""
+    (`Dr.`), a capitalised word of three letters at most (`Div. II`, `Gen.`: the lists miss many), or
+    short parts of letters between dots (`U.S.`, `p.m.`, `J.-C.`); not a domain (`gamesindustry.biz.`)
+    nor a figure (`$34.1m.`, `2:04.45.`)."""
     if len(word) == 1:
         return word.isalpha()
+    if len(word) <= 3 and word[0].isupper() and word[1:].islower():
+        return True
     parts = word.split(".")
     return word.casefold() in abbreviations or (
         len(parts) > 1 and all(len(p) <= 3 and not any(c.isdigit() for c in p) for p in parts))

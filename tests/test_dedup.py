@@ -125,6 +125,12 @@ def test_a_connective_that_names_something_is_not_a_connective():
     assert len(removals) == 1 and removals[0].kept == first
 
 
+def test_a_phrase_from_the_middle_of_a_sentence_is_no_restated_clause():
+    first = "Dalton has been working to reduce the deficit from the previous government, Mike Harris and Erin Eves."
+    dispatch, removals = _dedup(f'{first} You first of all mention the "deficit from the previous government".', "en")
+    assert removals == []
+
+
 def test_seed_repeated_fact_is_kept_once(seeds: list[Path]):
     raw = load_file(seeds[0], "seed")[0]
     cleaned, _, _ = clean(raw, CleaningRules())
