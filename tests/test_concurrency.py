@@ -143,7 +143,7 @@ def test_a_rerun_gives_the_same_digest_whatever_ran_between(prefect_api, tmp_pat
         assert (again["stories"], again["kept"]) == (first["stories"], first["kept"]) == (4, 6)
         assert json.loads((tmp_path / "digests" / "2026-11-27.json").read_text())["stories"] == \
             json.loads(stored)["stories"]
-        assert len(inbox.messages) == 1  # empty digests are not emailed, nor the same one twice
+        assert len(inbox.messages) == len(RECIPIENTS)  # empty digests are not emailed, nor the same one twice
 
         run_daily_digest(date="2027-06-01", config_path=config)  # retention: 11-27's texts are pruned
         for name in ("chess-final.txt", "senat-budget-afp.txt", "rotterdam-strike-ap.json"):
@@ -153,4 +153,4 @@ def test_a_rerun_gives_the_same_digest_whatever_ran_between(prefect_api, tmp_pat
         assert (tmp_path / "digests" / "2026-11-27.json").read_text(encoding="utf-8") == stored
         replaced = run_daily_digest(date="2026-11-27", config_path=config, replace=True)
         assert replaced["written"] and replaced["stories"] == kept["stories"]
-    assert len(inbox.messages) == 2  # 11-27 and 2027-06-01
+    assert len(inbox.messages) == 2 * len(RECIPIENTS)  # 11-27 and 2027-06-01, a message a recipient
