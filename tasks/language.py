@@ -180,7 +180,7 @@ def abbreviated(word: str, abbreviations: frozenset[str]) -> bool:
     (`Dr.`), a capitalised word of three letters at most (`Div. II`, `Gen.`: the lists miss many), or
     short parts of letters between dots (`U.S.`, `p.m.`, `J.-C.`); not a domain (`gamesindustry.biz.`)
     nor a figure (`$34.1m.`, `2:04.45.`)."""
-    if len(word) == 1:
+    if len(word) <= 1:
         return word.isalpha()
     if len(word) <= 3 and word[0].isupper() and word[1:].islower():
         return True

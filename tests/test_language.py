@@ -128,5 +128,6 @@ def test_inside_quotes_cuts_a_quotation_into_its_sentences():
     assert bundle("en").resplit('He said: "We will win. We will never give up."', inside_quotes=True) == [
         'He said: "We will win.', 'We will never give up."']
     assert "".join(bundle("en").sentences(quotation)).replace(" ", "") == quotation.replace(" ", "")
+    assert bundle("en").resplit('" .Next one came.') == ['" .', "Next one came."]  # no word before the end
     race = "•VICTORY MARCH PLATE (Div. II) (1,200m), rated 40 to 66."  # an abbreviation no list has
     assert bundle("en").resplit(race, inside_quotes=True) == [race]
