@@ -33,7 +33,7 @@ class SlowToRead(str):
         return (_read_slowly, (str(self),))
 
 
-SLOW_READ_SECONDS = 0.3
+SLOW_READ_SECONDS = 0.5
 
 
 def _read_slowly(text: str) -> str:

@@ -179,7 +179,10 @@ def test_handing_pages_to_busy_workers_never_blocks_the_event_loop(monkeypatch):
         asyncio.run(run(cleaner))
         cleaned = cleaner.results()
     assert [d.title for d in cleaned.dispatches] == [f"Page {n}" for n in range(12)]
-    assert len(gaps) > 20 and max(gaps) < 0.1  # the 5th page waited ~0.3 s for a place, the loop did not
+    # Pages 5-12 each waited ~0.5 s for a place: a blocked loop would miss 8 beats by that much. One late
+    # wake-up (0.1-0.25 s at load 10 on 2 cores) is the OS scheduling us, not the loop being held.
+    late = [gap for gap in gaps if gap >= 0.1]
+    assert len(gaps) > 20 and len(late) <= 1 and max(gaps) < 0.4, late
 
 
 def test_a_page_that_kills_its_worker_fails_alone_and_the_run_goes_on(monkeypatch):
