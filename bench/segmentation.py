@@ -35,7 +35,7 @@ from tasks.language import bundle  # noqa: E402
 
 Splitter = Callable[[str, str], list[str]]
 SPLITTERS: dict[str, Splitter] = {
-    "pysbd, patched (before issue 19)": lambda code, text: bundle(code).segments(text),
+    "pysbd alone, patched (tasks/compat.py)": lambda code, text: bundle(code).segments(text),
     "sentencex": lambda code, text: [s.strip() for s in sentencex_segment(code, text) if s.strip()],
     "project rules (pysbd + resplit)": lambda code, text: bundle(code).sentences(text),
 }
