@@ -1,10 +1,14 @@
 """Builders for tests: dispatches from plain text, without files."""
 
 import time
+from pathlib import Path
 
 from tasks.clean import CleaningRules, clean
 from tasks.dedup import DedupOptions, dedup_within
 from tasks.models import Dispatch, RawDispatch, parse_datetime
+from tests.conftest import SAMPLES
+
+FRENCH_SAMPLES = ("lyon-crue-afp.txt", "lyon-crue-progres.html", "senat-budget-afp.txt")
 
 
 def make_dispatch(text: str, outlet: str = "Test", title: str | None = None, published: str | None = None,
@@ -48,3 +52,11 @@ class KillsItsReader(str):
         import os
 
         return (os._exit, (3,))
+
+
+def french_samples(folder: Path) -> Path:
+    """`folder`, made, with the three French samples (two outlets on one flood, one on the budget)."""
+    folder.mkdir()
+    for name in FRENCH_SAMPLES:
+        (folder / name).write_bytes((SAMPLES / name).read_bytes())
+    return folder

@@ -11,7 +11,7 @@ import pytest
 
 from tasks.output import archive_entries, write_archive, write_digest
 from tasks.render import render
-from tests.conftest import SAMPLES
+from tests.helpers import french_samples
 from tests.test_render import _digest
 
 
@@ -145,10 +145,7 @@ def test_the_feed_holds_the_latest_days_and_the_index_all(tmp_path):
 def test_the_flow_rebuilds_the_archive_after_each_day_and_a_re_run(prefect_api, tmp_path):
     from flows.daily_digest import run_daily_digest
 
-    folder = tmp_path / "fr"
-    folder.mkdir()
-    for name in ("lyon-crue-afp.txt", "lyon-crue-progres.html", "senat-budget-afp.txt"):
-        (folder / name).write_bytes((SAMPLES / name).read_bytes())
+    folder = french_samples(tmp_path / "fr")
     config = tmp_path / "digest.toml"
     config.write_text(
         f'[digest]\ntitle = "Revue de presse"\nout_dir = "{tmp_path / "digests"}"\ndata_dir = "{tmp_path / "data"}"\n'

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import ROOT
+from tests.helpers import french_samples
 
 pytestmark = pytest.mark.prefect
 
@@ -68,10 +69,7 @@ def smtp():
 
 
 def _french_config(tmp_path, port, recipients=("a@desk.example", "b@desk.example"), digest="", email=""):
-    folder = tmp_path / "fr"
-    folder.mkdir()
-    for name in ("lyon-crue-afp.txt", "lyon-crue-progres.html", "senat-budget-afp.txt"):
-        (folder / name).write_bytes((SAMPLES / name).read_bytes())
+    folder = french_samples(tmp_path / "fr")
     config = tmp_path / "digest.toml"
     config.write_text(
         f'[digest]\ntitle = "Revue de presse"\nout_dir = "{tmp_path / "digests"}"\ndata_dir = "{tmp_path / "data"}"\n'
