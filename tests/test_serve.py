@@ -90,6 +90,15 @@ def test_run_uses_a_server_already_running_on_the_local_port_and_says_so(server,
     assert f"{api} (PREFECT_API_URL)" in rows[0]
 
 
+def _create_run(api: str, deployment: str, parameters: dict) -> dict:
+    """A scheduled run of the deployment; a busy test server may answer 5xx once (its SQLite locked)."""
+    def created():
+        reply = httpx.post(f"{api}/deployments/{deployment}/create_flow_run",
+                           json={"parameters": parameters, "state": {"type": "SCHEDULED"}}, timeout=10)
+        return reply.json() if reply.is_success else None
+    return wait_for(created, 30, "a flow run created")
+
+
 @pytest.mark.prefect
 def test_a_served_deployment_reads_the_config_when_each_run_starts(server, tmp_path):
     """Serve, then edit the TOML (length, algorithm), then run the deployment: the edited values are used.
@@ -118,8 +127,7 @@ def test_a_served_deployment_reads_the_config_when_each_run_starts(server, tmp_p
         assert "config's `summary.sentences`" in sentences["description"]
 
         config.write_text(config.read_text().replace("sentences = 4", 'sentences = 1\nalgorithm = "lead"'))
-        run = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run",
-                         json={"parameters": {"date": DAY}, "state": {"type": "SCHEDULED"}}, timeout=10).json()
+        run = _create_run(api, deployment["id"], {"date": DAY})
         finished = wait_for(lambda: _finished(api, run["id"]), 180, "the deployment's run")
         assert finished["state"]["type"] == "COMPLETED", (finished["state"], log.read_text()[-3000:])
         assert finished["name"] == f"daily-digest-{DAY}"
@@ -127,9 +135,7 @@ def test_a_served_deployment_reads_the_config_when_each_run_starts(server, tmp_p
         assert data["stories"] and all(len(story["summary"]) == 1 for story in data["stories"])
         assert box.messages == []
 
-        run = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run",
-                         json={"parameters": {"date": DAY, "only_sources": ["wires"]}, "state": {"type": "SCHEDULED"}},
-                         timeout=10).json()
+        run = _create_run(api, deployment["id"], {"date": DAY, "only_sources": ["wires"]})
         failed = wait_for(lambda: _finished(api, run["id"]), 180, "the failing run")
         assert failed["state"]["type"] == "FAILED" and "no source named wires" in failed["state"]["message"]
         wait_for(lambda: box.messages, 30, "the alert")
