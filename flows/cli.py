@@ -235,7 +235,7 @@ def import_sources(
     """Append the OPML's feeds to the config as \\[\\[sources]] (kind = "feed"), keeping its text and comments;
     feeds it has already are skipped."""
     from flows.settings import ConfigError
-    from tasks.opml import OpmlError, import_feeds, write_config
+    from flows.opml import OpmlError, import_feeds, write_config
     from tasks.render import plural, visible
 
     try:

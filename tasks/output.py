@@ -38,12 +38,13 @@ class OutputError(OSError):
     """The digest could not be written (disk full, folder read-only...); nothing of it was replaced."""
 
 
-def _staged(path: Path, text: str) -> str:
-    """`text` in a temporary file beside `path`, fsynced; its name. Nothing is left when it fails."""
+def staged(path: Path, text: str, mode: int = FILE_MODE) -> str:
+    """`text` (its line ends as they are) in a temporary file beside `path`, fsynced, with `mode`; its
+    name, to rename over `path`. Nothing is left when it fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(handle, FILE_MODE)  # mkstemp's files are private (0600): a digest is not
+        os.fchmod(handle, mode)  # mkstemp's files are private (0600): a digest is not
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
             stream.flush()
@@ -56,7 +57,7 @@ def _staged(path: Path, text: str) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over the target."""
-    temporary = _staged(path, text)
+    temporary = staged(path, text)
     try:
         os.replace(temporary, path)
     except BaseException:
@@ -75,15 +76,15 @@ def write_digest(rendered: dict[str, str], out_dir: Path, day: date) -> list[Pat
 
 def _write_together(files: dict[Path, str], what: str) -> list[Path]:
     """Every file staged before any is renamed over its target; OutputError naming `what` if one cannot be."""
-    staged: list[str] = []
+    temporaries: list[str] = []
     try:
         for path, text in files.items():
-            staged.append(_staged(path, text))
+            temporaries.append(staged(path, text))
     except OSError as exc:
-        for temporary in staged:
+        for temporary in temporaries:
             Path(temporary).unlink(missing_ok=True)
         raise OutputError(exc.errno, f"cannot write {what}: {exc.strerror or exc}") from None
-    for temporary, path in zip(staged, files):
+    for temporary, path in zip(temporaries, files):
         os.replace(temporary, path)
     return list(files)
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.settings import load_settings
-from tasks.opml import OpmlError, _parse_without_dtd, read_opml
+from flows.opml import OpmlError, _parse_without_dtd, read_opml
 from tests.conftest import SAMPLES
 
 runner = CliRunner()

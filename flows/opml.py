@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
+
+from flows.settings import ConfigError, _read, load_settings
+from tasks.output import staged
 
 MAX_BYTES = 10_000_000  # a subscription list of thousands of feeds is well under 1 MB
 
@@ -117,8 +119,6 @@ def _clean(text: str) -> str:
 def import_feeds(config: Path, opml: Path) -> Imported:
     """The config's text with the OPML's new feeds appended (nothing written): feeds whose URL the
     config (or an earlier outline) already has are skipped, with why; names are made unique."""
-    from flows.settings import ConfigError, _read
-
     feeds = read_opml(opml)
     _read(config, "configuration")  # the same errors as a run's (no file, not UTF-8, a BOM)
     text = config.read_bytes().decode("utf-8")  # as it is: read_text would turn CRLF line ends into LF
@@ -184,21 +184,14 @@ def _comment(text: str) -> str:
 def write_config(config: Path, text: str) -> None:
     """Validate `text` as the config (the same rules as `digest run`), then replace the file atomically.
     Raises ConfigError with the problems, leaving the file as it was."""
-    from flows.settings import ConfigError, load_settings
-
-    folder = config.resolve().parent  # in the same folder: relative paths resolve the same, and rename is atomic
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{config.name}.", suffix=".tmp", dir=folder)
+    target = config.resolve()  # its folder: relative paths resolve the same, and the rename is atomic
+    temporary = staged(target, text, config.stat().st_mode & 0o7777)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
         try:
             load_settings(temporary)
         except ConfigError as exc:  # its lines name the file the user knows
             raise ConfigError(*(problem.replace(temporary, str(config)) for problem in exc.problems)) from None
-        os.chmod(temporary, config.stat().st_mode & 0o7777)
-        os.replace(temporary, config.resolve())
+        os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
