@@ -73,9 +73,7 @@ def test_custom_run_from_the_ui_writes_the_digest_and_the_artifact(prefect_serve
                 # sentences: empty (the config's) until its `int` toggle is chosen, then the one number shown
                 page.get_by_text("int", exact=True).first.click()
                 page.get_by_role("spinbutton").first.fill("2")
-                page.get_by_role("button", name="Submit").click()
-                # The run the form created, found through the API (the toast can come and go on a loaded machine).
-                wait_for(lambda: _runs(api, deployment["id"]), 90, "the run submitted from the UI")
+                _submit(page, api, deployment["id"], env["PREFECT_HOME"])
             finally:
                 page.screenshot(path=str(tmp_path / "ui.png"), full_page=True)  # kept for a failing run
                 shutil.copy(tmp_path / "ui.png", "/tmp/digest-ui.png")
@@ -94,6 +92,24 @@ def test_custom_run_from_the_ui_writes_the_digest_and_the_artifact(prefect_serve
         assert data["stories"][0]["headline"].split(":")[0] in artifacts[0]["data"]
     finally:
         stop(serving)
+
+
+def _submit(page, api: str, deployment_id: str, prefect_home: str) -> None:
+    """Submit the form until the API has its run: a server busy with its SQLite database can answer the
+    UI's request with an error, and the form then stays open with Submit. A failure says what the page showed."""
+    submit = page.get_by_role("button", name="Submit")
+    for _ in range(3):
+        submit.click()
+        # The run the form created, found through the API (the toast can come and go on a loaded machine).
+        try:
+            wait_for(lambda: _runs(api, deployment_id), 45, "the run submitted from the UI")
+            return
+        except AssertionError:
+            if not submit.is_visible():
+                break
+    server_log = (Path(prefect_home) / "server.log").read_text(errors="replace")[-3000:]
+    raise AssertionError(f"no run from the UI's form; the page showed:\n{page.inner_text('body')[-3000:]}\n"
+                         f"the server's log ends with:\n{server_log}")
 
 
 def _deployment(api: str):
