@@ -9,8 +9,10 @@ stemmers of PyStemmer (libstemmer in C) and the stop-word lists that ship inside
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import cast
 
 import py3langid
 import Stemmer
@@ -111,6 +113,7 @@ def _regrouped(text: str, segments: list[str]) -> list[str]:
     (pysbd cuts `Ménard .Le groupe` as `Ménard` and `.Le groupe`) gives that end back to it."""
     if not any(LEADING_END.match(segment) for segment in segments[1:]):
         return segments
+    ends: list[int]
     ends, position = [], 0
     for segment in segments:
         start = text.find(segment, position)
@@ -215,6 +218,8 @@ def detect_language(text: str, allowed: tuple[str, ...], default: str) -> str:
     if tokens < 3:
         return default
     sample = text[:5000]
+    code: str
+    probability: float
     code, probability = _identifier(None).classify(sample)
     if code in allowed or (tokens >= CONFIDENT_WORDS and probability >= CONFIDENT_PROBABILITY):
         return code
@@ -235,10 +240,10 @@ def _bundle(code: str) -> LanguageBundle:
 
 
 @cache
-def _stemmer(name: str):
+def _stemmer(name: str) -> Callable[[str], str]:
     # libstemmer's Snowball, not NLTK's pure-Python copy (used by sumy's own Stemmer): ~8x faster,
     # and no NLTK import (~1 s and ~60 MB in each extraction worker).
-    return Stemmer.Stemmer(name).stemWord
+    return cast("Callable[[str], str]", Stemmer.Stemmer(name).stemWord)
 
 
 @lru_cache(maxsize=500_000)
