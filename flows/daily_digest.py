@@ -26,6 +26,7 @@ from tasks.cluster import cluster_batch
 from tasks.dedup import dedup_across, dedup_history, published_on, repeats_of_kept, shared_in_stories, with_prints
 from tasks.models import Digest, Dispatch, RunReport
 from tasks.deliver import DeliveryError, build_message, send_each_task
+from tasks.errors import DigestError
 from tasks.render import digest_language, labels_for, page_url, render_task, subject, to_html, to_plain_text
 from tasks.sources import SourceSpec, read_sources
 from tasks.output import OutputError, write_archive_task, write_digest_task
@@ -53,11 +54,11 @@ def summarise_on_cluster(stories: list, options: SummaryOptions, repeats: Any, e
         return spread(cluster, summarise_stories, stories, options, repeats)
 
 
-class AllSourcesFailed(RuntimeError):
+class AllSourcesFailed(DigestError):
     """Nothing could be read: the run fails instead of writing an empty digest."""
 
 
-class DeliveryFailed(RuntimeError):
+class DeliveryFailed(DeliveryError):
     """The digest is written and stored, but the email could not be sent: the run shows Failed."""
 
 

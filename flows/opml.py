@@ -20,12 +20,13 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 from flows.settings import ConfigError, _read, load_settings
+from tasks.errors import DigestError
 from tasks.output import staged
 
 MAX_BYTES = 10_000_000  # a subscription list of thousands of feeds is well under 1 MB
 
 
-class OpmlError(Exception):
+class OpmlError(DigestError):
     """An OPML file that cannot be read; the message names the file and says why, on one line."""
 
 

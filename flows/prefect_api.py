@@ -15,10 +15,12 @@ from typing import Iterator
 
 import httpx
 
+from tasks.errors import DigestError
+
 START_SERVER = "PREFECT_SERVER_API_HOST=127.0.0.1 prefect server start"
 
 
-class ApiUnreachable(RuntimeError):
+class ApiUnreachable(DigestError):
     """No usable Prefect API: one line naming the URL and the fix."""
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from tasks.clean import CleaningRules
 from tasks.cluster import ClusterOptions
 from tasks.dedup import DedupOptions
+from tasks.errors import ConfigError  # defined there, with the other errors; imported from here too
 from tasks.deliver import EmailSettings, HeaderText
 from tasks.fetch import FetchOptions
 from tasks.models import MAX_STORIES
@@ -40,14 +41,6 @@ ENVIRONMENT = {
 }
 CRON_FIELDS = {"minute": (0, 59), "hour": (0, 23), "day": (1, 31), "month": (1, 12), "weekday": (0, 7)}
 CRON_EXAMPLE = 'write minute hour day month weekday, e.g. "0 6 * * *" for 06:00 every day'
-
-
-class ConfigError(Exception):
-    """Configuration problems, one line each worded for the user: file, key, what is wrong and the fix."""
-
-    def __init__(self, *problems: str):
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
 
 
 class DigestSettings(BaseModel):

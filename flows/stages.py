@@ -15,6 +15,7 @@ from typing import Iterable, Iterator
 from tasks.clean import CleaningRules, clean
 from tasks.cluster import ClusterOptions, cluster
 from tasks.dedup import DedupOptions, dedup_across, dedup_within
+from tasks.errors import DigestError
 from tasks.models import Dispatch, RawDispatch, parse_datetime
 from tasks.summarise import SummaryOptions, summarise_dispatches
 
@@ -22,7 +23,7 @@ from tasks.summarise import SummaryOptions, summarise_dispatches
 SEGMENT_ONLY = CleaningRules(captions=[], inline_credits=[], drop_lines=[], datelines=[])
 
 
-class InputError(ValueError):
+class InputError(DigestError):
     """A bad input line; the message names the line and the reason."""
 
 

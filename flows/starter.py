@@ -6,11 +6,13 @@ import shutil
 from importlib.resources import files
 from pathlib import Path
 
+from tasks.errors import OutputError
+
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 STARTER = files("tasks") / "templates" / "starter.toml"
 
 
-class StarterExists(FileExistsError):
+class StarterExists(OutputError):
     """The folder has a configuration already; `digest init --force` overwrites it."""
 
 

@@ -28,6 +28,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from tasks.errors import DeliveryError  # defined there, with the other errors; imported from here too
+
 # name@domain: no space, control character or address punctuation (a header could be injected or
 # the address split); non-ASCII allowed, as SMTPUTF8 servers take it. The domain may be an intranet host.
 ADDRESS = re.compile(r'[^\s\x00-\x1f\x7f@<>()\[\],;:\\"]+@[\w-]+(?:\.[\w-]+)*')
@@ -121,14 +123,6 @@ class EmailSettings(BaseModel):
         if self.unsubscribe is None:
             return None
         return self.unsubscribe.replace(RECIPIENT, quote(recipient, safe="@"))
-
-
-class DeliveryError(RuntimeError):
-    """Sending failed; `temporary` says whether trying again may help."""
-
-    def __init__(self, message: str, temporary: bool):
-        super().__init__(message)
-        self.temporary = temporary
 
 
 class RecipientRefused(DeliveryError):

@@ -13,6 +13,7 @@ from urllib.parse import urljoin
 import feedparser
 from lxml import etree
 
+from tasks.errors import ExtractionError
 from tasks.models import parse_datetime
 
 
@@ -20,8 +21,8 @@ FEED_ROOTS = {"rss", "feed", "RDF"}
 SITEMAP_ITEMS = {"urlset": "url", "sitemapindex": "sitemap"}  # root element: its items
 
 
-class NotAFeed(ValueError):
-    pass
+class NotAFeed(ExtractionError):
+    """A feed with no entries, or not a feed: the message says which."""
 
 
 @dataclass(frozen=True)

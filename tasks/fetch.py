@@ -21,6 +21,8 @@ import httpx
 from charset_normalizer import from_bytes
 from pydantic import BaseModel, ConfigDict, Field
 
+from tasks.errors import FetchError  # defined there, with the other errors; imported from here too
+
 USER_AGENT = "DispatchDigest/0.1 (news digest; +https://pypi.org/project/dispatch-digest/)"
 META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)["']""")
@@ -46,10 +48,6 @@ class FetchOptions(BaseModel):
     per_host: int = Field(2, ge=1, le=256, description="requests in flight to one host")
     host_delay: float = Field(0.5, ge=0, le=60, description="seconds between two requests to one host")
     robots: bool = Field(True, description="honour robots.txt for article pages")
-
-
-class FetchError(Exception):
-    """A fetch that failed for good; the message is the reason shown in the run report."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +179,7 @@ class Fetcher:
                 fetched = await self.get(f"{root}/robots.txt", local=local)
                 parser.parse(fetched.text.splitlines())
             except FetchError as exc:
-                parser.disallow_all = "HTTP 401" in str(exc) or "HTTP 403" in str(exc)
+                parser.disallow_all = exc.status in (401, 403)
                 parser.allow_all = not parser.disallow_all
             self._robots[root] = parser
         return self._robots[root].can_fetch(self.options.user_agent, url)
@@ -202,8 +200,9 @@ class Fetcher:
 
     async def _with_retries(self, url: str, headers: dict) -> tuple[Fetched, str | None]:
         reason = ""
+        answered: int | None = None  # the HTTP status the last attempt failed on, if it failed on one
         for attempt in range(self.options.retries + 1):
-            delay = self.options.backoff * 2**attempt * random.uniform(1, 1.5)
+            delay, answered = self.options.backoff * 2**attempt * random.uniform(1, 1.5), None
             try:
                 response = await self._request(url, headers)
             except httpx.ConnectTimeout:  # its own reason: "timeout after 15 s" named the wrong limit
@@ -222,16 +221,16 @@ class Fetcher:
                     return fetched, location
                 if status != 429 and status < 500:
                     if status >= 400:
-                        raise FetchError(f"HTTP {status}")
+                        raise FetchError(f"HTTP {status}", status=status)
                     return fetched, None
-                reason = f"HTTP {status}"
+                reason, answered = f"HTTP {status}", status
                 if retry_after is not None:
                     if retry_after > self.options.max_retry_after:
-                        raise FetchError(f"{reason}, Retry-After {retry_after:g} s is longer than allowed")
+                        raise FetchError(f"{reason}, Retry-After {retry_after:g} s is longer than allowed", status=status)
                     delay = retry_after
             if attempt < self.options.retries:
                 await asyncio.sleep(delay)
-        raise FetchError(f"{reason} (after {self.options.retries + 1} attempts)")
+        raise FetchError(f"{reason} (after {self.options.retries + 1} attempts)", status=answered)
 
     async def _request(self, url: str, headers: dict) -> tuple[int, Fetched, str | None, float | None]:
         host = self._hosts.setdefault(urlsplit(url).netloc, _Host(asyncio.Semaphore(self.options.per_host)))

@@ -14,6 +14,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.errors import OutputError  # defined there, with the other errors; imported from here too
 from tasks.render import ArchiveEntry, to_archive_html, to_atom
 
 # The latest days in the feed, each with its whole digest (80-700 KB on real pages), within a size feed
@@ -32,10 +33,6 @@ def _umask() -> int:
 
 # Read once, at import: os.umask can only be read by setting it, which is not thread-safe.
 FILE_MODE = 0o666 & ~_umask()
-
-
-class OutputError(OSError):
-    """The digest could not be written (disk full, folder read-only...); nothing of it was replaced."""
 
 
 def staged(path: Path, text: str, mode: int = FILE_MODE) -> str:

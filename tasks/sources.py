@@ -103,7 +103,7 @@ class SourceResult:
     read: int = 0  # dispatches read, kept in `raws` or handed to `emit`
 
 
-class Refused(Exception):
+class Refused(FetchError):
     """A local file that is not read: not a regular file, or over the size cap; the message says which."""
 
 

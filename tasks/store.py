@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from tasks.errors import StoreError  # defined there, with the other errors; imported from here too
 from tasks.models import Attribution, Block, Dispatch, Failure
 
 SCHEMA_VERSION = 2
@@ -99,10 +100,6 @@ MIGRATIONS: dict[int, list[str]] = {
 LOCK_WAIT_SECONDS = 900
 # PostgreSQL advisory lock key of a store's run lock (any fixed number: one lock per database).
 ADVISORY_KEY = 727_364_171
-
-
-class StoreError(RuntimeError):
-    """The store cannot be used (unreachable, read-only, newer schema); the message says which."""
 
 
 class StoreBusy(StoreError):

@@ -30,6 +30,8 @@ from multiprocessing import get_context
 from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
+from tasks.errors import DigestError
+
 LOCAL = "local"
 # Seconds to reach a Dask scheduler and to wait for its first worker.
 CONNECT_TIMEOUT = 10.0
@@ -37,12 +39,12 @@ CONNECT_TIMEOUT = 10.0
 RETRIES = 1
 
 
-class ExecutorUnreachable(RuntimeError):
+class ExecutorUnreachable(DigestError):
     """The Dask scheduler of `cleaning.executor` cannot be used (or was lost mid-run); the message names
     its address and the reason."""
 
 
-class WorkerDied(BrokenProcessPool):
+class WorkerDied(DigestError, BrokenProcessPool):  # cleaning catches a BrokenProcessPool: a local worker's or these
     """The work killed every worker that ran it (a Dask task that lost `allowed-failures` workers)."""
 
 
