@@ -168,8 +168,9 @@ def _events(name: str, flow_run_id, timeout: float = 30) -> list[dict]:
 
 @pytest.mark.prefect
 def test_the_readme_s_automation_on_the_event_calls_a_webhook_when_a_run_fails(tmp_path):
-    """The automation the README shows, created with `prefect automation create` on a real server, with a
-    webhook notification block pointing at a local HTTP server: a failing `digest run` calls it."""
+    """The automation docs/operations.md shows (the README's before), created with `prefect automation create`
+    on a real server, with a webhook notification block pointing at a local HTTP server: a failing
+    `digest run` calls it."""
     import json
     import os
     import re
@@ -203,8 +204,8 @@ def test_the_readme_s_automation_on_the_event_calls_a_webhook_when_a_run_fails(t
                 "json_data={'subject': '{{subject}}', 'body': '{{body}}'}).save('desk'))")],
                 env=env, capture_output=True, text=True, timeout=120)
             assert block.returncode == 0, block.stderr[-2000:]
-            readme = (ROOT / "README.md").read_text(encoding="utf-8")
-            automation = re.search(r"### Alerts.*?```yaml\n(.*?)```", readme, re.S).group(1)
+            readme = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+            automation = re.search(r"## Alerts.*?```yaml\n(.*?)```", readme, re.S).group(1)
             (tmp_path / "automation.yaml").write_text(
                 automation.replace("<id of a notification block>", block.stdout.strip()), encoding="utf-8")
             created = subprocess.run([str(Path(sys.executable).parent / "prefect"), "automation", "create",

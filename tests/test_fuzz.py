@@ -4,7 +4,7 @@ huge input. Properties: no exception, output sentences are input sentences, same
 gives the same output.
 
 Deterministic in CI: `derandomize=True`, no example database, a fixed number of cases per
-property (`CASES`; the README reports the totals).
+property (`CASES`; CONTRIBUTING.md reports the totals).
 """
 
 from __future__ import annotations
