@@ -14,6 +14,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import cast
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -104,7 +105,7 @@ def unsafe_address(host: str) -> str | None:
     except UnicodeError:  # a label empty or over 63 characters: IDNA cannot encode it
         raise FetchError(f"cannot resolve {host}: not a valid host name") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(cast(str, info[4][0]).split("%")[0])  # IPv4 and IPv6: the host is a str
         # not is_global: also the shared address space 100.64.0.0/10 (carrier NAT, some cloud metadata).
         if (address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
                 or address.is_reserved or address.is_unspecified or not address.is_global):
@@ -141,8 +142,8 @@ class Fetcher:
         )
         return self
 
-    async def __aexit__(self, *exc) -> None:
-        await self._client.aclose()
+    async def __aexit__(self, *exc: object) -> None:
+        await cast(httpx.AsyncClient, self._client).aclose()  # opened by __aenter__
 
     async def get(self, url: str, *, local: bool = False, accept: tuple[str, ...] = (),
                   etag: str | None = None, last_modified: str | None = None) -> Fetched:
@@ -179,8 +180,9 @@ class Fetcher:
                 fetched = await self.get(f"{root}/robots.txt", local=local)
                 parser.parse(fetched.text.splitlines())
             except FetchError as exc:
-                parser.disallow_all = exc.status in (401, 403)
-                parser.allow_all = not parser.disallow_all
+                # Set by RobotFileParser.__init__, read by can_fetch; typeshed does not declare them.
+                parser.disallow_all = exc.status in (401, 403)  # type: ignore[attr-defined]
+                parser.allow_all = not parser.disallow_all  # type: ignore[attr-defined]
             self._robots[root] = parser
         return self._robots[root].can_fetch(self.options.user_agent, url)
 
@@ -198,7 +200,7 @@ class Fetcher:
                 raise FetchError(f"refused {parts.hostname}: it resolves to a non-public address ({bad}); "
                                  "mark the source `local = true` to allow it")
 
-    async def _with_retries(self, url: str, headers: dict) -> tuple[Fetched, str | None]:
+    async def _with_retries(self, url: str, headers: dict[str, str]) -> tuple[Fetched, str | None]:
         reason = ""
         answered: int | None = None  # the HTTP status the last attempt failed on, if it failed on one
         for attempt in range(self.options.retries + 1):
@@ -232,7 +234,7 @@ class Fetcher:
                 await asyncio.sleep(delay)
         raise FetchError(f"{reason} (after {self.options.retries + 1} attempts)", status=answered)
 
-    async def _request(self, url: str, headers: dict) -> tuple[int, Fetched, str | None, float | None]:
+    async def _request(self, url: str, headers: dict[str, str]) -> tuple[int, Fetched, str | None, float | None]:
         host = self._hosts.setdefault(urlsplit(url).netloc, _Host(asyncio.Semaphore(self.options.per_host)))
         async with self._slots, host.slots:
             async with host.lock:  # politeness: space out requests to one host
@@ -242,7 +244,7 @@ class Fetcher:
                 host.next_request = time.monotonic() + self.options.host_delay
             # The read timeout is per read: a server trickling a byte at a time would hold the run forever.
             async with asyncio.timeout(self.options.total_timeout), \
-                    self._client.stream("GET", url, headers=headers) as response:
+                    cast(httpx.AsyncClient, self._client).stream("GET", url, headers=headers) as response:
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.options.max_bytes:
                     raise FetchError(f"body of {declared} bytes is over the {self.options.max_bytes} byte cap")
