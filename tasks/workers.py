@@ -27,10 +27,19 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar, cast
 from urllib.parse import urlsplit
 
 from tasks.errors import DigestError
+
+if TYPE_CHECKING:  # not at run time: worker processes import this module
+    import distributed
+
+    from tasks.dedup import DedupOptions
+    from tasks.models import Story, StorySummary
+    from tasks.summarise import SummaryOptions
+
+_T = TypeVar("_T")
 
 LOCAL = "local"
 # Seconds to reach a Dask scheduler and to wait for its first worker.
@@ -48,12 +57,13 @@ class WorkerDied(DigestError, BrokenProcessPool):  # cleaning catches a BrokenPr
     """The work killed every worker that ran it (a Dask task that lost `allowed-failures` workers)."""
 
 
-def spread(executor: "WorkerPool | DaskExecutor", fn: Callable, items: Sequence, *args, batch: int = 8) -> list:
+def spread(executor: "WorkerPool | DaskExecutor", fn: Callable[..., list[_T]], items: Sequence[object], *args: object,
+           batch: int = 8) -> list[_T]:
     """`fn(part, *args)` on `executor` for each part of `batch` items (each returning a list), at most two
     parts a worker in flight; the results in the items' order."""
     parts = [items[start:start + batch] for start in range(0, len(items), batch)]
-    results: list = [None] * len(parts)
-    pending: dict[Future, int] = {}
+    results: list[list[_T] | None] = [None] * len(parts)
+    pending: dict[Future[list[_T]], int] = {}
     following = 0
     while following < len(parts) or pending:
         while following < len(parts) and len(pending) < 2 * executor.size:
@@ -62,10 +72,10 @@ def spread(executor: "WorkerPool | DaskExecutor", fn: Callable, items: Sequence,
         finished, _ = wait(pending, return_when=FIRST_COMPLETED)
         for future in finished:
             results[pending.pop(future)] = future.result()
-    return [result for part in results for result in part]
+    return [result for part in cast("list[list[_T]]", results) for result in part]  # every part answered
 
 
-def summarise_stories(stories: list, options, repeats) -> list:
+def summarise_stories(stories: list[Story], options: SummaryOptions, repeats: DedupOptions) -> list[StorySummary]:
     """The summaries of `stories` (tasks.summarise, imported by the worker that runs it: sumy costs a
     worker ~1.6 s once)."""
     from tasks.summarise import summarise_story
@@ -91,7 +101,7 @@ class WorkerPool:
     def __enter__(self) -> "WorkerPool":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -104,7 +114,7 @@ class WorkerPool:
     def started(self) -> bool:
         return self._pool is not None
 
-    def submit(self, fn: Callable, *args) -> Future:
+    def submit(self, fn: Callable[..., _T], *args: object) -> Future[_T]:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.size, mp_context=get_context("spawn"), initializer=_quiet)
@@ -132,6 +142,9 @@ class DaskExecutor:
     """
 
     remote = True
+    # Client(), nthreads(), and a Future's add_done_callback() and release() are untyped in distributed
+    # (their calls below ignore no-untyped-call).
+    _client: distributed.Client | None
 
     def __init__(self, address: str, timeout: float = CONNECT_TIMEOUT):
         self.address = address
@@ -139,7 +152,7 @@ class DaskExecutor:
         from distributed import Client
 
         try:
-            self._client = Client(address, timeout=timeout, set_as_default=False)
+            self._client = Client(address, timeout=timeout, set_as_default=False)  # type: ignore[no-untyped-call]
         except (OSError, ValueError, TimeoutError) as exc:
             raise ExecutorUnreachable(f"the Dask scheduler at {address} cannot be reached: {exc}") from None
         try:
@@ -148,12 +161,12 @@ class DaskExecutor:
             self.close()
             raise ExecutorUnreachable(f"the Dask scheduler at {address} has no workers (waited {timeout:g} s for one)"
                                       ) from None
-        self.size = max(sum(self._client.nthreads().values()), 1)
+        self.size: int = max(sum(self._client.nthreads().values()), 1)  # type: ignore[no-untyped-call]
 
     def __enter__(self) -> "DaskExecutor":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     @property
@@ -161,7 +174,7 @@ class DaskExecutor:
         return True
 
     @property
-    def client(self):
+    def client(self) -> distributed.Client | None:
         """The dask.distributed Client (tests and benchmarks look at the cluster through it)."""
         return self._client
 
@@ -170,21 +183,21 @@ class DaskExecutor:
         if client is not None:
             client.close()
 
-    def submit(self, fn: Callable, *args) -> Future:
+    def submit(self, fn: Callable[..., _T], *args: object) -> Future[_T]:
         if self._client is None:
             raise ExecutorUnreachable(f"the connection to the Dask scheduler at {self.address} is closed")
-        done: Future = Future()
+        done: Future[_T] = Future()
         remote = self._client.submit(fn, *args, pure=False, retries=RETRIES)
 
-        def relay(finished) -> None:  # in Dask's callback thread
+        def relay(finished: distributed.Future[_T]) -> None:  # in Dask's callback thread
             try:
                 done.set_result(finished.result())
             except Exception as exc:
                 done.set_exception(self._reason(exc))
             finally:
-                finished.release()
+                finished.release()  # type: ignore[no-untyped-call]
 
-        remote.add_done_callback(relay)
+        remote.add_done_callback(relay)  # type: ignore[no-untyped-call]
         return done
 
     def _reason(self, exc: Exception) -> Exception:
