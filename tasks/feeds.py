@@ -7,7 +7,7 @@ import io
 from calendar import timegm
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Iterator, cast
 from urllib.parse import urljoin
 
 import feedparser
@@ -92,19 +92,19 @@ def sitemap_items(content: bytes, max_bytes: int) -> Iterator[ChildSitemap | Ent
                 while node.getprevious() is not None:  # drop what was read: the tree stays one item deep
                     del parent[0]
             node.clear()
-        root = _name(events.root)
+        root = _name(cast("etree._Element", events.root))  # a parse that ends without an error has a root
     except etree.XMLSyntaxError as exc:
         raise ValueError(f"not XML: {exc}") from None
     if root not in SITEMAP_ITEMS:
         raise ValueError(f"not a sitemap: root element <{root}>")
 
 
-def _child_sitemap(node) -> ChildSitemap | None:
+def _child_sitemap(node: etree._Element) -> ChildSitemap | None:
     texts = _texts(node)
     return ChildSitemap(texts["loc"], parse_datetime(texts.get("lastmod"))) if "loc" in texts else None
 
 
-def _sitemap_entry(node) -> Entry | None:
+def _sitemap_entry(node: etree._Element) -> Entry | None:
     texts = _texts(node)
     if "loc" not in texts:
         return None
@@ -113,7 +113,7 @@ def _sitemap_entry(node) -> Entry | None:
                  published=parse_datetime(news.get("publication_date") or texts.get("lastmod")))
 
 
-def _texts(node) -> dict[str, str]:
+def _texts(node: etree._Element) -> dict[str, str]:
     """The text of each child element by its local name (the first one that is not blank)."""
     texts: dict[str, str] = {}
     for child in node:
@@ -122,8 +122,9 @@ def _texts(node) -> dict[str, str]:
     return texts
 
 
-def _name(node) -> str:
-    return node.tag.rpartition("}")[2]  # the local name, without the namespace
+def _name(node: etree._Element) -> str:
+    # The local name, without the namespace. A tag read back is a str (types-lxml types it as what a tag may be set to).
+    return cast(str, node.tag).rpartition("}")[2]
 
 
 def _gunzip(content: bytes, max_bytes: int) -> bytes:
@@ -136,7 +137,7 @@ def _gunzip(content: bytes, max_bytes: int) -> bytes:
     return data
 
 
-def _parse_xml(content: bytes, recover: bool = False):
+def _parse_xml(content: bytes, recover: bool = False) -> etree._Element | None:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=recover, huge_tree=False)
     try:
         return etree.fromstring(content, parser)
@@ -152,5 +153,5 @@ def _root_name(content: bytes, recover: bool = False) -> str | None:
     return None if root is None else etree.QName(root).localname
 
 
-def _feedparser(content: bytes, content_type: str = ""):
+def _feedparser(content: bytes, content_type: str = "") -> feedparser.FeedParserDict:
     return feedparser.parse(io.BytesIO(content), response_headers={"content-type": content_type or "application/xml"})
