@@ -29,13 +29,14 @@ import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Sequence
+from datetime import date
+from typing import Protocol, Sequence, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.language import TOKEN_RE, LanguageBundle, bundle, words
-from tasks.models import Block, Dispatch, Removal, Story
+from tasks.models import Attribution, Block, Dispatch, Removal, Story
 
 NUMBER_RE = re.compile(r"\d+(?: ?[.,]\d+)*")  # scraped text may space a figure's comma: `30 ,000`
 MIN_CONTENT_WORDS = 5  # below this, sharing words says little: only shingles count
@@ -105,7 +106,7 @@ def repeat_score(new: Signature, old: Signature, options: DedupOptions) -> float
     return max(by_shingles, word_containment(new, old) / options.word_containment)
 
 
-def most_common(counts: Counter, n: int | None = None) -> list[tuple[int, int]]:
+def most_common(counts: Counter[int], n: int | None = None) -> list[tuple[int, int]]:
     """The `n` commonest of `counts` (all when None), the earliest (smallest key) first on a tie. Counter's own
     order on a tie is the order of insertion, which follows a set's iteration order: it changes with the
     process's hash seed, and the removal it names (`kept`) changed between two runs of the same day."""
@@ -334,7 +335,7 @@ def minhash(hashes: np.ndarray) -> np.ndarray:
         return np.zeros(SIGNATURE, dtype=np.uint64)
     with np.errstate(over="ignore"):
         permuted = (_MULTIPLIERS[:, None] * hashes[None, :] + _OFFSETS[:, None]) >> np.uint64(32)
-    return permuted.min(axis=1)
+    return cast(np.ndarray, permuted.min(axis=1))
 
 
 @dataclass(frozen=True)
@@ -373,11 +374,11 @@ class DocumentPrint:
 class BandIndex:
     """Locality-sensitive buckets of MinHash bands: signatures that agree on a band are candidates."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._buckets: dict[tuple[int, bytes], list[int]] = {}
 
     @staticmethod
-    def keys(signature: np.ndarray):
+    def keys(signature: np.ndarray) -> list[tuple[int, bytes]]:
         return [(band, signature[band * ROWS : (band + 1) * ROWS].tobytes()) for band in range(BANDS)]
 
     def add(self, index: int, *signatures: np.ndarray) -> None:
@@ -443,16 +444,27 @@ def dedup_across(dispatches: list[Dispatch], options: DedupOptions,
     return result, removals
 
 
-def _unique(keeper: Dispatch, copies: list[Dispatch]) -> tuple:
+def _unique(keeper: Dispatch, copies: list[Dispatch]) -> tuple[Attribution, ...]:
     """The keeper's copies and the new ones', once each (a re-run meets the same copies again)."""
-    found = {}
+    found: dict[tuple[str, str], Attribution] = {}
     for attribution in (*keeper.copies, *(c for d in copies for c in d.carriers)):
         if (attribution.dispatch_id, attribution.location) != (keeper.id, keeper.location):
             found.setdefault((attribution.dispatch_id, attribution.location), attribution)
     return tuple(found.values())
 
 
-def dedup_history(dispatches: list[Dispatch], seen: list, options: DedupOptions,
+class SeenPrint(Protocol):
+    """A dispatch of an earlier digest, as `dedup_history` reads it (tasks.store.Seen)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def digest_date(self) -> date: ...
+    @property
+    def signature(self) -> np.ndarray: ...  # a packed DocumentPrint
+
+
+def dedup_history(dispatches: list[Dispatch], seen: Sequence[SeenPrint], options: DedupOptions,
                   prints: dict[str, DocumentPrint] | None = None) -> tuple[list[Dispatch], list[Removal]]:
     """Drop what an earlier digest already said: a dispatch mostly contained in one digested before.
 
@@ -479,7 +491,7 @@ def dedup_history(dispatches: list[Dispatch], seen: list, options: DedupOptions,
     return kept, removals
 
 
-def published_on(dispatches: list[Dispatch], day) -> tuple[list[Dispatch], list[Dispatch]]:
+def published_on(dispatches: list[Dispatch], day: date) -> tuple[list[Dispatch], list[Dispatch]]:
     """(dispatches published on `day` or undated, the others) for digests that select by publication date."""
     inside = [d for d in dispatches if d.published is None or d.published.date() == day]
     return inside, [d for d in dispatches if d not in inside]
@@ -495,7 +507,7 @@ def _label(dispatch: Dispatch) -> str:
     return dispatch.title or (dispatch.sentences[0] if dispatch.sentences else dispatch.location)
 
 
-def _keep_first(dispatch: Dispatch) -> tuple:
+def _keep_first(dispatch: Dispatch) -> tuple[int, float, str]:
     """The copy kept is the longest; then the earliest published; then the smallest id."""
     published = dispatch.published.timestamp() if dispatch.published else float("inf")
     return (-len(dispatch.sentences), published, dispatch.id)
