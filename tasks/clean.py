@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Callable
+from typing import Callable, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -26,7 +26,7 @@ from tasks.dedup import DedupOptions, DocumentPrint, dedup_within
 from tasks.extract import cut_decorations, extract_html, is_code, registrable_domain, without_markup_lines
 from tasks.language import LANGUAGE_NAMES, LanguageBundle, bundle, detect_language, words
 from tasks.models import LANGUAGE_LEFT_OUT, Block, Dispatch, Failure, RawDispatch, Removal, parse_datetime
-from tasks.workers import LOCAL, open_executor
+from tasks.workers import LOCAL, DaskExecutor, WorkerPool, open_executor
 
 # Each worker is a spawned process of ~40 MB that takes ~1 s to start: past 64, a run spends more on
 # starting processes and memory than the cores can give back (10,000 started 132 processes, 5.2 GB, in 17 s).
@@ -171,10 +171,10 @@ def _supported(code: str) -> str:
 
 @dataclass(frozen=True)
 class _Compiled:
-    captions: tuple[re.Pattern, ...]
-    inline_credits: tuple[re.Pattern, ...]
-    drop_lines: tuple[re.Pattern, ...]
-    datelines: tuple[re.Pattern, ...]
+    captions: tuple[re.Pattern[str], ...]
+    inline_credits: tuple[re.Pattern[str], ...]
+    drop_lines: tuple[re.Pattern[str], ...]
+    datelines: tuple[re.Pattern[str], ...]
 
 
 def _compile(rules: CleaningRules) -> _Compiled:
@@ -215,6 +215,7 @@ def clean(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list
         return None, [], Failure(raw.source, raw.location, "no text after extraction")
 
     language = detect_language(text, rules.languages, rules.default_language)
+    reason: str | None  # the dispatch's reason to be left out; below, each line's to be dropped
     if language not in rules.languages:  # never relabelled as one of them: left out, and said so
         reason = f"{LANGUAGE_LEFT_OUT}: {language}"
         return None, [Removal("language", fingerprint(text), outlet or raw.source, title or raw.location, reason)], None
@@ -408,23 +409,23 @@ class Cleaner:
         self._slots: asyncio.Semaphore | None = None  # made in the loop that adds, freed by `results`
         self._lock = threading.Lock()
         self._added = 0
-        self._waiting: list[tuple[tuple, RawDispatch]] = []  # the next batch, while it fills
-        self._pending: dict[Future, list[tuple[tuple, str, str]]] = {}
-        self._done: dict[tuple, Prepared] = {}
+        self._waiting: list[tuple[tuple[int, ...], RawDispatch]] = []  # the next batch, while it fills
+        self._pending: dict[Future[list[Prepared]], list[tuple[tuple[int, ...], str, str]]] = {}
+        self._done: dict[tuple[int, ...], Prepared] = {}
 
     def __enter__(self) -> "Cleaner":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._inline.shutdown(wait=False, cancel_futures=True)
         self._pool.close()
 
     @property
-    def executor(self):
+    def executor(self) -> WorkerPool | DaskExecutor:
         """The executor cleaning pages (a `WorkerPool` or a `DaskExecutor`)."""
         return self._pool
 
-    async def add(self, raw: RawDispatch, key: tuple) -> None:
+    async def add(self, raw: RawDispatch, key: tuple[int, ...]) -> None:
         """Hand `raw` to a worker, waiting for a free place without blocking the event loop; a page
         added again under the same key (a retried source) is kept once."""
         with self._lock:
@@ -450,7 +451,7 @@ class Cleaner:
             raise
         future.add_done_callback(lambda _: _call_soon(loop, slots.release))
 
-    def _submit(self, batch: list[tuple[tuple, RawDispatch]]) -> Future:
+    def _submit(self, batch: list[tuple[tuple[int, ...], RawDispatch]]) -> Future[list[Prepared]]:
         future = self._pool.submit(prepare_batch, [raw for _, raw in batch], self._rules, self._repeats)
         with self._lock:  # where, not the raws themselves: their pages would stay in memory
             self._pending[future] = [(key, raw.source, raw.location) for key, raw in batch]
@@ -474,11 +475,11 @@ class Cleaner:
             cleaned.failures.extend([failure] if failure else [])
             if dispatch is not None:
                 cleaned.dispatches.append(dispatch)
-                cleaned.prints[dispatch.id] = printed
+                cleaned.prints[dispatch.id] = cast(DocumentPrint, printed)  # `prepare` prints every dispatch it gives
         return cleaned
 
     @staticmethod
-    def _outcomes(future: Future, places: list[tuple[tuple, str, str]]) -> list[Prepared]:
+    def _outcomes(future: Future[list[Prepared]], places: list[tuple[tuple[int, ...], str, str]]) -> list[Prepared]:
         try:
             return future.result()
         except BrokenProcessPool:  # a page crashed its worker: the pages then in flight fail, the run goes on
