@@ -13,10 +13,16 @@ import html
 import logging
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from tasks.deliver import DeliveryError, EmailSettings, build_message, send_with_retries
+from tasks.deliver import EmailSettings, build_message, send_with_retries
+from tasks.errors import DeliveryError
 from tasks.models import Failure
+
+if TYPE_CHECKING:  # Prefect is imported where it is used
+    from prefect import Flow
+    from prefect.client.schemas.objects import FlowRun, State
+    from prefect.flows import FlowStateHook
 
 # Event names, for automations ("Custom" trigger on an event, see README).
 RUN_FAILED = "dispatch-digest.run.failed"
@@ -32,7 +38,7 @@ class RunInfo:
     url: str | None = None
 
     @classmethod
-    def of(cls, flow_run) -> "RunInfo":
+    def of(cls, flow_run: FlowRun) -> "RunInfo":
         """From a Prefect FlowRun (a hook's argument)."""
         from prefect.utilities.urls import url_for
 
@@ -73,7 +79,8 @@ def compose(title: str, day: str, run: RunInfo, problem: str | None, failures: S
 
 
 def send_alert(title: str, day: str, run: RunInfo, problem: str | None, failures: Sequence[Failure],
-               email: EmailSettings | None, recipients: Sequence[str], logger: logging.Logger | logging.LoggerAdapter,
+               email: EmailSettings | None, recipients: Sequence[str],
+               logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
                ) -> str | None:
     """Emit the event, then email the recipients (if any); the Message-ID, or None. Never raises."""
     _emit(day, run, problem, failures, logger)
@@ -98,7 +105,7 @@ def send_alert(title: str, day: str, run: RunInfo, problem: str | None, failures
 
 
 def _emit(day: str, run: RunInfo, problem: str | None, failures: Sequence[Failure],
-          logger: logging.Logger | logging.LoggerAdapter) -> None:
+          logger: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> None:
     """A Prefect event on the flow run: `dispatch-digest.run.failed` or `dispatch-digest.sources.failed`."""
     try:
         from prefect.events import emit_event
@@ -112,11 +119,12 @@ def _emit(day: str, run: RunInfo, problem: str | None, failures: Sequence[Failur
         logger.warning("the alert event could not be emitted: %s: %s", exc.__class__.__name__, exc)
 
 
-def failure_hook(load: Callable[[str], tuple[str, EmailSettings, list[str]]], default_config: str):
+def failure_hook(load: Callable[[str], tuple[str, EmailSettings, list[str]]],
+                 default_config: str) -> FlowStateHook[..., Any]:
     """A flow `on_failure` hook: one alert for the failed run. `load(config_path)` gives the title, the
     email settings and the alert recipients; when the config cannot be read, only the event is emitted."""
 
-    def alert_on_failure(flow, flow_run, state) -> None:
+    def alert_on_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
         from datetime import date as Date
 
         from prefect.logging.loggers import flow_run_logger
@@ -124,6 +132,8 @@ def failure_hook(load: Callable[[str], tuple[str, EmailSettings, list[str]]], de
         logger = flow_run_logger(flow_run, flow)
         parameters = flow_run.parameters or {}
         day = str(parameters.get("date") or Date.today())
+        email: EmailSettings | None
+        recipients: list[str]
         title, email, recipients = "Dispatch Digest", None, []
         try:
             title, email, recipients = load(str(parameters.get("config_path") or default_config))
