@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
+from typing import cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -179,7 +180,7 @@ def once_per_outlet(attributions: tuple[Attribution, ...]) -> list[Attribution]:
 
 def story_link(story: Story) -> str:
     """Where a reader can read a story listed by its headline alone: its earliest dispatch with a web address."""
-    return next((d.url for d in story.dispatches if safe_url(d.url)), "")
+    return next((cast(str, d.url) for d in story.dispatches if safe_url(d.url)), "")  # safe_url(None) is ""
 
 
 def time_span(story: Story) -> str:
@@ -189,7 +190,8 @@ def time_span(story: Story) -> str:
         return ""
     if first == last:
         return first.strftime("%Y-%m-%d %H:%M") if (first.hour, first.minute) != (0, 0) else first.strftime("%Y-%m-%d")
-    end = f"{last:%H:%M}" if last.date() == first.date() else f"{last:%Y-%m-%d %H:%M}"
+    # `last` is dated when `first` is (the latest of the same dispatches' times).
+    end = f"{last:%H:%M}" if cast(datetime, last).date() == first.date() else f"{last:%Y-%m-%d %H:%M}"
     return f"{first:%Y-%m-%d %H:%M} – {end}"
 
 
@@ -264,7 +266,7 @@ class ArchiveEntry:
     body: str | None  # what the digest's HTML page shows (its <body>); None: not in the feed
 
 
-def _archive_words(entries: list[ArchiveEntry], language: str, overrides: Mapping[str, str] | None) -> dict:
+def _archive_words(entries: list[ArchiveEntry], language: str, overrides: Mapping[str, str] | None) -> dict[str, object]:
     """The archive's own labels (`language`; "auto": the newest digest's) and each day's story count in
     its digest's language: a day in English does not turn the French days' counts into English."""
     if language == "auto":
@@ -346,7 +348,7 @@ def to_json(digest: Digest) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
-def _iso(moment) -> str | None:
+def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
