@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, cast
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -90,6 +91,7 @@ def archive_entries(out_dir: Path, with_body: int = FEED_ENTRIES, body_bytes: in
     """The digests in `out_dir` (a YYYY-MM-DD.json beside its .html), newest first; the latest `with_body`
     carry their HTML page's body, for the feed, as long as their bodies stay within `body_bytes` (the
     newest always does). A file that cannot be read or parsed is left out."""
+    entries: list[ArchiveEntry]
     entries, total = [], 0
     for path in sorted(out_dir.glob("*.json"), reverse=True):
         match = DAY_FILE.fullmatch(path.name)
@@ -104,7 +106,7 @@ def archive_entries(out_dir: Path, with_body: int = FEED_ENTRIES, body_bytes: in
             body = None
             if len(entries) < with_body and (total < body_bytes or not entries):
                 text = page.read_text(encoding="utf-8")
-                body = (BODY.search(text) or [None, text])[1].strip()
+                body = cast(str, (BODY.search(text) or [None, text])[1]).strip()  # BODY's group always takes part
                 total += len(body.encode())
                 if total > body_bytes and entries:
                     body = None
@@ -118,7 +120,7 @@ def archive_entries(out_dir: Path, with_body: int = FEED_ENTRIES, body_bytes: in
     return entries
 
 
-def _updated(day: date, stories: list) -> datetime:
+def _updated(day: date, stories: list[Any]) -> datetime:  # the stories of a digest's JSON
     """An entry's `updated`: its digest's latest dispatch time within the day and the next (the span the
     flow keeps dated), else the day's start, UTC. Drawn from the digest, not the clock, so that a re-run
     that gives the same digest gives the same feed, byte for byte; one with later news moves it on."""
