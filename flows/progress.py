@@ -17,6 +17,7 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Column, Table
 from rich.text import Text
 
+from tasks.compat import task_finished  # the wording of Prefect's line, pinned there
 from tasks.render import visible
 
 # (stage record that ends the row, row label), in flow order; the first record arrives once Prefect is up.
@@ -97,7 +98,7 @@ class RunProgress(logging.Handler):
 
     def _count_source(self, record: logging.LogRecord) -> None:
         # Prefect's own line when a task ends: sources are read concurrently, so this is the live x/y.
-        if getattr(record, "task_name", None) == "read-source" and record.getMessage().startswith("Finished in state"):
+        if getattr(record, "task_name", None) == "read-source" and task_finished(record.getMessage()):
             self.sources = (self.sources[0] + 1, self.sources[1])
             self._describe_sources()
 

@@ -1,4 +1,5 @@
-"""pysbd, patched: the three changes the project makes to it, in one place.
+"""Every patch of a third-party library and every use of one's private API, in one place, each pinned by a
+test that fails when the library changes, before a digest does.
 
 pysbd (0.3.4, unmaintained since 2021) is the sentence splitter's base. The project changes three
 things in it, all for speed, none for its results:
@@ -7,16 +8,38 @@ things in it, all for speed, none for its results:
 3. `segments` calls its private `Segmenter.processor` directly.
 Each leans on pysbd's internals: `tests/test_language.py` pins the version, the replaced method's
 source and the private names used, so that a new pysbd fails those tests before it changes a sentence.
+
+trafilatura (tasks/extract.py): 4. its recall escalation switched off by setting a module constant
+(`without_recall_escalation`); 5. four helpers of its metadata module that its documentation does not
+list; 6. the copy of readability-lxml it bundles. sumy (tasks/summarise.py): 7. its private
+`SentenceInfo` and its summarisers' protected `_get_best_sentences`. Prefect (flows/progress.py):
+8. the wording of the line its task engine logs when a task run ends. tests/test_compat.py pins 4-8.
+
+Importing this module loads pysbd and trafilatura (the processes that clean pages load both anyway),
+never sumy's summarisers (nltk, ~2.4 s) nor Prefect: those are imported when first used.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+import threading
+from contextlib import contextmanager
 from functools import cache, lru_cache
+from typing import Any, Callable, Iterator, Sequence
 
 import pysbd
 from pysbd.abbreviation_replacer import AbbreviationReplacer
+import trafilatura.core
+from trafilatura.metadata import (  # "as": names extract.py takes from here (mypy --strict)
+    examine_meta as examine_meta,
+    extract_meta_json as extract_meta_json,
+    extract_metainfo as extract_metainfo,
+    extract_url as extract_url,
+)
+from trafilatura.metadata import Document as _Document
+from trafilatura.xpaths import TITLE_XPATHS as TITLE_XPATHS
+from trafilatura.readability_lxml import Document as _ReadabilityDocument
 
 PYSBD_VERSION = "0.3.4"  # the version these patches were written against
 
@@ -25,7 +48,8 @@ def segments(code: str, text: str) -> list[str]:
     """pysbd's sentences of `text` as its processor gives them (patch 3). `Segmenter.segment` would also
     locate each in the text with a regular expression made of the sentence (compiled anew every time,
     half of its cost); the caller locates them itself."""
-    return _segmenter(code).processor(text).process()
+    sentences: list[str] = _segmenter(code).processor(text).process()
+    return sentences
 
 
 @cache
@@ -49,30 +73,30 @@ class CompiledOnce:
 
     compile = staticmethod(_compiled)
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(re, name)
 
-    def search(self, pattern, string, flags=0):
+    def search(self, pattern: str, string: str, flags: int = 0) -> re.Match[str] | None:
         return self.compile(pattern, flags).search(string)
 
-    def match(self, pattern, string, flags=0):
+    def match(self, pattern: str, string: str, flags: int = 0) -> re.Match[str] | None:
         return self.compile(pattern, flags).match(string)
 
-    def sub(self, pattern, repl, string, count=0, flags=0):
+    def sub(self, pattern: str, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0, flags: int = 0) -> str:
         return self.compile(pattern, flags).sub(repl, string, count)
 
-    def split(self, pattern, string, maxsplit=0, flags=0):
+    def split(self, pattern: str, string: str, maxsplit: int = 0, flags: int = 0) -> list[Any]:
         return self.compile(pattern, flags).split(string, maxsplit)
 
-    def findall(self, pattern, string, flags=0):
+    def findall(self, pattern: str, string: str, flags: int = 0) -> list[Any]:
         return self.compile(pattern, flags).findall(string)
 
-    def finditer(self, pattern, string, flags=0):
+    def finditer(self, pattern: str, string: str, flags: int = 0) -> Iterator[re.Match[str]]:
         return self.compile(pattern, flags).finditer(string)
 
 
 for _module in [m for name, m in sys.modules.items() if name.startswith("pysbd") and getattr(m, "re", None) is re]:
-    _module.re = CompiledOnce()
+    setattr(_module, "re", CompiledOnce())
 
 
 WHITESPACE = re.compile(r"\s")
@@ -106,3 +130,72 @@ def search_for_abbreviations_in_string(self: AbbreviationReplacer, text: str) ->
 
 
 AbbreviationReplacer.search_for_abbreviations_in_string = search_for_abbreviations_in_string
+
+
+# ---- trafilatura ------------------------------------------------------------------------------------
+# tasks/extract.py's uses of trafilatura beyond its documented API (bare_extraction, load_html,
+# extract_metadata); tests/test_compat.py fails when trafilatura renames, moves or changes them.
+
+# 5. Helpers of trafilatura.metadata, for a page's metadata without `extract_metadata`'s slow searches of
+# its body: meta tags (`examine_meta`), JSON-LD (`extract_meta_json`), the first match of XPaths
+# (`extract_metainfo`, with the headline expressions of trafilatura.xpaths, `TITLE_XPATHS`), the canonical URL
+# (`extract_url`).
+# 6. readability-lxml as trafilatura bundles it (no dependency of ours): imported at the top of this
+# module, it fails at once when trafilatura drops it, where a fallback to no text at all made every page
+# trafilatura's alone.
+Metadata = _Document  # trafilatura's Document, which its metadata helpers fill (trafilatura.metadata exports it)
+Readability = _ReadabilityDocument
+_ESCALATION_LOCK = threading.Lock()
+
+
+@contextmanager
+def without_recall_escalation() -> Iterator[None]:
+    """4. trafilatura (>= 2.3) with its recall escalation off: a short result is extracted again in recall
+    mode after a text dump of the whole page (~8 ms a page), which the check against readability does
+    better. It has no option for it: the escalation's size gate, `trafilatura.core.ESCALATION_MAX_LENGTH`,
+    is set to 0 for the block (the lock keeps another thread of ours from restoring it meanwhile). A
+    trafilatura without that name raises AttributeError here: a rename must not turn this into a no-op."""
+    with _ESCALATION_LOCK:
+        saved = trafilatura.core.ESCALATION_MAX_LENGTH
+        trafilatura.core.ESCALATION_MAX_LENGTH = 0
+        try:
+            yield
+        finally:
+            trafilatura.core.ESCALATION_MAX_LENGTH = saved
+
+
+# ---- sumy ------------------------------------------------------------------------------------------
+# 7. What tasks/summarise.py uses of sumy that is not public: `SentenceInfo`, the records its counts
+# (ItemsCount...) take and return, and `AbstractSummarizer._get_best_sentences`, which every summariser of
+# sumy's calls. sumy.summarizers loads nltk (~2.4 s): imported at first use, not by the processes that
+# only clean pages (they import this module for pysbd).
+
+
+@cache
+def _sumy_summarizer() -> Any:  # sumy has no types: its module is Any to mypy
+    import sumy.summarizers._summarizer as module
+
+    return module
+
+
+def sentence_info(sentence: Any, order: int, rating: float) -> Any:
+    """sumy's SentenceInfo(sentence, order, rating): what a sumy count takes and returns."""
+    return _sumy_summarizer().SentenceInfo(sentence, order, rating)
+
+
+def best_sentences(sentences: Sequence[Any], count: Any, rating: Callable[[Any], float]) -> tuple[Any, ...]:
+    """sumy's `AbstractSummarizer._get_best_sentences`: the sentences rated best by `rating`, as many as
+    `count` (a number, a share "20%" or a sumy count) keeps, in document order."""
+    return tuple(_sumy_summarizer().AbstractSummarizer._get_best_sentences(sentences, count, rating))
+
+
+# ---- Prefect's log lines ---------------------------------------------------------------------------
+# 8. flows/progress.py counts the sources read from the line Prefect's task engine logs as a task run ends
+# (sources are read concurrently: it is the live x/y). Its wording is no API: tests/test_compat.py runs a
+# task and matches what Prefect really logs.
+TASK_FINISHED = "Finished in state"  # Prefect 3: "Finished in state Completed()", "... Failed(...)"
+
+
+def task_finished(message: str) -> bool:
+    """Whether a line of Prefect's task-run logger is the one it logs when the task run ends, in any state."""
+    return message.startswith(TASK_FINISHED)

@@ -19,7 +19,8 @@ trafilatura's, checked against readability's:
 trafilatura runs in its fast mode: its fallbacks (readability again, jusText) would cost as much as
 the check above, which does their work. For the same reason its "recall escalation" (trafilatura
 >= 2.3: a short result is extracted again in recall mode after a text dump of the whole page,
-~8 ms a page) is switched off for our calls: measured, F1 the same on AEB and 0.001 higher on L3S.
+~8 ms a page) is switched off for our calls (tasks.compat.without_recall_escalation): measured, F1 the
+same on AEB and 0.001 higher on L3S.
 
 The metadata is read from the markup (meta tags, JSON-LD, canonical link), the date too (htmldate's
 fast search; nothing after tomorrow), and not at all when the caller has the date already
@@ -46,31 +47,28 @@ from __future__ import annotations
 import html
 import logging
 import re
-import threading
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 import lxml.html
 import trafilatura
-import trafilatura.core
 from htmldate import find_date
 from lxml.etree import ParserError
-from tld import get_fld  # trafilatura's (courlan's) dependency; its public suffix list is bundled
-from trafilatura.metadata import (
+from tld import get_fld  # its public suffix list is bundled (no download)
+
+# trafilatura's metadata helpers, its bundled readability and its recall escalation switched off: not its
+# documented API, so they are taken from tasks/compat.py, where tests/test_compat.py pins them
+from tasks.compat import (
     TITLE_XPATHS,
+    Metadata,
+    Readability,
     examine_meta,
     extract_meta_json,
     extract_metainfo,
     extract_url,
+    without_recall_escalation,
 )
-from trafilatura.settings import Document
-
-try:  # trafilatura's bundled fork of readability-lxml (trafilatura >= 1.4)
-    from trafilatura.readability_lxml import Document as _Readability
-except ImportError:  # pragma: no cover
-    _Readability = None
 
 LOGGER = logging.getLogger(__name__)
 
@@ -90,7 +88,10 @@ FALLBACK_SHARE = 0.5
 # a <title> whose text runs into a tag (not its own </title>): <title>BBC News<script …
 UNCLOSED_TITLE = re.compile(r"<title\b[^>]*>[^<]*(?=<(?!/title\s*>))", re.IGNORECASE)
 TITLE_SEARCH = 100_000  # characters searched for the <title>: it is in the head
-SENTENCE_END = re.compile(r"[.!?…:;][\"'”’»)\]]*$|[\"”’»)\]]$")
+# How a prose line ends (lines come stripped): end punctuation, ":" and ";" too, then any closing quotes or
+# brackets; or a closing quote or bracket alone (a quotation's end, `… la fin »`). Not tasks.clean's
+# SENTENCE_END, which needs the punctuation (a space may come before the closers) to tell text from a heading.
+PROSE_END = re.compile(r"[.!?…:;][\"'”’»)\]]*$|[\"”’»)\]]$")
 WORD = re.compile(r"\w")
 TITLE_WORD = re.compile(r"[^\W_]{4,}|\d+")
 # id or class words of reader-comment containers (as trafilatura's include_comments=False)
@@ -110,31 +111,13 @@ def extract_html(html: str, *, need_date: bool = True, url: str | None = None) -
     if tree is None:
         return "", {}
     meta, titles, names = _metadata(tree, need_date, url)
-    with _without_recall_escalation():
+    with without_recall_escalation():
         doc = trafilatura.bare_extraction(tree, fast=True, include_comments=False, include_tables=False)
     own = (doc.text or "") if doc is not None else ""
     other = _readability_text(tree)  # last: it edits the tree (trafilatura read a copy)
     text = _check_against_readability(own, other)
     meta["title"] = _title(titles, [meta["site"], *names], text, url or meta["url"])
     return text, meta
-
-
-_ESCALATION_LOCK = threading.Lock()
-
-
-@contextmanager
-def _without_recall_escalation():
-    """trafilatura with its recall escalation off (it has no option for it: its size gate is set to 0,
-    for our call only; the lock keeps another thread of ours from restoring it meanwhile)."""
-    if not hasattr(trafilatura.core, "ESCALATION_MAX_LENGTH"):  # trafilatura < 2.3 has none
-        yield
-        return
-    with _ESCALATION_LOCK:
-        saved, trafilatura.core.ESCALATION_MAX_LENGTH = trafilatura.core.ESCALATION_MAX_LENGTH, 0
-        try:
-            yield
-        finally:
-            trafilatura.core.ESCALATION_MAX_LENGTH = saved
 
 
 def _parse(page: str) -> lxml.html.HtmlElement | None:
@@ -186,13 +169,13 @@ def _metadata(tree: lxml.html.HtmlElement, need_date: bool,
     return meta, [(" ".join(html.unescape(title).split()), where) for title, where in candidates if title], names
 
 
-def _json_ld(tree: lxml.html.HtmlElement) -> Document:
+def _json_ld(tree: lxml.html.HtmlElement) -> Metadata:
     """What the page's JSON-LD says (headline, publisher, author), on its own: not mixed with meta tags."""
     try:
-        return extract_meta_json(tree, Document())
+        return extract_meta_json(tree, Metadata())
     except Exception as exc:  # trafilatura's JSON-LD reader fails on odd pages, as it says
         LOGGER.debug("JSON-LD metadata failed: %s", exc)
-        return Document()
+        return Metadata()
 
 
 def _date(tree: lxml.html.HtmlElement, url: str | None) -> str | None:
@@ -393,7 +376,7 @@ NAME_MAX_WORDS = 5  # "Pittsburgh Post-Gazette", "The Sydney Morning Herald"; a 
 DOMAIN_NAME = re.compile(r"[\w-]+(?:\.[\w-]+)+$")
 
 
-def site_names(tree: lxml.html.HtmlElement, json_ld: Document, url: str | None) -> list[str]:
+def site_names(tree: lxml.html.HtmlElement, json_ld: Metadata, url: str | None) -> list[str]:
     """What the page calls its site (og:site_name, JSON-LD publisher.name, application-name), as it says
     it; application-name only when its domain agrees (it is as often the software's: "Blogger")."""
     label = _compact((registrable_domain(url) or "").split(".")[0])
@@ -434,13 +417,11 @@ def registrable_domain(url: str | None) -> str | None:
 
 def _readability_text(tree: lxml.html.HtmlElement) -> str:
     """Text of the region readability picks, a line per block; reader comments left out. Edits `tree`."""
-    if _Readability is None:  # pragma: no cover
-        return ""
     for el in list(tree.iter("div", "section", "aside", "ol", "ul", "li")):
         if any(COMMENTS.search(word) for word in f"{el.get('id', '')} {el.get('class', '')}".split()):
             el.drop_tree()
     try:
-        article = lxml.html.fromstring(_Readability(tree).summary())
+        article = lxml.html.fromstring(Readability(tree).summary())
     except Exception as exc:  # readability fails on odd pages: then it has nothing to say
         LOGGER.debug("readability failed: %s", exc)
         return ""
@@ -535,4 +516,4 @@ def _is_prose(line: str) -> bool:
     """A sentence, not a list item or table row: enough words and a sentence's last character."""
     if line.startswith(("- ", "* ", "| ")):
         return False
-    return len(_words(line)) >= PROSE_MIN_WORDS and SENTENCE_END.search(line) is not None
+    return len(_words(line)) >= PROSE_MIN_WORDS and PROSE_END.search(line) is not None

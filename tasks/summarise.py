@@ -18,7 +18,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from scipy import sparse
 from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
-from sumy.summarizers._summarizer import AbstractSummarizer, SentenceInfo
+from sumy.summarizers import AbstractSummarizer
 from sumy.summarizers.edmundson import EdmundsonSummarizer
 from sumy.summarizers.kl import KLSummarizer
 from sumy.summarizers.lex_rank import LexRankSummarizer
@@ -28,6 +28,7 @@ from sumy.summarizers.reduction import ReductionSummarizer
 from sumy.summarizers.sum_basic import SumBasicSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
+from tasks.compat import best_sentences, sentence_info  # sumy's private SentenceInfo and _get_best_sentences
 from tasks.dedup import DedupOptions, Signature, says_same, signature
 from tasks.language import SumyTokenizer, bundle, words
 from tasks.models import Attribution, Dispatch, Story, StorySummary, SummarySentence
@@ -91,7 +92,7 @@ class LeadSummarizer(AbstractSummarizer):
     def __call__(self, document, sentences_count):
         origins = getattr(document, "origins", None) or [(0, i) for i in range(len(document.sentences))]
         ranks = {s: (pos, d) for s, (d, pos) in zip(document.sentences, origins)}
-        return self._get_best_sentences(document.sentences, sentences_count, lambda s: -_rank(ranks[s]))
+        return best_sentences(document.sentences, sentences_count, lambda s: -_rank(ranks[s]))
 
 
 def _rank(pos_and_dispatch: tuple[int, int]) -> float:
@@ -228,7 +229,7 @@ class NewsSummarizer(AbstractSummarizer):
         order = self._select(sentences, vectors, content, relevance, dangling, lengths, sentences_count)
         if callable(sentences_count) and not isinstance(sentences_count, WordBudget):
             # Any other sumy count (ItemsCount("20%")...) takes the sentences in choice order.
-            infos = [SentenceInfo(sentences[i], i, -rank) for rank, i in enumerate(order)]
+            infos = [sentence_info(sentences[i], i, -rank) for rank, i in enumerate(order)]
             return tuple(info.sentence for info in sorted(sentences_count(infos), key=lambda info: info.order))
         return tuple(sentences[i] for i in sorted(order))
 
