@@ -21,7 +21,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, getaddresses, make_msgid
 from contextlib import contextmanager
-from typing import Annotated, Callable, Iterator, Literal
+from typing import Annotated, Callable, Iterator, Literal, cast
 from urllib.parse import quote, urlsplit
 
 from prefect import task
@@ -155,7 +155,7 @@ def send(message: EmailMessage, settings: EmailSettings) -> str:
     with _classified(settings), _connect(settings) as server:
         _require_smtputf8(server, message)
         server.send_message(message)
-    return message["Message-ID"]
+    return cast(str, message["Message-ID"])  # build_message sets it
 
 
 @contextmanager
@@ -228,7 +228,8 @@ def send_each(messages: list[tuple[str, EmailMessage]], settings: EmailSettings,
                     server.send_message(message)
             except DeliveryError as exc:
                 if not isinstance(exc, RecipientRefused):  # the connection may be in any state: a new one
-                    server = _closed(server)
+                    _closed(server)
+                    server = None
                 if exc.temporary and retries < settings.retries:
                     delay = settings.retry_delay * 2**retries
                     retries += 1
@@ -285,10 +286,11 @@ def _connect(settings: EmailSettings) -> smtplib.SMTP:
     if settings.block:
         from prefect_email import EmailServerCredentials
 
-        return EmailServerCredentials.load(settings.block).get_server()
+        return cast(smtplib.SMTP, EmailServerCredentials.load(settings.block).get_server())  # prefect_email is untyped
     if not settings.host:
         raise DeliveryError("no SMTP host: set email.host, DIGEST_SMTP_HOST or email.block", temporary=False)
     context = ssl.create_default_context()
+    server: smtplib.SMTP
     if settings.security == "ssl":
         server = smtplib.SMTP_SSL(settings.host, smtp_port(settings), timeout=settings.timeout, context=context)
     else:
