@@ -94,7 +94,9 @@ LIST_MARKER = re.compile(r"^[-–—•*·]\s+")  # an item of a list, as extrac
 WRAP_WIDTHS = range(50, 101)
 WRAP_FULL = 0.75  # a line at least this share of the width is full: the next word did not fit
 LOWER_START = re.compile(r"[a-zà-ÿ]+\b(?![-'’]?[A-Z])")  # a lower-case word ("iPhone" starts a sentence)
-SENTENCE_END = re.compile(r"[.!?…:;]\s*[»”\"’')\]]*\s*$")
+# A line that ends as a sentence does: end punctuation, ":" and ";" too, then maybe a space and closing quotes or
+# brackets (French spaces its », `fin . »`); a heading does not (tasks.extract's PROSE_END takes a closing quote alone).
+LINE_ENDS_SENTENCE = re.compile(r"[.!?…:;]\s*[»”\"’')\]]*\s*$")
 # Characters that change how text looks to a machine but not to a reader.
 CHARACTER_MAP = str.maketrans(
     {
@@ -271,7 +273,7 @@ def unwrap(lines: list[str], compiled: _Compiled) -> list[str]:
 
 
 def _cut_mid_sentence(line: str, following: str, width: int | None) -> bool:
-    if SENTENCE_END.search(line):
+    if LINE_ENDS_SENTENCE.search(line):
         return False
     return bool(LOWER_START.match(following)) or (width is not None and len(line) >= WRAP_FULL * width)
 
@@ -284,7 +286,7 @@ def _wrap_width(lines: list[str]) -> int | None:
     if len(lengths) < 4 or (width := lengths[int(0.9 * (len(lengths) - 1))]) not in WRAP_WIDTHS:
         return None
     pairs = [(a, b) for a, b in zip(lines, lines[1:]) if len(a) >= WRAP_FULL * width and b]
-    open_ = [b for a, b in pairs if not SENTENCE_END.search(a)]
+    open_ = [b for a, b in pairs if not LINE_ENDS_SENTENCE.search(a)]
     wrapped = len(open_) >= len(pairs) / 2 and sum(bool(LOWER_START.match(b)) for b in open_) >= len(open_) / 5
     return width if open_ and wrapped else None
 
@@ -329,7 +331,7 @@ def _classify_line(line: str, compiled: _Compiled, rules: CleaningRules) -> tupl
         line = pattern.sub("", line, count=1)
     if not line.strip():
         return None, "dateline"
-    if len(words(line)) <= rules.heading_max_words and not SENTENCE_END.search(line):
+    if len(words(line)) <= rules.heading_max_words and not LINE_ENDS_SENTENCE.search(line):
         return Block((line,), heading=True), None
     return Block((line,)), None
 

@@ -90,7 +90,7 @@ UNCLOSED_TITLE = re.compile(r"<title\b[^>]*>[^<]*(?=<(?!/title\s*>))", re.IGNORE
 TITLE_SEARCH = 100_000  # characters searched for the <title>: it is in the head
 # How a prose line ends (lines come stripped): end punctuation, ":" and ";" too, then any closing quotes or
 # brackets; or a closing quote or bracket alone (a quotation's end, `… la fin »`). Not tasks.clean's
-# SENTENCE_END, which needs the punctuation (a space may come before the closers) to tell text from a heading.
+# LINE_ENDS_SENTENCE, which needs the punctuation (a space may come before the closers) to tell text from a heading.
 PROSE_END = re.compile(r"[.!?…:;][\"'”’»)\]]*$|[\"”’»)\]]$")
 WORD = re.compile(r"\w")
 TITLE_WORD = re.compile(r"[^\W_]{4,}|\d+")

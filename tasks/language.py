@@ -143,7 +143,7 @@ def split_at_segments(text: str, copy: str, segments: list[str]) -> list[str]:
 # A sentence's end inside a segment: end punctuation, maybe after a space or a closing quote (`justice" .`),
 # then closing quotes or brackets (French spaces its »), then whatever space, then a sentence's start: an
 # opening quote, a capital or a figure.
-SENTENCE_END = re.compile(
+SENTENCE_BREAK = re.compile(
     r"(?<=\S)(?P<space>\s?)(?P<end>[.!?…]+)(?:[\"”’)\]]|\s?»)*(?P<gap>\s*)(?=[\"“«„]*\s?(?P<next>[A-ZÀ-ÖØ-ÞŒ0-9]))")
 CLOSED_GLUED = re.compile(r"(?<=\w)\s?[»”](?=[A-ZÀ-ÖØ-ÞŒ])")  # `toutes ces vies »L'architecture`
 LEADING_END = re.compile(r"[.!?…,;:]+[\"”»’)\]]*(?=\s*\S)")
@@ -159,7 +159,7 @@ def sentence_ends(text: str, abbreviations: frozenset[str]) -> list[tuple[int, s
     before it) or "plain". Not after an abbreviation (`M.`, `Dr.`, `U.S.`, `p.m.`), nor at the text's end;
     before a figure, only after a word (`contaminations.137 personnes`, not `3.5`)."""
     ends = []
-    for match in SENTENCE_END.finditer(text):
+    for match in SENTENCE_BREAK.finditer(text):
         before = WORD_BEFORE.search(text, max(0, match.start() - 40), match.start())
         word = before.group(1) if before else ""
         if text[match.start("gap") - 1] == "." and not match.group("space") and abbreviated(word, abbreviations):

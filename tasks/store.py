@@ -49,7 +49,9 @@ dispatches = Table(
     Column("digest_date", Date, index=True),
     Column("blocks", Text),  # JSON; NULL once pruned
     Column("copies", Text, nullable=False, default="[]"),
-    Column("signature", LargeBinary, nullable=False),  # its DocumentPrint, packed (tasks.dedup)
+    # its DocumentPrint (tasks.dedup) packed as uint64s: how many distinct word 5-shingles it has, then the MinHash
+    # signatures of all of them and of its opening's (with the count, their Jaccard estimate gives a containment)
+    Column("signature", LargeBinary, nullable=False),
     Column("stored_at", DateTime(timezone=True), nullable=False),
 )
 validators = Table(
