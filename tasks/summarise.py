@@ -10,7 +10,7 @@ is already chosen).
 from __future__ import annotations
 
 import re
-from typing import Callable, Literal, Sequence
+from typing import Any, Callable, Iterable, Literal, Sequence, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,7 +30,7 @@ from sumy.summarizers.text_rank import TextRankSummarizer
 
 from tasks.compat import best_sentences, sentence_info  # sumy's private SentenceInfo and _get_best_sentences
 from tasks.dedup import DedupOptions, Signature, says_same, signature
-from tasks.language import SumyTokenizer, bundle, words
+from tasks.language import LanguageBundle, SumyTokenizer, bundle, words
 from tasks.models import Attribution, Dispatch, Story, StorySummary, SummarySentence
 
 Algorithm = Literal["news", "lead", "lexrank", "textrank", "lsa", "luhn", "sumbasic", "kl", "reduction", "edmundson"]
@@ -47,7 +47,7 @@ class SummaryOptions(BaseModel):
     )
 
 
-class StoryDocument(ObjectDocumentModel):
+class StoryDocument(ObjectDocumentModel):  # type: ignore[misc]  # sumy has no types: its classes are Any
     """A sumy document that remembers which dispatch and position each sentence comes from."""
 
     def __init__(self, dispatches: Sequence[Dispatch], tokenizer: SumyTokenizer):
@@ -73,7 +73,8 @@ class WordBudget:
     def __init__(self, words: int):
         self.words = words
 
-    def __call__(self, infos):
+    def __call__(self, infos: Iterable[Any]) -> list[Any]:  # sumy's SentenceInfo records
+        chosen: list[Any]
         chosen, used = [], 0
         for info in infos:
             length = len(info.sentence.words)
@@ -86,10 +87,11 @@ class WordBudget:
         return chosen
 
 
-class LeadSummarizer(AbstractSummarizer):
+class LeadSummarizer(AbstractSummarizer):  # type: ignore[misc]  # sumy has no types: its classes are Any
     """Lead baseline: round-robin over dispatches (first sentence of each, then the second...)."""
 
-    def __call__(self, document, sentences_count):
+    def __call__(self, document: ObjectDocumentModel,
+                 sentences_count: int | Callable[..., Any]) -> tuple[Sentence, ...]:
         origins = getattr(document, "origins", None) or [(0, i) for i in range(len(document.sentences))]
         ranks = {s: (pos, d) for s, (d, pos) in zip(document.sentences, origins)}
         return best_sentences(document.sentences, sentences_count, lambda s: -_rank(ranks[s]))
@@ -161,7 +163,7 @@ def _mostly_numbers(text: str) -> bool:
 COVERAGE_MIN_DISPATCHES = 3
 
 
-class NewsSummarizer(AbstractSummarizer):
+class NewsSummarizer(AbstractSummarizer):  # type: ignore[misc]  # sumy has no types: its classes are Any
     """Lead-aware concept coverage with redundancy control (MMR), in sumy's interface.
 
     A sentence's relevance is (content + title_weight * title + position_weight * lead) * form:
@@ -211,7 +213,8 @@ class NewsSummarizer(AbstractSummarizer):
         self._openings = DANGLING_OPENINGS.get(self._lang.code, frozenset())
         self._demonstratives = DEMONSTRATIVES.get(self._lang.code, frozenset())
 
-    def __call__(self, document, sentences_count):
+    def __call__(self, document: ObjectDocumentModel,
+                 sentences_count: int | Callable[..., Any]) -> tuple[Sentence, ...]:
         sentences = list(document.sentences)
         if not sentences:
             return ()
@@ -243,7 +246,7 @@ class NewsSummarizer(AbstractSummarizer):
                 skip = lowered in self.stop_words or not any(c.isalnum() for c in lowered)
                 memo[word] = None if skip else self._lang.stem(lowered)
             if memo[word] is not None:
-                terms.append(memo[word])
+                terms.append(cast(str, memo[word]))
         return terms
 
     def _tfidf(self, sentence_terms: list[list[str]], vocabulary: dict[str, int]) -> tuple[sparse.csr_matrix, np.ndarray]:
@@ -255,11 +258,13 @@ class NewsSummarizer(AbstractSummarizer):
                 cols.append(vocabulary.setdefault(term, len(vocabulary)))
         n = len(sentence_terms)
         counts = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, max(len(vocabulary), 1)))
-        document_frequency = np.asarray((counts > 0).sum(axis=0)).ravel()
+        # scipy-stubs types no comparison of an spmatrix with a scalar (scipy has it: a boolean sparse matrix).
+        document_frequency = np.asarray((counts > 0).sum(axis=0)).ravel()  # type: ignore[operator]
         idf = np.log((1 + n) / (1 + document_frequency)) + 1
         return _unit_rows(counts.multiply(idf).tocsr()), idf
 
-    def _title_vector(self, document, vocabulary: dict[str, int], idf: np.ndarray) -> np.ndarray | None:
+    def _title_vector(self, document: ObjectDocumentModel, vocabulary: dict[str, int],
+                      idf: np.ndarray) -> np.ndarray | None:
         """Unit TF-IDF vector of the dispatches' titles (a plain sumy document: its headings), or None."""
         dispatches = getattr(document, "dispatches", None)
         if dispatches is not None:
@@ -274,13 +279,14 @@ class NewsSummarizer(AbstractSummarizer):
         norm = np.linalg.norm(vector)
         return vector / norm if norm > 0 else None
 
-    def _content(self, vectors, dispatch_of: np.ndarray) -> ConceptCoverage | Centrality:
+    def _content(self, vectors: sparse.csr_matrix, dispatch_of: np.ndarray) -> ConceptCoverage | Centrality:
         """Concept coverage when enough dispatches can vouch for a fact, else centroid centrality."""
         if len(np.unique(dispatch_of)) >= COVERAGE_MIN_DISPATCHES:
             return ConceptCoverage(vectors, dispatch_of, self.length_penalty)
         return Centrality(vectors)
 
-    def _relevance(self, vectors, titles, positions: np.ndarray, lengths: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    def _relevance(self, vectors: sparse.csr_matrix, titles: np.ndarray | None, positions: np.ndarray,
+                   lengths: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         """Relevance as a function of the content scores (which change as the summary grows)."""
         prior = self.position_weight / np.sqrt(1 + positions)
         if titles is not None:
@@ -299,7 +305,9 @@ class NewsSummarizer(AbstractSummarizer):
                 or (opening[0] in self._demonstratives and opening[1:] != [] and opening[1] in self.stop_words))
         return flags
 
-    def _select(self, sentences, vectors, content, relevance, dangling, lengths, count) -> list[int]:
+    def _select(self, sentences: list[Sentence], vectors: sparse.csr_matrix, content: ConceptCoverage | Centrality,
+                relevance: Callable[[np.ndarray], np.ndarray], dangling: np.ndarray, lengths: np.ndarray,
+                count: int | Callable[..., Any]) -> list[int]:
         """Indices in the order chosen."""
         n = len(sentences)
         budget = count.words if isinstance(count, WordBudget) else None
@@ -338,13 +346,13 @@ class NewsSummarizer(AbstractSummarizer):
                 break
         return chosen
 
-    def _signature(self, index: int, sentences, cache: dict[int, Signature]) -> Signature:
+    def _signature(self, index: int, sentences: list[Sentence], cache: dict[int, Signature]) -> Signature:
         if index not in cache:
             cache[index] = says(str(sentences[index]), self._lang, self.repeats.shingle_size)
         return cache[index]
 
 
-def says(sentence: str, lang, shingle_size: int) -> Signature:
+def says(sentence: str, lang: LanguageBundle, shingle_size: int) -> Signature:
     """What a sentence says, as outlets write it alike: one apostrophe, and numbers without thousands
     separators ("1,200" and "1200" are one number, which otherwise makes one sentence bring a new one)."""
     plain = GROUPED_NUMBER.sub(lambda number: THOUSANDS.sub("", number[0]), sentence.replace("’", "'"))
@@ -455,7 +463,7 @@ def summarise_dispatches(
     document = StoryDocument(dispatches, SumyTokenizer(language))
     body = [s for s in document.sentences]
     origin_of = {id(s): o for s, o in zip(body, document.origins)}
-    count: int | Callable = options.sentences if options.words is None else WordBudget(options.words)
+    count: int | Callable[..., Any] = options.sentences if options.words is None else WordBudget(options.words)
     chosen = make_summarizer(options.algorithm, language, citing(repeats, options))(document, count)
     picked = [(str(s), *origin_of[id(s)]) for s in chosen]
     return sorted(picked, key=lambda item: (_time_key(dispatches[item[1]]), item[1], item[2]))
