@@ -16,7 +16,10 @@ from urllib.parse import urlsplit
 import typer
 from flows.paths import DEFAULT_CONFIG
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Dispatch Digest: daily, attributed news digests.")
+# A DigestError (tasks/errors.py) is one line on standard error; anything else is a bug, shown with its traceback,
+# without the locals of every frame (they hold the settings, SMTP password and all).
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
+                  help="Dispatch Digest: daily, attributed news digests.")
 # Help texts are Rich markup: a literal "[" is written "\\[" ("[[schedules]]" showed as "[]"); tests/test_cli.py reads them all.
 
 
@@ -57,6 +60,21 @@ def _exit_on_problems(problems: list[str]) -> None:
         for problem in problems:
             _warn(problem)
         raise typer.Exit(2)
+
+
+def _check_summary_options(sentences: Optional[int], words: Optional[int], algorithm: Optional[str]) -> None:
+    """The run's summary options checked as the flow will check them, so that a bad one is a usage error
+    here, not a validation error out of the running flow."""
+    from pydantic import ValidationError
+
+    from tasks.summarise import SummaryOptions
+
+    given = {"sentences": sentences, "words": words, "algorithm": algorithm}
+    try:
+        SummaryOptions.model_validate({key: value for key, value in given.items() if value is not None})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise typer.BadParameter(error["msg"], param_hint=f"'--{error['loc'][0]}'") from None
 
 
 def _check_config(config: Path, **options) -> None:
@@ -107,6 +125,7 @@ def run(
     """Run the daily-digest flow once, showing each stage, and print where the digest was written."""
     if quiet and verbose:
         raise typer.BadParameter("give --quiet or --verbose, not both")
+    _check_summary_options(sentences, words, algorithm)
     day = _day(date)
     _store_environment(store, data_dir)
     _check_config(config, out_dir=out, sources_now=False)  # before the flow starts
@@ -121,6 +140,7 @@ def run(
     from rich.console import Console
 
     from flows.daily_digest import run_daily_digest
+    from tasks.errors import DigestError
     from flows.prefect_api import ApiUnreachable, choose_api, using
     from flows.progress import RunProgress, quiet_prefect_console
 
@@ -139,7 +159,7 @@ def run(
                 sentences=sentences, words=words, algorithm=algorithm, email=email, resend=resend, replace=replace,
                 new_store=new_store,
             )
-        except Exception as exc:
+        except DigestError as exc:  # anything else is a bug: its traceback is shown
             _warn(f"Run failed: {exc}")
             raise typer.Exit(1) from None
     if quiet:
