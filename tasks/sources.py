@@ -27,14 +27,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from itertools import chain
 from pathlib import Path
-from typing import Awaitable, BinaryIO, Callable, Iterator, Literal
+from typing import Any, Awaitable, BinaryIO, Callable, Coroutine, Iterator, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.feeds import ChildSitemap, Entry, NotAFeed, looks_like_feed, looks_like_sitemap, parse_feed, sitemap_items
-from tasks.fetch import HTML_TYPES, FetchError, Fetcher, FetchOptions
+from tasks.errors import FetchError
+from tasks.fetch import HTML_TYPES, Fetcher, FetchOptions
 from tasks.models import Failure, RawDispatch, parse_datetime
 
 DATE_LINE = re.compile(r"^\s*date\s*:?\s*(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)[ \t]*")
@@ -52,9 +53,9 @@ MAX_DAYS = 3650  # ten years: more is a typo, and dates that far back overflow
 SourceKind = Literal["files", "feed", "sitemap", "urls", "auto"]
 # Receives each dispatch read, with its position in the source (file or item number...). It is
 # awaited, so a consumer that is full (cleaning workers busy) holds back reading, not the event loop.
-Emit = Callable[[RawDispatch, tuple], Awaitable[None]]
+Emit = Callable[[RawDispatch, tuple[int, ...]], Awaitable[None]]
 # The same for a files source, read in a thread of its own.
-Hand = Callable[[RawDispatch, tuple], None]
+Hand = Callable[[RawDispatch, tuple[int, ...]], None]
 
 
 class SourceSpec(BaseModel):
@@ -109,15 +110,16 @@ class Refused(FetchError):
 
 def load_source(spec: SourceSpec, emit: Hand, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Failure]:
     """Hand on every dispatch of a files source as it is read; unreadable files and records become failures."""
-    if not spec.path.exists():
+    # A files source has a path (SourceSpec's validator): the casts below.
+    if not cast(Path, spec.path).exists():
         return [Failure(spec.name, str(spec.path), "path does not exist")]
-    folder = spec.path.is_dir()
+    folder = cast(Path, spec.path).is_dir()
     # rglob does not enter symlinked folders; is_dir() stats, so a FIFO named x.txt is listed, never opened here.
-    files = sorted(p for p in spec.path.rglob("*") if p.suffix.lower() in SUFFIXES and not p.is_dir()) \
-        if folder else [spec.path]
+    files = sorted(p for p in cast(Path, spec.path).rglob("*") if p.suffix.lower() in SUFFIXES and not p.is_dir()) \
+        if folder else [cast(Path, spec.path)]
     if folder and not files:
         return [Failure(spec.name, str(spec.path), "folder holds no .txt, .html, .json or .jsonl file")]
-    inside = os.path.realpath(spec.path)
+    inside = os.path.realpath(cast(Path, spec.path))
     failures = []
     for number, path in enumerate(files):
         if folder and not spec.follow_links and not Path(os.path.realpath(path)).is_relative_to(inside):
@@ -302,16 +304,17 @@ async def read_source(spec: SourceSpec, fetcher: Fetcher, validators: dict[str, 
     run can clean pages while others are fetched, and need not hold them all); without
     `emit`, they are collected in the result's `raws`.
     """
+    collected: dict[tuple[int, ...], RawDispatch]
     result, collected = SourceResult(), {}
 
-    async def keep(raw: RawDispatch, position: tuple) -> None:
+    async def keep(raw: RawDispatch, position: tuple[int, ...]) -> None:
         collected[position] = raw
 
     emit = _counted(emit or keep, result)
     if spec.kind == "files":
         loop = asyncio.get_running_loop()
 
-        def hand(raw: RawDispatch, position: tuple) -> None:  # from the reading thread: wait for the consumer
+        def hand(raw: RawDispatch, position: tuple[int, ...]) -> None:  # from the reading thread: wait for the consumer
             asyncio.run_coroutine_threadsafe(emit(raw, position), loop).result()
 
         result.failures = await asyncio.to_thread(load_source, spec, hand, fetcher.options.max_bytes)
@@ -321,8 +324,8 @@ async def read_source(spec: SourceSpec, fetcher: Fetcher, validators: dict[str, 
     return result
 
 
-async def _read_web_source(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: date, result: SourceResult,
-                           emit: Emit) -> None:
+async def _read_web_source(spec: SourceSpec, fetcher: Fetcher, validators: dict[str, dict[str, str]], day: date,
+                           result: SourceResult, emit: Emit) -> None:
     if spec.kind == "urls":
         urls = list(spec.urls)
         if spec.urls_file:
@@ -334,20 +337,21 @@ async def _read_web_source(spec: SourceSpec, fetcher: Fetcher, validators: dict,
     await _read_articles(spec, fetcher, entries[: spec.max_items], result, emit)
 
 
-async def _listing(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: date, result: SourceResult,
-                   emit: Emit) -> list[Entry]:
+async def _listing(spec: SourceSpec, fetcher: Fetcher, validators: dict[str, dict[str, str]], day: date,
+                   result: SourceResult, emit: Emit) -> list[Entry]:
     """The articles a feed or sitemap lists for the window; [] when it is unchanged (HTTP 304)."""
-    known = validators.get(spec.url, {})
-    fetched = await fetcher.get(spec.url, local=spec.local, etag=known.get("etag"),
+    # A feed, sitemap or auto source has a URL (SourceSpec's validator): the casts below.
+    known = validators.get(cast(str, spec.url), {})
+    fetched = await fetcher.get(cast(str, spec.url), local=spec.local, etag=known.get("etag"),
                                 last_modified=known.get("last_modified"))
     if fetched.not_modified:
-        result.validators[spec.url] = known
+        result.validators[cast(str, spec.url)] = known
         return []
-    kind = spec.kind
+    kind: SourceKind | Literal["page"] = spec.kind
     if kind == "auto":
         kind = "feed" if looks_like_feed(fetched.content) else "sitemap" if looks_like_sitemap(fetched.content) else "page"
     if kind == "page":
-        await emit(_page(spec, fetched.url, fetched.text, Entry(spec.url)), (0,))
+        await emit(_page(spec, fetched.url, fetched.text, Entry(cast(str, spec.url))), (0,))
         return []
     window = Window(day, spec.window_days)
     if kind == "feed":
@@ -358,7 +362,7 @@ async def _listing(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: da
         entries = [entry for entry in listed if entry.published in window]
     else:  # the sitemap's entries are chosen within the window as they are parsed
         entries = await _sitemap_entries(spec, fetcher, fetched.content, window, result)
-    result.validators[spec.url] = {k: v for k, v in
+    result.validators[cast(str, spec.url)] = {k: v for k, v in
                                    (("etag", fetched.etag), ("last_modified", fetched.last_modified)) if v}
     return entries
 
@@ -367,6 +371,7 @@ async def _sitemap_entries(spec: SourceSpec, fetcher: Fetcher, content: bytes, w
                            result: SourceResult) -> list[Entry]:
     """The newest `max_items` entries of a sitemap in the window, newest first; for an index, from its
     children changed within the window, newest first (a child that fails is a failure of its own)."""
+    children: list[ChildSitemap]
     cap, children = fetcher.options.max_bytes, []
     try:
         newest = _newest(spec.max_items, [], _in_window(sitemap_items(content, cap), window, children))
@@ -435,8 +440,8 @@ async def _read_articles(spec: SourceSpec, fetcher: Fetcher, entries: list[Entry
     await asyncio.gather(*(handed_on(number, entry) for number, entry in enumerate(entries)))
 
 
-def _counted(emit: Emit, result: SourceResult) -> Emit:
-    async def counting(raw: RawDispatch, position: tuple) -> None:
+def _counted(emit: Emit, result: SourceResult) -> Callable[[RawDispatch, tuple[int, ...]], Coroutine[Any, Any, None]]:
+    async def counting(raw: RawDispatch, position: tuple[int, ...]) -> None:
         result.read += 1
         await emit(raw, position)
     return counting
