@@ -13,12 +13,28 @@ from pathlib import Path
 from typing import Annotated, Optional
 from urllib.parse import urlsplit
 
+import click
 import typer
-from flows.paths import DEFAULT_CONFIG
+from typer.core import TyperGroup
 
-# A DigestError (tasks/errors.py) is one line on standard error; anything else is a bug, shown with its traceback,
-# without the locals of every frame (they hold the settings, SMTP password and all).
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
+from flows.paths import DEFAULT_CONFIG
+from tasks.errors import DigestError
+
+
+class Commands(TyperGroup):
+    """Every command: a DigestError (tasks/errors.py) it does not handle itself is one line on standard error
+    and exit status 1; anything else is a bug, raised with its traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DigestError as exc:
+            _warn(str(exc))
+            raise typer.Exit(1) from None
+
+
+# A traceback without the locals of every frame: they hold the settings, SMTP password and all.
+app = typer.Typer(cls=Commands, add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Dispatch Digest: daily, attributed news digests.")
 # Help texts are Rich markup: a literal "[" is written "\\[" ("[[schedules]]" showed as "[]"); tests/test_cli.py reads them all.
 
@@ -140,7 +156,6 @@ def run(
     from rich.console import Console
 
     from flows.daily_digest import run_daily_digest
-    from tasks.errors import DigestError
     from flows.prefect_api import ApiUnreachable, choose_api, using
     from flows.progress import RunProgress, quiet_prefect_console
 

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tasks.errors import DigestError
+from tasks.errors import DigestError, OutputError
 from tasks.store import StoreBusy
 
 runner = CliRunner()
@@ -59,3 +59,20 @@ def test_a_bad_summary_option_is_a_usage_error_before_the_run(monkeypatch, tmp_p
 def test_a_traceback_shows_no_locals():
     # the frames of a crashed run hold the settings, SMTP password included
     assert app.pretty_exceptions_show_locals is False
+
+
+@pytest.mark.parametrize("error, one_line", [
+    (OutputError(13, "cannot write config/digest.toml: Permission denied"), True), (KeyError("folder"), False)])
+def test_every_command_shows_a_digest_error_as_one_line_and_raises_the_rest(monkeypatch, tmp_path, error, one_line):
+    import flows.starter
+
+    def write_starter(folder, force):
+        raise error
+
+    monkeypatch.setattr(flows.starter, "write_starter", write_starter)
+    result = runner.invoke(app, ["init", str(tmp_path)])
+    assert result.exit_code == 1
+    if one_line:
+        assert result.stderr == f"{error}\n" and isinstance(result.exception, SystemExit)
+    else:
+        assert result.exception is error
