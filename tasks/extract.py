@@ -72,7 +72,7 @@ from tasks.compat import (
 
 LOGGER = logging.getLogger(__name__)
 
-DATE_PARAMS = {"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True}
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # htmldate's output: the date as the page gives it (original_date), with its zone
 # share of a paragraph's words readability must have for the paragraph to count as found by both
 SUPPORT_SHARE = 0.8
 # a paragraph readability lacks is kept when it is a sentence of at least this many words...
@@ -102,7 +102,7 @@ BLOCK_TAGS = frozenset(
 )
 
 
-def extract_html(html: str, *, need_date: bool = True, url: str | None = None) -> tuple[str, dict]:
+def extract_html(html: str, *, need_date: bool = True, url: str | None = None) -> tuple[str, dict[str, str | None]]:
     """Main text (paragraphs one a line, "" when none) and metadata of an HTML page found at `url`.
 
     With `need_date=False` (the caller knows when the page was published) meta["date"] is None.
@@ -113,7 +113,7 @@ def extract_html(html: str, *, need_date: bool = True, url: str | None = None) -
     meta, titles, names = _metadata(tree, need_date, url)
     with without_recall_escalation():
         doc = trafilatura.bare_extraction(tree, fast=True, include_comments=False, include_tables=False)
-    own = (doc.text or "") if doc is not None else ""
+    own = (doc.text or "") if isinstance(doc, Metadata) else ""  # None when it finds nothing (a dict only if asked)
     other = _readability_text(tree)  # last: it edits the tree (trafilatura read a copy)
     text = _check_against_readability(own, other)
     meta["title"] = _title(titles, [meta["site"], *names], text, url or meta["url"])
@@ -144,7 +144,7 @@ def _with_title_closed(page: str) -> str:
 
 
 def _metadata(tree: lxml.html.HtmlElement, need_date: bool,
-              url: str | None) -> tuple[dict, list[tuple[str, str]], list[str]]:
+              url: str | None) -> tuple[dict[str, str | None], list[tuple[str, str]], list[str]]:
     """Date, URL, author and publisher of a page (its site's name when that looks like a name, else its
     domain), the candidates for its title with where each is (chosen once the text is known: see
     `_title`) and what it calls its site. As trafilatura's `extract_metadata`, but for its
@@ -182,7 +182,8 @@ def _date(tree: lxml.html.HtmlElement, url: str | None) -> str | None:
     """Publication date from the markup (meta tags, JSON-LD, <time>, the URL), None when it has none.
     The run has no digest day here: a date after tomorrow (of the clock) is a mistake or a sidebar's."""
     latest = datetime.now(timezone.utc) + timedelta(days=1)
-    return find_date(tree, url=url, extensive_search=False, max_date=latest.strftime("%Y-%m-%d"), **DATE_PARAMS)
+    return find_date(tree, url=url, extensive_search=False, max_date=latest.strftime("%Y-%m-%d"), outputformat=DATE_FORMAT,
+                     original_date=True)
 
 
 # --- markup left as text -------------------------------------------------------------------------
