@@ -161,7 +161,7 @@ def run_stages(articles: list[Article], size: int, summarise: bool) -> dict:
     if summarise:
         from tasks.summarise import summarise_batch
 
-        stage("summarise", lambda: summarise_batch.fn(stories, settings.summary, settings.dedup))
+        stage("summarise", lambda: summarise_batch(stories, settings.summary, settings.dedup))
     sizes = sorted((len(s.dispatches) for s in stories), reverse=True)
     return {"size": size, "kept": len(kept), "seen": len(seen), "stories": len(stories), "largest": sizes[:3],
             "built": built, "seconds": seconds, "peak_mb": peaks, "process_peak_mb": _memory_mb("VmPeak_HWM")}

@@ -1,57 +1,48 @@
-"""The `daily-digest` flow: sources -> clean -> dedup -> cluster -> summarise -> render -> write.
+"""The `daily-digest` flow: read -> clean -> dedup -> history -> cluster -> summarise -> render -> write -> store -> deliver.
 
-One Prefect task per stage per batch (per source for loading, so a source fails
-and retries alone); the stages themselves are plain functions in `tasks/`.
+`daily_digest` is the pipeline, each stage's result the next one's input; below it, each stage: a
+function that runs the stage's Prefect task (tasks/prefect_tasks.py: one task per stage per batch,
+one per source for reading) on the stage's plain function (tasks/), logs the stage's line and
+returns what it made, its removals and its counts. The run's report is assembled from those.
+Pages are cleaned while the sources are read: the reading hands each page to the `Cleaner` as it
+comes (cleaning uses every core, and a run never holds every page), and the clean stage waits for
+the last ones.
 """
 
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
-from typing import Any
+from time import perf_counter
+from typing import Any, Iterator
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
-from prefect.utilities.annotations import opaque
+from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
-from prefect.context import SyncClientContext
+from prefect.utilities.annotations import opaque
 
 from flows.paths import DEFAULT_CONFIG
 from flows.settings import Settings, load_settings
+from tasks import prefect_tasks as task  # the stages' Prefect tasks: task.dedup(...)
 from tasks.alerts import RunInfo, failure_hook, send_alert
 from tasks.clean import Cleaned, Cleaner, without_future_dates
-from tasks.cluster import cluster_batch
-from tasks.dedup import dedup_across, dedup_history, published_on, repeats_of_kept, shared_in_stories, with_prints
-from tasks.models import Digest, Dispatch, RunReport
-from tasks.deliver import DeliveryError, build_message, send_each_task
+from tasks.compat import prefect_sync_client
+from tasks.dedup import DocumentPrint, published_on, repeats_of_kept, with_prints
+from tasks.deliver import DeliveryError, build_message
 from tasks.errors import DigestError
-from tasks.render import digest_language, labels_for, page_url, render_task, subject, to_html, to_plain_text
-from tasks.sources import SourceSpec, read_sources
-from tasks.output import OutputError, write_archive_task, write_digest_task
+from tasks.models import Digest, Dispatch, Failure, Removal, RunReport, Story, StorySummary
+from tasks.output import OutputError
+from tasks.render import digest_language, labels_for, page_url, plural, subject, to_html, to_plain_text
+from tasks.sources import SourceSpec, read_sources as read_each_source
 from tasks.store import Store
-from tasks.summarise import Algorithm, SummaryOptions, summarise_batch
-from tasks.workers import LOCAL, open_executor, spread, summarise_stories
-from tasks.render import plural
+from tasks.summarise import Algorithm, SummaryOptions
+from tasks.workers import LOCAL
 
-
-# The tasks of the stages whose modules extraction workers import: Prefect would cost each worker
-# ~2 s and ~50 MB. Pages are cleaned (and rid of their own repeats) while the sources are read:
-# the clean task waits for the last ones.
-clean_batch = task(name="clean", cache_policy=NO_CACHE)(Cleaner.results)
-dedup_batch = task(name="dedup", cache_policy=NO_CACHE)(dedup_across)
-history_batch = task(name="history", cache_policy=NO_CACHE)(dedup_history)
-shared_batch = task(name="shared-paragraphs", cache_policy=NO_CACHE)(shared_in_stories)
 # A day of this many stories or more is summarised on the Dask cluster that cleaned its pages (stories are
 # independent; 8 a task); fewer cost less here than a round trip and each worker's first import of sumy.
 SPREAD_SUMMARIES_FROM = 300
-
-
-@task(name="summarise", cache_policy=NO_CACHE)
-def summarise_on_cluster(stories: list, options: SummaryOptions, repeats: Any, executor: str) -> list:
-    with open_executor(executor) as cluster:
-        return spread(cluster, summarise_stories, stories, options, repeats)
 
 
 class AllSourcesFailed(DigestError):
@@ -140,69 +131,34 @@ async def daily_digest(
         replace: replace the date's stored digest even by one with fewer stories.
         new_store: take an existing empty SQLite file as a new store.
     """
-    # One Prefect client for every sync task run: without it, each would open its own (~50 ms).
-    with SyncClientContext.get_or_create():
-        report = RunReport()
-        with report.timed("open"):
-            settings, entry = with_schedule(load_settings(config_path), schedule, sentences, words, algorithm)
-            if entry is not None:
-                only_sources = only_sources or entry.sources
-                out_dir = out_dir or entry.out_dir
-                email = entry.email if email is None else email
-            email = True if email is None else email
-            day = date or Date.today()
-            chosen = sources or select_sources(settings.sources, only_sources)
-            store = Store.open(settings.digest.store, new_store=new_store, lock_wait=settings.digest.lock_wait)
-        try:
-            # One run at a time on a store: two would both record, store and email the same dispatches.
-            with store.locked(f"run for {day}", settings.digest.lock_wait, on_wait=_say_waiting):
-                return await _locked_run(settings, store, day, chosen, Path(out_dir) if out_dir else None,
-                                         report, email, resend, replace)
-        finally:
-            store.close()
-
-
-def _say_retrying(reason: str, retry: int, delay: float) -> None:
-    get_run_logger().warning("email: %s; retry %d in %g s", reason, retry, delay)
-
-
-def _say_waiting(holder: str) -> None:
-    get_run_logger().warning("waiting for the store: %s holds it", holder)
-
-
-async def _locked_run(settings: Settings, store: Store, day: Date, sources: list[SourceSpec], out_dir: Path | None,
-                      report: RunReport, email: bool, resend: bool, replace: bool) -> dict:
-    logger = get_run_logger()
-    run_id = store.start_run(day)
-    try:  # whatever fails, even after the files are written, the run is not left "running"
-        built = await _build(settings, store, day, sources, out_dir, report, replace)
-        delivery = None
-        if built.written and email:
-            delivery = await _deliver(built.digest, built.rendered["html"], settings, store, resend)
-        with report.timed("close"):
-            # Only now: a feed answered 304 next time must have been digested this time.
-            store.save_validators(built.validators)
-            store.prune(settings.digest.retention_days, day)
-    except BaseException:
-        store.finish_run(run_id, "failed")
-        raise
-    status = "completed" if built.written else "kept stored"
-    store.finish_run(run_id, status if delivery is None else "email failed", report.dispatches_read,
-                     report.dispatches_kept, len(built.digest.stories), report.failures)
-    if delivery is not None:
-        raise DeliveryFailed(f"digest written to {built.paths[0].parent}, but the email failed: {delivery}")
-    for failure in report.failures:
-        logger.warning("source %s failed (%s): %s", failure.source, failure.location, failure.reason)
-    if report.failures:  # a failed run alerts from its hook instead, so once either way
-        send_alert(settings.digest.title, day.isoformat(), RunInfo.current(), None, report.failures, settings.email,
-                   settings.email.alerts, logger)
-    if built.written:
-        logger.info("%s from %s; written to %s", plural(len(built.digest.stories), "story", "stories"),
-                    plural(report.dispatches_kept, "dispatch", "dispatches"), ", ".join(map(str, built.paths)))
-    return {"date": day.isoformat(), "stories": len(built.digest.stories), "paths": [str(p) for p in built.paths],
-            "failures": len(report.failures), "read": report.dispatches_read, "kept": report.dispatches_kept,
-            "written": built.written,
-            "seconds": {stage: round(seconds, 3) for stage, seconds in report.seconds.items()}}
+    with (prefect_sync_client(),  # one Prefect client for every sync task run (each would open its own, ~50 ms)
+          open_job(date, config_path, schedule, only_sources, sources, out_dir, sentences, words, algorithm, email,
+                   resend, replace, new_store) as job,
+          job.locked(),  # one run at a time on a store: two would record, store and email the same dispatches
+          job.store.run(job.day) as record):  # "failed" if anything raises, even once the files are written
+        with Cleaner(job.settings.cleaning, job.settings.dedup) as cleaner:  # pages are cleaned as they are read
+            read = await read_sources(job, into=cleaner)
+            cleaned = clean(job, cleaner)
+        unique = dedup(job, cleaned)
+        fresh = history(job, unique)
+        stories = cluster(job, fresh)
+        summaries = summarise(job, stories)
+        report = RunReport(read.count, len(fresh.dispatches), [*read.failures, *cleaned.failures],
+                           [*unique.removals, *fresh.removals, *stories.removals])
+        digest = make_digest(job, stories, summaries, report)
+        paths, problem = [], None
+        if not keeps_stored_digest(job, digest):
+            rendered = render(job, digest)
+            paths = write(job, rendered)
+            store_digest(job, digest, rendered, fresh)
+            await write_archive(job, paths, rendered)
+            problem = await deliver(job, digest, rendered)
+        close(job, read)
+        record.finish("kept stored" if not paths else "completed" if problem is None else "email failed", report,
+                      len(summaries))
+    if problem is not None:
+        raise DeliveryFailed(f"digest written to {paths[0].parent}, but the email failed: {problem}")
+    return finished(job, digest, paths)
 
 
 def run_daily_digest(**parameters: Any) -> Any:
@@ -220,11 +176,248 @@ def select_sources(configured: list[SourceSpec], names: list[str] | None) -> lis
     return [s for s in configured if s.name in names]
 
 
-async def _deliver(digest: Digest, html: str, settings: Settings, store: Store, resend: bool) -> str | None:
-    """Email the digest to recipients who do not have it yet, a message each, each delivery recorded as it
-    is made (a run that fails on one recipient sends the others, and its re-run sends only to those left);
-    the reason when sending to any failed. `html` is the page written; the email's links it online."""
-    logger, email = get_run_logger(), settings.email
+class Stopwatch(dict[str, float]):
+    """Each stage's wall time in seconds, summed over its parts: `with clock("write"): ...`."""
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = perf_counter()
+        try:
+            yield
+        finally:
+            self[stage] = self.get(stage, 0.0) + perf_counter() - started
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a run does, as the config, its [[schedules]] entry and the parameters say; its store (closed
+    when the run ends) and the clock of its stages."""
+
+    settings: Settings
+    day: Date
+    sources: list[SourceSpec]
+    out_dir: Path
+    email: bool
+    resend: bool
+    replace: bool
+    store: Store
+    clock: Stopwatch
+
+    def __enter__(self) -> "Job":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.store.close()
+
+    def locked(self) -> AbstractContextManager[None]:
+        """The store's lock, held for the run (waiting at most `digest.lock_wait` seconds for another)."""
+        return self.store.locked(f"run for {self.day}", self.settings.digest.lock_wait, on_wait=_say_waiting)
+
+
+def open_job(date: Date | None, config_path: str, schedule: str | None, only_sources: list[str] | None,
+             sources: list[SourceSpec] | None, out_dir: str | None, sentences: int | None, words: int | None,
+             algorithm: str | None, email: bool | None, resend: bool, replace: bool, new_store: bool) -> Job:
+    """The flow's parameters made a `Job`: the config as it reads now, its [[schedules]] entry `schedule`'s
+    settings, then the parameters that are set; the store opened."""
+    clock = Stopwatch()
+    with clock("open"):
+        settings, entry = with_schedule(load_settings(config_path), schedule, sentences, words, algorithm)
+        if entry is not None:
+            only_sources = only_sources or entry.sources
+            out_dir = out_dir or entry.out_dir
+            email = entry.email if email is None else email
+        chosen = sources or select_sources(settings.sources, only_sources)
+        store = Store.open(settings.digest.store, new_store=new_store, lock_wait=settings.digest.lock_wait)
+    return Job(settings, date or Date.today(), chosen, Path(out_dir) if out_dir else settings.digest.out_dir,
+               True if email is None else email, resend, replace, store, clock)
+
+
+def _say_retrying(reason: str, retry: int, delay: float) -> None:
+    get_run_logger().warning("email: %s; retry %d in %g s", reason, retry, delay)
+
+
+def _say_waiting(holder: str) -> None:
+    get_run_logger().warning("waiting for the store: %s holds it", holder)
+
+
+def _count(removals: list[Removal], *levels: str) -> int:
+    return sum(1 for r in removals if r.level in levels)
+
+
+# Batches go to their tasks `opaque`: Prefect would otherwise walk every dispatch, block and sentence of a
+# batch looking for futures (~1 s a task at 1,000 dispatches).
+
+
+@dataclass(frozen=True)
+class Read:
+    """What the sources gave: how many dispatches (each handed to the cleaner), the sources and items that
+    failed, and the feeds' validators (ETag, Last-Modified) to save once the digest is written."""
+
+    count: int
+    failures: list[Failure]
+    validators: dict[str, dict[str, str]]
+
+
+async def read_sources(job: Job, into: Cleaner) -> Read:
+    """Read every source, each page handed to `into` as it is read. Nothing read at all fails the run."""
+    logger = get_run_logger()
+    logger.info("reading %s", plural(len(job.sources), "source"), extra={"stage": "sources", "total": len(job.sources)})
+    with job.clock("read"):
+        results = await read_each_source(job.sources, job.settings.fetch, job.store.validators(), job.day, into.add,
+                                         read=task.read_source)
+    for spec, result in zip(job.sources, results):
+        logger.info("source %s: %s, %s", spec.name, plural(result.read, "dispatch", "dispatches"),
+                    plural(len(result.failures), "failure"), extra={"stage": "source"})
+        for note in result.notes:
+            logger.info("source %s: %s", spec.name, note, extra={"stage": "source"})
+    count = sum(result.read for result in results)
+    answered = sum(bool(result.read or not result.failures) for result in results)
+    logger.info("read %s from %d/%s", plural(count, "dispatch", "dispatches"), answered,
+                plural(len(job.sources), "source"), extra={"stage": "read"})
+    failures = [failure for result in results for failure in result.failures]
+    if not count and all(result.failures for result in results):
+        raise AllSourcesFailed("; ".join(f"{f.source}: {f.reason}" for f in failures))
+    return Read(count, failures, {k: v for r in results for k, v in r.validators.items()})
+
+
+def clean(job: Job, cleaner: Cleaner) -> Cleaned:
+    """The pages `cleaner` was handed, cleaned (the workers' last pages waited for), in the sources' order."""
+    with job.clock("clean"):
+        cleaned = task.clean(opaque(cleaner))
+    get_run_logger().info("cleaned %s; captions, credits and boilerplate lines removed: %d",
+                          plural(len(cleaned.dispatches), "dispatch", "dispatches"), _count(cleaned.removals, "clean"),
+                          extra={"stage": "clean"})
+    return cleaned
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The dispatches a stage kept, the removals standing after it, and the dispatches' document prints."""
+
+    dispatches: list[Dispatch]
+    removals: list[Removal]
+    prints: dict[str, DocumentPrint]
+
+
+def dedup(job: Job, cleaned: Cleaned) -> Kept:
+    """One dispatch per group of copies across the run; what an earlier run of this day recorded comes back
+    first, so a re-run loses nothing its sources no longer list. Its removals: the cleaning's, less the
+    repeats found within copies dropped (they went with their copy), then the copies dropped."""
+    with job.clock("recover"):
+        fetched = {d.id for d in cleaned.dispatches}
+        dispatches = without_future_dates(
+            cleaned.dispatches + [d for d in job.store.first_seen_on(job.day) if d.id not in fetched], job.day)
+    if job.settings.digest.select == "published":
+        dispatches, _ = published_on(dispatches, job.day)
+    with job.clock("dedup"):
+        dispatches, removed = task.dedup(opaque(dispatches), job.settings.dedup, opaque(cleaned.prints))
+    return Kept(dispatches, repeats_of_kept(cleaned.removals, dispatches) + removed, cleaned.prints)
+
+
+def history(job: Job, unique: Kept) -> Kept:
+    """`unique` less what other days' digests said; the removals: those dispatches."""
+    with job.clock("history"):
+        seen = job.store.digested_around(job.day, job.settings.digest.history_days)
+        dispatches, removed = task.history(opaque(unique.dispatches), opaque(seen), job.settings.dedup,
+                                           opaque(unique.prints))
+    both = unique.removals + removed
+    get_run_logger().info("removed repeated sentences: %d, duplicate dispatches: %d, already digested: %d; kept %s",
+                          _count(both, "sentence", "paragraph"), _count(both, "dispatch"), _count(both, "history"),
+                          plural(len(dispatches), "dispatch", "dispatches"), extra={"stage": "dedup"})
+    return Kept(dispatches, removed, unique.prints)
+
+
+@dataclass(frozen=True)
+class Stories:
+    """The day's stories, and the removals of paragraphs two outlets of a story carried (said once)."""
+
+    stories: list[Story]
+    removals: list[Removal]
+
+
+def cluster(job: Job, fresh: Kept) -> Stories:
+    with job.clock("cluster"):
+        stories = task.cluster(opaque(fresh.dispatches), job.settings.cluster)
+    with job.clock("shared"):
+        shared = task.shared_paragraphs(opaque(stories), job.settings.dedup)
+    get_run_logger().info("stories: %d; paragraphs two outlets of a story carried, said once: %d", len(stories),
+                          _count(shared, "story"), extra={"stage": "cluster"})
+    return Stories(stories, shared)
+
+
+def summarise(job: Job, stories: Stories) -> list[StorySummary]:
+    settings = job.settings
+    with job.clock("summarise"):
+        if settings.cleaning.executor != LOCAL and len(stories.stories) >= SPREAD_SUMMARIES_FROM:
+            summaries = task.summarise_on_cluster(opaque(stories.stories), settings.summary, settings.dedup,
+                                                  settings.cleaning.executor)
+        else:
+            summaries = task.summarise(opaque(stories.stories), settings.summary, settings.dedup)
+    get_run_logger().info("summary sentences: %d", sum(len(s.sentences) for s in summaries),
+                          extra={"stage": "summarise"})
+    return summaries
+
+
+def make_digest(job: Job, stories: Stories, summaries: list[StorySummary], report: RunReport) -> Digest:
+    language = job.settings.digest.language
+    if language == "auto":
+        language = digest_language([s.dispatches[0].language for s in stories.stories], "en")
+    return Digest(day=job.day, title=job.settings.digest.title, language=language, stories=summaries, report=report,
+                  max_stories=job.settings.digest.max_stories)
+
+
+def keeps_stored_digest(job: Job, digest: Digest) -> bool:
+    """True (and said) when the date's stored digest has more stories than this one and is not to be replaced."""
+    stored = job.store.stored_stories(job.day)
+    if stored is None or stored <= len(digest.stories) or job.replace:
+        return False
+    get_run_logger().warning("the digest stored for %s has %s and this run made %d: the stored digest and its "
+                             "files are kept, nothing is emailed (run with --replace to replace them)", job.day,
+                             plural(stored, "story", "stories"), len(digest.stories), extra={"stage": "write"})
+    return True
+
+
+def render(job: Job, digest: Digest) -> dict[str, str]:
+    with job.clock("render"):
+        return task.render(opaque(digest), labels_for(digest.language, job.settings.digest.labels))
+
+
+def write(job: Job, rendered: dict[str, str]) -> list[Path]:
+    with job.clock("write"):
+        paths = task.write_digest(opaque(rendered), job.out_dir, job.day)
+    get_run_logger().info("wrote %s in %s", ", ".join(p.name for p in paths), paths[0].parent, extra={"stage": "write"})
+    return paths
+
+
+def store_digest(job: Job, digest: Digest, rendered: dict[str, str], fresh: Kept) -> None:
+    """The digest and the dispatches it carried, with their prints: what the next days' history holds."""
+    with job.clock("store"):
+        prints = with_prints(fresh.dispatches, fresh.prints)
+        job.store.save_digest(job.day, len(digest.stories), rendered["json"],
+                              [(d, prints[d.id].packed()) for d in fresh.dispatches])
+
+
+async def write_archive(job: Job, paths: list[Path], rendered: dict[str, str]) -> None:
+    """The archive, from the digests on disk (a re-run or backfill keeps it right); the run's artifact."""
+    logger, digest = get_run_logger(), job.settings.digest
+    with job.clock("write"):
+        try:
+            archive = task.write_archive(paths[0].parent, digest.title, digest.language, digest.public_url,
+                                         digest.labels)
+            logger.info("archive: %s", ", ".join(p.name for p in archive), extra={"stage": "write"})
+        except OutputError as exc:  # the digest is written and stored: its email still goes
+            logger.warning("%s (the next digest written rewrites the archive)", exc, extra={"stage": "write"})
+    await acreate_markdown_artifact(key="daily-digest", markdown=rendered["md"], description=f"Digest for {job.day}")
+
+
+async def deliver(job: Job, digest: Digest, rendered: dict[str, str]) -> str | None:
+    """Email the digest (when the run emails) to recipients who do not have it yet, a message each, each
+    delivery recorded as it is made (a run that fails on one recipient sends the others, and its re-run
+    sends only to those left); the reason when sending to any failed. The email links the page online, or
+    is the page written."""
+    logger, email = get_run_logger(), job.settings.email
+    if not job.email:
+        return None
     if not email.enabled:
         logger.info("email is off: email.recipients is empty", extra={"stage": "email"})
         return None
@@ -232,15 +425,15 @@ async def _deliver(digest: Digest, html: str, settings: Settings, store: Store, 
         logger.info("no stories for %s: nothing emailed (email.send_empty = true sends it anyway)", digest.day,
                     extra={"stage": "email"})
         return None
-    done = set() if resend else {r.casefold() for r in store.delivered(digest.day, "email")}
+    done = set() if job.resend else {r.casefold() for r in job.store.delivered(digest.day, "email")}
     recipients = [r for r in email.recipients if r.casefold() not in done]
     if not recipients:
         logger.info("digest for %s already sent to every recipient; --resend sends it again", digest.day)
         return None
-    labels = labels_for(digest.language, settings.digest.labels)
-    online = page_url(settings.digest.public_url, digest.day.isoformat())
+    labels = labels_for(digest.language, job.settings.digest.labels)
+    online = page_url(job.settings.digest.public_url, digest.day.isoformat())
     plain = to_plain_text(digest, labels, online=online)
-    html = to_html(digest, labels, online=online) if online else html
+    html = to_html(digest, labels, online=online) if online else rendered["html"]
     try:
         messages = [(r, build_message(subject(digest, labels), plain, html, email, [r],
                                       unsubscribe=email.unsubscribe_for(r))) for r in recipients]
@@ -248,9 +441,9 @@ async def _deliver(digest: Digest, html: str, settings: Settings, store: Store, 
         return str(exc)
 
     def record(recipient: str, message_id: str) -> None:  # one row a recipient: `delivered` lists them all
-        store.record_delivery(digest.day, "email", [recipient], message_id)
+        job.store.record_delivery(digest.day, "email", [recipient], message_id)
 
-    state = send_each_task(messages, email, _say_retrying, record, return_state=True)
+    state = task.send_emails(messages, email, _say_retrying, record, return_state=True)
     if not state.is_completed():
         return str(await state.aresult(raise_on_failure=False))
     failed: dict[str, str] = await state.aresult()
@@ -268,122 +461,24 @@ async def _deliver(digest: Digest, html: str, settings: Settings, store: Store, 
         f" (sent to the other {sent}; a re-run sends to those left)" if sent else "")
 
 
-@dataclass(frozen=True)
-class Built:
-    """What `_build` made: the digest, its renderings and files, the feeds' validators to save, and
-    whether it was written (False when the date's stored digest had more stories and was kept)."""
-
-    digest: Digest
-    rendered: dict[str, str]
-    paths: list[Path]
-    validators: dict
-    written: bool
+def close(job: Job, read: Read) -> None:
+    with job.clock("close"):
+        # Only now: a feed answered 304 next time must have been digested this time.
+        job.store.save_validators(read.validators)
+        job.store.prune(job.settings.digest.retention_days, job.day)
 
 
-async def _build(settings: Settings, store: Store, day: Date, sources: list[SourceSpec], out_dir: Path | None,
-                 report: RunReport, replace: bool) -> Built:
-    """The stages in order. Batches go to their tasks `opaque`: Prefect would otherwise walk every
-    dispatch, block and sentence of a batch looking for futures (~1 s a task at 1,000 dispatches)."""
-    logger = get_run_logger()
-    cleaned, validators = await _read_and_clean(settings, store, day, sources, report)
-    dispatches = _dedup(settings, store, day, cleaned, report)
-    with report.timed("cluster"):
-        stories = cluster_batch(opaque(dispatches), settings.cluster)
-    with report.timed("shared"):
-        report.removals.extend(shared_batch(opaque(stories), settings.dedup))
-    logger.info("stories: %d; paragraphs two outlets of a story carried, said once: %d", len(stories),
-                report.removed_count("story"), extra={"stage": "cluster"})
-    with report.timed("summarise"):
-        if settings.cleaning.executor != LOCAL and len(stories) >= SPREAD_SUMMARIES_FROM:
-            summaries = summarise_on_cluster(opaque(stories), settings.summary, settings.dedup,
-                                             settings.cleaning.executor)
-        else:
-            summaries = summarise_batch(opaque(stories), settings.summary, settings.dedup)
-    logger.info("summary sentences: %d", sum(len(s.sentences) for s in summaries), extra={"stage": "summarise"})
-    language = settings.digest.language
-    if language == "auto":
-        language = digest_language([s.dispatches[0].language for s in stories], "en")
-    digest = Digest(day=day, title=settings.digest.title, language=language, stories=summaries, report=report,
-                    max_stories=settings.digest.max_stories)
-    stored = store.stored_stories(day)
-    if stored is not None and stored > len(summaries) and not replace:
-        logger.warning("the digest stored for %s has %s and this run made %d: the stored digest and its "
-                       "files are kept, nothing is emailed (run with --replace to replace them)", day,
-                       plural(stored, "story", "stories"),
-                       len(summaries), extra={"stage": "write"})
-        return Built(digest, {}, [], validators, written=False)
-
-    with report.timed("render"):
-        rendered = render_task(opaque(digest), labels_for(language, settings.digest.labels))
-    with report.timed("write"):
-        paths = write_digest_task(opaque(rendered), out_dir or settings.digest.out_dir, day)
-    logger.info("wrote %s in %s", ", ".join(p.name for p in paths), paths[0].parent, extra={"stage": "write"})
-    with report.timed("store"):
-        prints = with_prints(dispatches, cleaned.prints)
-        store.save_digest(day, len(summaries), rendered["json"], [(d, prints[d.id].packed()) for d in dispatches])
-    with report.timed("write"):  # the archive, from the digests on disk: a re-run or backfill keeps it right
-        try:
-            archive = write_archive_task(paths[0].parent, settings.digest.title, settings.digest.language,
-                                         settings.digest.public_url, settings.digest.labels)
-            logger.info("archive: %s", ", ".join(p.name for p in archive), extra={"stage": "write"})
-        except OutputError as exc:  # the digest is written and stored: its email still goes
-            logger.warning("%s (the next digest written rewrites the archive)", exc, extra={"stage": "write"})
-    await acreate_markdown_artifact(key="daily-digest", markdown=rendered["md"], description=f"Digest for {day}")
-    return Built(digest, rendered, paths, validators, written=True)
-
-
-async def _read_and_clean(settings: Settings, store: Store, day: Date, sources: list[SourceSpec],
-                          report: RunReport) -> tuple[Cleaned, dict]:
-    """Read the sources, cleaning pages in worker processes as they come (a run never holds every
-    page); the feeds' validators (ETag, Last-Modified) to save once the digest is written. The workers
-    are gone before the next stages (~170 MB each)."""
-    logger = get_run_logger()
-    logger.info("reading %s", plural(len(sources), "source"), extra={"stage": "sources", "total": len(sources)})
-    with Cleaner(settings.cleaning, settings.dedup) as cleaner:
-        with report.timed("read"):
-            results = await read_sources(sources, settings.fetch, store.validators(), day, cleaner.add)
-        for spec, result in zip(sources, results):
-            logger.info("source %s: %s, %s", spec.name, plural(result.read, "dispatch", "dispatches"),
-                        plural(len(result.failures), "failure"), extra={"stage": "source"})
-            for note in result.notes:
-                logger.info("source %s: %s", spec.name, note, extra={"stage": "source"})
-        read = sum(result.read for result in results)
-        answered = sum(bool(result.read or not result.failures) for result in results)
-        logger.info("read %s from %d/%s", plural(read, "dispatch", "dispatches"), answered,
-                    plural(len(sources), "source"), extra={"stage": "read"})
-        report.failures.extend(failure for result in results for failure in result.failures)
-        report.dispatches_read = read
-        if not read and all(result.failures for result in results):
-            raise AllSourcesFailed("; ".join(f"{f.source}: {f.reason}" for f in report.failures))
-        with report.timed("clean"):
-            cleaned = clean_batch(opaque(cleaner))
-    report.removals.extend(cleaned.removals)
-    report.failures.extend(cleaned.failures)
-    logger.info("cleaned %s; captions, credits and boilerplate lines removed: %d",
-                plural(len(cleaned.dispatches), "dispatch", "dispatches"),
-                report.removed_count("clean"), extra={"stage": "clean"})
-    return cleaned, {k: v for r in results for k, v in r.validators.items()}
-
-
-def _dedup(settings: Settings, store: Store, day: Date, cleaned: Cleaned, report: RunReport) -> list[Dispatch]:
-    """Copies across the run, then what other days' digests said; what an earlier run of this day
-    recorded comes back first, so a re-run loses nothing its sources no longer list."""
-    with report.timed("recover"):
-        fetched = {d.id for d in cleaned.dispatches}
-        dispatches = without_future_dates(
-            cleaned.dispatches + [d for d in store.first_seen_on(day) if d.id not in fetched], day)
-    if settings.digest.select == "published":
-        dispatches, _ = published_on(dispatches, day)
-    with report.timed("dedup"):
-        dispatches, removed = dedup_batch(opaque(dispatches), settings.dedup, opaque(cleaned.prints))
-    report.removals = repeats_of_kept(report.removals, dispatches) + removed
-    with report.timed("history"):
-        seen = store.digested_around(day, settings.digest.history_days)
-        dispatches, removed = history_batch(opaque(dispatches), opaque(seen), settings.dedup, opaque(cleaned.prints))
-    report.removals.extend(removed)
-    report.dispatches_kept = len(dispatches)
-    repeats = [report.removed_count("sentence") + report.removed_count("paragraph"), report.removed_count("dispatch"),
-               report.removed_count("history")]
-    get_run_logger().info("removed repeated sentences: %d, duplicate dispatches: %d, already digested: %d; "
-                          "kept %s", *repeats, plural(len(dispatches), "dispatch", "dispatches"), extra={"stage": "dedup"})
-    return dispatches
+def finished(job: Job, digest: Digest, paths: list[Path]) -> dict:
+    """The run's warnings and alert for failed sources, its last line, and its result."""
+    logger, report = get_run_logger(), digest.report
+    for failure in report.failures:
+        logger.warning("source %s failed (%s): %s", failure.source, failure.location, failure.reason)
+    if report.failures:  # a failed run alerts from its hook instead, so once either way
+        send_alert(job.settings.digest.title, job.day.isoformat(), RunInfo.current(), None, report.failures,
+                   job.settings.email, job.settings.email.alerts, logger)
+    if paths:
+        logger.info("%s from %s; written to %s", plural(len(digest.stories), "story", "stories"),
+                    plural(report.dispatches_kept, "dispatch", "dispatches"), ", ".join(map(str, paths)))
+    return {"date": job.day.isoformat(), "stories": len(digest.stories), "paths": [str(p) for p in paths],
+            "failures": len(report.failures), "read": report.dispatches_read, "kept": report.dispatches_kept,
+            "written": bool(paths), "seconds": {stage: round(seconds, 3) for stage, seconds in job.clock.items()}}

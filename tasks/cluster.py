@@ -27,8 +27,6 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from scipy import sparse
 
 from tasks.language import bundle, words
@@ -375,8 +373,3 @@ def _story(dispatches: tuple[Dispatch, ...], options: ClusterOptions, templates:
 def _order_key(dispatch: Dispatch) -> tuple:
     published = dispatch.published or datetime.max.replace(tzinfo=timezone.utc)
     return (published, dispatch.id)
-
-
-@task(name="cluster", cache_policy=NO_CACHE)
-def cluster_batch(dispatches: list[Dispatch], options: ClusterOptions, now: datetime | None = None) -> list[Story]:
-    return cluster(dispatches, options, now)

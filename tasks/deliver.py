@@ -24,8 +24,6 @@ from contextlib import contextmanager
 from typing import Annotated, Callable, Iterator, Literal, cast
 from urllib.parse import quote, urlsplit
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from tasks.errors import DeliveryError  # defined there, with the other errors; imported from here too
@@ -306,16 +304,9 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
-@task(name="send-email", cache_policy=NO_CACHE)
-def send_task(message: EmailMessage, settings: EmailSettings, on_retry: Callable[[str, int, float], None]) -> str:
-    """One task for the sending and its retries: Prefect's own retries logged the same failure, with
-    its traceback, once an attempt, and said nothing of the wait."""
-    return send_with_retries(message, settings, on_retry)
-
-
-@task(name="send-emails", cache_policy=NO_CACHE)
-def send_each_task(messages: list[tuple[str, EmailMessage]], settings: EmailSettings,
-                   on_retry: Callable[[str, int, float], None],
-                   on_sent: Callable[[str, str], None]) -> dict[str, str]:
-    """`send_each` as one task; the recipients not sent to, with why."""
+def not_sent(messages: list[tuple[str, EmailMessage]], settings: EmailSettings,
+             on_retry: Callable[[str, int, float], None], on_sent: Callable[[str, str], None]) -> dict[str, str]:
+    """`send_each`, the whole sending and its retries in one call (the flow's `send-emails` task: Prefect's
+    own retries logged the same failure, with its traceback, once an attempt, and said nothing of the
+    wait); the recipients not sent to, with why."""
     return {recipient: str(exc) for recipient, exc in send_each(messages, settings, on_retry, on_sent).items()}

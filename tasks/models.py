@@ -6,10 +6,9 @@ Data walks one way: RawDispatch -> Dispatch -> Story -> StorySummary -> Digest.
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from time import perf_counter
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -148,13 +147,15 @@ class StorySummary:
 LANGUAGE_LEFT_OUT = "language not in cleaning.languages"
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunReport:
+    """What a run read and kept, what it removed and why, and what it could not read: assembled once by
+    the flow from what its stages returned."""
+
     dispatches_read: int = 0
     dispatches_kept: int = 0
-    failures: list[Failure] = field(default_factory=list)
-    removals: list[Removal] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage
+    failures: Sequence[Failure] = ()
+    removals: Sequence[Removal] = ()
 
     def removed_count(self, level: str) -> int:
         return sum(1 for r in self.removals if r.level == level)
@@ -163,14 +164,6 @@ class RunReport:
         """"ru 3, pt 2": how many dispatches were left out for each language, most first."""
         counts = Counter(r.reason.removeprefix(f"{LANGUAGE_LEFT_OUT}: ") for r in self.removals if r.level == "language")
         return ", ".join(f"{code} {n}" for code, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-
-    @contextmanager
-    def timed(self, stage: str):
-        started = perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + perf_counter() - started
 
 
 MAX_STORIES = 30  # a long day's digest stays readable: the first 30 stories in full

@@ -12,8 +12,6 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from tasks.errors import OutputError  # defined there, with the other errors; imported from here too
 from tasks.render import ArchiveEntry, to_archive_html, to_atom
@@ -147,14 +145,3 @@ def write_archive(out_dir: Path, title: str, language: str = "auto", public_url:
     return _write_together({out_dir / "index.html": to_archive_html(entries, title, language, overrides),
                             out_dir / "feed.xml": to_atom(entries, title, language, public_url, overrides)},
                            f"the archive to {out_dir}")
-
-
-@task(name="write-digest", cache_policy=NO_CACHE)
-def write_digest_task(rendered: dict[str, str], out_dir: Path, day: date) -> list[Path]:
-    return write_digest(rendered, out_dir, day)
-
-
-@task(name="write-archive", cache_policy=NO_CACHE)
-def write_archive_task(out_dir: Path, title: str, language: str = "auto", public_url: str | None = None,
-                       overrides: Mapping[str, str] | None = None) -> list[Path]:
-    return write_archive(out_dir, title, language, public_url, overrides)

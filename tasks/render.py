@@ -14,8 +14,6 @@ from typing import cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from tasks.models import Attribution, Digest, Story, outlet_key
 
@@ -355,8 +353,3 @@ def _iso(moment: datetime | None) -> str | None:
 def render(digest: Digest, labels: Labels | None = None) -> dict[str, str]:
     """Every format, by file extension."""
     return {"md": to_markdown(digest, labels), "html": to_html(digest, labels), "json": to_json(digest)}
-
-
-@task(name="render", cache_policy=NO_CACHE)
-def render_task(digest: Digest, labels: Labels | None = None) -> dict[str, str]:
-    return render(digest, labels)

@@ -8,8 +8,8 @@ or a list, `.jsonl` one record a line: `title`, `text` or `html`, `url`,
 over `fetch.max_bytes` (a `.jsonl` is streamed: the cap is per record), and a symlink leading out
 of the source's folder only with `follow_links`.
 
-Web sources share one `Fetcher` per run; each source is read by its own Prefect
-task, so a broken source fails (and retries) alone and becomes a line in the run report.
+Web sources share one `Fetcher` per run; the flow reads each source in a Prefect task of its own
+(tasks/prefect_tasks.py), so a broken source fails (and retries) alone and becomes a line in the run report.
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ from pathlib import Path
 from typing import Any, Awaitable, BinaryIO, Callable, Coroutine, Iterator, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from tasks.feeds import ChildSitemap, Entry, NotAFeed, looks_like_feed, looks_like_sitemap, parse_feed, sitemap_items
 from tasks.errors import FetchError
@@ -459,45 +457,34 @@ def _page(spec: SourceSpec, url: str, html: str, entry: Entry) -> RawDispatch:
                        title=entry.title, published=entry.published, url=url)
 
 
-@task(name="read-source", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
-async def read_source_task(spec: SourceSpec, fetcher: Fetcher, validators: dict, day: date,
-                           emit: Emit | None = None) -> SourceResult:
-    """One task per source: a source that raises is retried once, then reported."""
-    return await read_source(spec, fetcher, validators, day, emit)
+# Reads one source: `read_source`, or the flow's task of it (tasks/prefect_tasks.py: a source that raises
+# is retried once there), which `read_sources` takes as `read`.
+Read = Callable[[SourceSpec, Fetcher, dict[str, dict[str, str]], date, Emit | None], Awaitable[SourceResult]]
 
 
-async def read_sources(specs: list[SourceSpec], options: FetchOptions, validators: dict,
-                       day: date, emit: Emit | None = None) -> list[SourceResult]:
-    """Every source concurrently over one HTTP client; a failed source becomes a failure, not an exception.
+async def read_sources(specs: list[SourceSpec], options: FetchOptions, validators: dict[str, dict[str, str]],
+                       day: date, emit: Emit | None = None, read: Read = read_source) -> list[SourceResult]:
+    """Every source concurrently over one HTTP client, each by `read`; a failed source becomes a failure,
+    not an exception.
 
     `emit` gets each dispatch with its position (source number first) as it is read."""
     def emit_for(number: int) -> Emit | None:
         if emit is None:
             return None
 
-        def numbered(raw: RawDispatch, position: tuple) -> Awaitable[None]:
+        def numbered(raw: RawDispatch, position: tuple[int, ...]) -> Awaitable[None]:
             return emit(raw, (number, *position))
         return numbered
 
+    async def guarded(number: int, spec: SourceSpec) -> SourceResult:
+        try:
+            return await read(spec, fetcher, validators, day, emit_for(number))
+        except Exception as exc:
+            return SourceResult(failures=[Failure(spec.name, spec.location, without_credentials(_reason(exc)))])
+
     async with Fetcher(options) as fetcher:
-        states = await asyncio.gather(
-            *(read_source_task(spec, fetcher, validators, day, emit_for(n), return_state=True)
-              for n, spec in enumerate(specs))
-        )
-    results = []
-    for spec, state in zip(specs, states):
-        outcome = await state.aresult(raise_on_failure=False)
-        if isinstance(outcome, SourceResult):
-            results.append(outcome)
-        else:
-            reason = without_credentials(_reason(outcome, state))
-            results.append(SourceResult(failures=[Failure(spec.name, spec.location, reason)]))
-    return results
+        return list(await asyncio.gather(*(guarded(n, spec) for n, spec in enumerate(specs))))
 
 
-def _reason(outcome: object, state) -> str:
-    if isinstance(outcome, FetchError):
-        return str(outcome)
-    if isinstance(outcome, Exception):
-        return f"{outcome.__class__.__name__}: {outcome}"
-    return state.message or "failed"
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, FetchError) else f"{exc.__class__.__name__}: {exc}"

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from sqlalchemy import (
@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from tasks.errors import StoreError  # defined there, with the other errors; imported from here too
-from tasks.models import Attribution, Block, Dispatch, Failure
+from tasks.models import Attribution, Block, Dispatch, Failure, RunReport
 
 SCHEMA_VERSION = 2
 metadata = MetaData()
@@ -116,6 +116,19 @@ class Seen:
     title: str | None
     digest_date: date
     signature: np.ndarray
+
+
+@dataclass
+class RunRecord:
+    """A run being recorded (`Store.run`), and what it ends with when nothing raises."""
+
+    id: int
+    status: str = "completed"
+    report: RunReport = RunReport()
+    stories: int = 0
+
+    def finish(self, status: str, report: RunReport, stories: int) -> None:
+        self.status, self.report, self.stories = status, report, stories
 
 
 def now() -> datetime:
@@ -264,13 +277,30 @@ class Store:
             db.execute(insert(deliveries).values(day=day, channel=channel, recipients=json.dumps(sorted(recipients)),
                                                  message_id=message_id, sent_at=now()))
 
+    @contextmanager
+    def run(self, day: date) -> Iterator["RunRecord"]:
+        """A run of `day` in the runs table, "running" until the block ends: then "failed" when anything
+        raised (even after the files were written: a run is never left "running"), else the status and
+        counts the block set on the record."""
+        record = RunRecord(self.start_run(day))
+        try:
+            yield record
+        except BaseException:
+            self.finish_run(record.id, "failed")
+            raise
+        report = record.report
+        self.finish_run(record.id, record.status, report.dispatches_read, report.dispatches_kept, record.stories,
+                        report.failures)
+
     def start_run(self, day: date) -> int:
         with self.engine.begin() as db:
-            return db.execute(insert(runs).values(day=day, started_at=now(), status="running", host=socket.gethostname(),
-                                                  pid=os.getpid())).inserted_primary_key[0]
+            key = db.execute(insert(runs).values(day=day, started_at=now(), status="running", host=socket.gethostname(),
+                                                 pid=os.getpid())).inserted_primary_key
+        assert key is not None  # an insert's
+        return int(key[0])
 
     def finish_run(self, run_id: int, status: str, read: int = 0, kept: int = 0, stories: int = 0,
-                   failures: list[Failure] = ()) -> None:
+                   failures: Sequence[Failure] = ()) -> None:
         with self.engine.begin() as db:
             db.execute(update(runs).where(runs.c.id == run_id).values(
                 finished_at=now(), status=status, dispatches_read=read, dispatches_kept=kept, stories=stories,

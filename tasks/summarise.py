@@ -14,8 +14,6 @@ from typing import Any, Callable, Iterable, Literal, Sequence, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from scipy import sparse
 from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
 from sumy.summarizers import AbstractSummarizer
@@ -32,6 +30,7 @@ from tasks.compat import best_sentences, sentence_info  # sumy's private Sentenc
 from tasks.dedup import DedupOptions, Signature, says_same, signature
 from tasks.language import LanguageBundle, SumyTokenizer, bundle, words
 from tasks.models import Attribution, Dispatch, Story, StorySummary, SummarySentence
+from tasks.workers import open_executor, spread, summarise_stories
 
 Algorithm = Literal["news", "lead", "lexrank", "textrank", "lsa", "luhn", "sumbasic", "kl", "reduction", "edmundson"]
 
@@ -514,6 +513,12 @@ def summarise_story(story: Story, options: SummaryOptions, repeats: DedupOptions
     return StorySummary(story=story, sentences=sentences)
 
 
-@task(name="summarise", cache_policy=NO_CACHE)
 def summarise_batch(stories: list[Story], options: SummaryOptions, repeats: DedupOptions) -> list[StorySummary]:
     return [summarise_story(story, options, repeats) for story in stories]
+
+
+def summarise_spread(stories: list[Story], options: SummaryOptions, repeats: DedupOptions,
+                     executor: str) -> list[StorySummary]:
+    """`summarise_batch` on the workers of `executor` (a Dask scheduler's address), 8 stories a piece."""
+    with open_executor(executor) as workers:
+        return spread(workers, summarise_stories, stories, options, repeats)
