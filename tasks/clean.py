@@ -3,7 +3,7 @@
 Rules are data (regular expressions in `CleaningRules`), so a desk can add its
 outlets' own captions or signatures in the config without touching code.
 
-No Prefect here (the stage's task is in flows/daily_digest.py): extraction worker
+No Prefect here (the stage's task is in tasks/prefect_tasks.py): extraction worker
 processes import this module, and Prefect would cost each of them ~1 s and ~150 MB.
 """
 
