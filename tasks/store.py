@@ -18,19 +18,22 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar, Unpack, cast
 
 import numpy as np
 from sqlalchemy import (
     Column, Date, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, create_engine, delete,
     bindparam, event, func, insert, select, text, update,
 )
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext, Row, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from tasks.errors import StoreError  # defined there, with the other errors; imported from here too
 from tasks.models import Attribution, Block, Dispatch, Failure, RunReport
 
+_T = TypeVar("_T")
 SCHEMA_VERSION = 2
 metadata = MetaData()
 
@@ -306,7 +309,7 @@ class Store:
                 finished_at=now(), status=status, dispatches_read=read, dispatches_kept=kept, stories=stories,
                 failures=json.dumps([asdict(f) for f in failures], ensure_ascii=False)))
 
-    def history(self, limit: int = 20) -> list[dict]:
+    def history(self, limit: int = 20) -> list[dict[str, Any]]:  # a runs table row, by column
         """The latest runs, newest first; one still marked running whose process is gone is "interrupted"."""
         query = select(runs, digests.c.stories.label("digest_stories"), digests.c.written_at).join(
             digests, digests.c.day == runs.c.day, isouter=True).order_by(runs.c.id.desc()).limit(limit)
@@ -342,7 +345,7 @@ class Store:
 
     def count(self, table: str) -> int:
         with self.engine.connect() as db:
-            return db.execute(select(func.count()).select_from(metadata.tables[table])).scalar()
+            return cast(int, db.execute(select(func.count()).select_from(metadata.tables[table])).scalar())  # one row
 
 
 class _FileLock:
@@ -418,7 +421,7 @@ def _sqlite_path(engine: Engine) -> Path | None:
     return Path(engine.url.database).resolve()
 
 
-def _safe_url(url) -> str:
+def _safe_url(url: str | URL) -> str:
     """A store URL fit to print: its password hidden."""
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -454,7 +457,7 @@ def _process_gone(host: str | None, pid: int | None) -> bool:
     return False
 
 
-def _row(dispatch: Dispatch, signature: np.ndarray) -> dict:
+def _row(dispatch: Dispatch, signature: np.ndarray) -> dict[str, object]:
     return {
         "source": dispatch.source, "location": dispatch.location, "url": dispatch.url, "title": dispatch.title,
         "published": dispatch.published, "language": dispatch.language,
@@ -464,7 +467,7 @@ def _row(dispatch: Dispatch, signature: np.ndarray) -> dict:
     }
 
 
-def _dispatch(row) -> Dispatch:
+def _dispatch(row: Row[Unpack[tuple[Any, ...]]]) -> Dispatch:  # a dispatches table row
     published = row.published
     if published is not None and published.tzinfo is None:  # SQLite returns naive UTC
         published = published.replace(tzinfo=timezone.utc)
@@ -476,12 +479,12 @@ def _dispatch(row) -> Dispatch:
     )
 
 
-def _chunks(items: list, size: int):
+def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _sqlite_pragmas(connection, _record) -> None:
+def _sqlite_pragmas(connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -502,7 +505,7 @@ def _migrate(engine: Engine) -> None:
             db.execute(insert(schema).values(version=target))
 
 
-def _named_error(context) -> None:
+def _named_error(context: ExceptionContext) -> None:
     """SQLAlchemy's handle_error hook: the error as a StoreError naming the store (password hidden)."""
     if context.is_disconnect or getattr(context, "is_pre_ping", False):
         return  # the pool's own reconnection handles these
@@ -510,5 +513,5 @@ def _named_error(context) -> None:
     raise StoreError(f"store {url}: {_first_line(context.original_exception)}")
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0]
