@@ -14,6 +14,8 @@ trafilatura (tasks/extract.py): 4. its recall escalation switched off by setting
 list; 6. the copy of readability-lxml it bundles. sumy (tasks/summarise.py): 7. its private
 `SentenceInfo` and its summarisers' protected `_get_best_sentences`. Prefect (flows/progress.py):
 8. the wording of the line its task engine logs when a task run ends. tests/test_compat.py pins 4-8.
+Prefect (flows/daily_digest.py): 9. its `SyncClientContext`, one client for a run's task runs, pinned by
+tests/test_pipeline.py.
 
 Importing this module loads pysbd and trafilatura (the processes that clean pages load both anyway),
 never sumy's summarisers (nltk, ~2.4 s) nor Prefect: those are imported when first used.
