@@ -46,9 +46,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from rouge_score import rouge_scorer  # noqa: E402
-from sumy.summarizers._summarizer import AbstractSummarizer  # noqa: E402
+from sumy.summarizers import AbstractSummarizer  # noqa: E402
 
 from tasks.clean import CleaningRules, clean  # noqa: E402
+from tasks.compat import best_sentences  # noqa: E402
 from tasks.dedup import DedupOptions, dedup_within  # noqa: E402
 import tasks.language  # noqa: E402
 from tasks.language import SumyTokenizer, bundle, words  # noqa: E402
@@ -200,7 +201,7 @@ class SequentialLead(AbstractSummarizer):
         sentences = list(document.sentences)
         rank = {id(s): i for i, s in enumerate(sentences)}
         count = self.n if self.n is not None else sentences_count
-        return self._get_best_sentences(sentences, count, lambda s: -rank[id(s)])
+        return best_sentences(sentences, count, lambda s: -rank[id(s)])
 
 
 def run_method(method: str, item: Item, setting: str) -> list[str]:

@@ -208,7 +208,7 @@ def _stage(lines) -> None:
 
 @app.command()
 def serve(config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Serve the daily-digest deployments of the config's \\[\\[schedules]] (needs a Prefect API, see README)."""
+    """Serve the daily-digest deployments of the config's \\[\\[schedules]] (needs a Prefect API, see docs/operations.md)."""
     _check_config(config, sources_now=False)
     from flows.serve import serve_config
     from flows.prefect_api import ApiUnreachable, choose_api, using

@@ -1,4 +1,4 @@
-"""Regenerate the README's pictures: docs/digest.png, docs/digest.md and docs/prefect-ui.png.
+"""Regenerate the docs' pictures: docs/digest.png, docs/digest.md and docs/prefect-ui.png.
 
 Starts a Prefect server on 127.0.0.1 (a free port, a throw-away PREFECT_HOME) and `digest serve` on the
 bundled samples, runs the deployment for 2026-11-27, then takes the pictures in headless Chromium

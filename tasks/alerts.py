@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # Prefect is imported where it is used
     from prefect.client.schemas.objects import FlowRun, State
     from prefect.flows import FlowStateHook
 
-# Event names, for automations ("Custom" trigger on an event, see README).
+# Event names, for automations ("Custom" trigger on an event, see docs/operations.md, "Alerts").
 RUN_FAILED = "dispatch-digest.run.failed"
 SOURCES_FAILED = "dispatch-digest.sources.failed"
 
