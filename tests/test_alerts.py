@@ -1,25 +1,15 @@
 """Failure alerts: email.alerts through a real SMTP server (aiosmtpd) and a Prefect event, from real flow runs."""
 
 import asyncio
-import email
 import socket
 import time
-from email import policy
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import SAMPLES
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
+from tests.helpers import Inbox
 
 
 def _free_port() -> int:

@@ -12,7 +12,7 @@ import pytest
 from tasks.output import archive_entries, write_archive, write_digest
 from tasks.render import render
 from tests.helpers import french_samples
-from tests.test_render import _digest
+from tests.helpers import hostile_digest as _digest
 
 
 

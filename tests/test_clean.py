@@ -11,12 +11,7 @@ from tasks.models import Digest, RawDispatch, RunReport
 from tasks.render import to_markdown
 from tasks.sources import load_file
 from tests.conftest import SAMPLES
-from tests.helpers import KillsItsReader, SlowToRead, make_dispatch
-
-
-def _clean_text(text: str, **rules):
-    dispatch, removals, failure = clean(RawDispatch("s", "loc", text, "text"), CleaningRules(**rules))
-    return dispatch, removals, failure
+from tests.helpers import KillsItsReader, SlowToRead, cleaned, make_dispatch, raw_dispatch
 
 
 def test_normalise_keeps_accents_and_typographic_quotes_but_plain_hyphens_and_spaces():
@@ -38,7 +33,7 @@ def test_captions_credits_datelines_signatures_and_headings():
         "Un titre intermédiaire sans point\n\n"
         "lb/abc/ybl\n"
     )
-    dispatch, removals, failure = _clean_text(text)
+    dispatch, removals, failure = cleaned(text)
     assert failure is None
     assert dispatch.sentences == [
         "Le gouvernement a présenté mercredi son projet de loi sur l’énergie.",
@@ -61,7 +56,7 @@ def test_captions_credits_datelines_signatures_and_headings():
     ("Le Monde — comme d’autres titres — a publié la lettre.", "Le Monde — comme d’autres titres — a publié la lettre."),
 ])
 def test_datelines_without_an_agency(first, kept):
-    dispatch, _, _ = _clean_text(f"{first}\n\nLe texte continue ici avec une deuxième phrase complète.")
+    dispatch, _, _ = cleaned(f"{first}\n\nLe texte continue ici avec une deuxième phrase complète.")
     assert dispatch.sentences[0] == kept
 
 
@@ -76,7 +71,7 @@ def test_english_wire_copy():
         "Reporting by Jane Doe; Editing by John Roe\n\n"
         "By Mike Corder\n"
     )
-    dispatch, removals, _ = _clean_text(text)
+    dispatch, removals, _ = cleaned(text)
     assert dispatch.sentences == [
         "The Senate passed the bill on Tuesday by 60 votes to 40.",
         "The measure now goes to the House, where its fate is unclear.",
@@ -86,12 +81,12 @@ def test_english_wire_copy():
 
 
 def test_inline_photo_credit_is_cut_but_sentence_kept():
-    dispatch, _, _ = _clean_text("Le ministre (Photo AFP) a annoncé sa démission mardi soir devant la presse.")
+    dispatch, _, _ = cleaned("Le ministre (Photo AFP) a annoncé sa démission mardi soir devant la presse.")
     assert dispatch.sentences == ["Le ministre a annoncé sa démission mardi soir devant la presse."]
 
 
 def test_nothing_left_is_a_failure_not_an_exception():
-    dispatch, _, failure = _clean_text("(Photo AFP)\n\nab/cd\n")
+    dispatch, _, failure = cleaned("(Photo AFP)\n\nab/cd\n")
     assert dispatch is None and failure.reason == "no news text left after cleaning"
     dispatch, _, failure = clean(RawDispatch("s", "page.html", "<html><body></body></html>", "html"), CleaningRules())
     assert dispatch is None and failure.reason == "no text after extraction"
@@ -130,7 +125,7 @@ def _page(n: int) -> RawDispatch:
             f"<p>Le conseil municipal numéro {n} a voté mardi un budget de {n} millions d’euros pour les écoles.</p>"
             f"<p>La séance a duré {n} heures, a précisé la mairie dans un communiqué publié mercredi.</p>"
             "</article></body></html>")
-    return RawDispatch("site", f"https://example.org/{n}", html, "html")
+    return raw_dispatch(html, "html", source="site", location=f"https://example.org/{n}")
 
 
 def test_cleaner_in_worker_processes_gives_the_same_dispatches_in_key_order(monkeypatch):
@@ -234,7 +229,7 @@ def test_a_portuguese_page_is_left_out_when_languages_are_french_and_english():
 ])
 def test_boilerplate_and_captions_never_reach_a_summary(line):
     news = "The council approved the new budget on Tuesday after a long debate."
-    dispatch, removals, _ = _clean_text(f"{news}\n{line}\nThe mayor said the vote was a relief for the city.")
+    dispatch, removals, _ = cleaned(f"{news}\n{line}\nThe mayor said the vote was a relief for the city.")
     assert dispatch.sentences == [news, "The mayor said the vote was a relief for the city."]
     assert [r.text for r in removals] == [line]
 
@@ -247,11 +242,11 @@ def test_boilerplate_and_captions_never_reach_a_summary(line):
 ])
 def test_datelines_of_any_form_are_cut_wherever_the_story_starts(dateline):
     standfirst = "Ministers face a vote on the budget this week, the first test of the new government."
-    dispatch, _, _ = _clean_text(f"Budget vote\n{standfirst}\n{dateline}The finance minister defended the plan on Monday.")
+    dispatch, _, _ = cleaned(f"Budget vote\n{standfirst}\n{dateline}The finance minister defended the plan on Monday.")
     assert dispatch.sentences == [standfirst, "The finance minister defended the plan on Monday."]
     # a name with its party before a dash is the sentence itself
     kept = "John Smith (Labour) - the member for Leeds - voted against the plan on Monday."
-    assert _clean_text(kept)[0].sentences == [kept]
+    assert cleaned(kept)[0].sentences == [kept]
 
 
 def test_hard_wrapped_text_is_joined_into_paragraphs_not_taken_for_headings():
@@ -264,7 +259,7 @@ def test_hard_wrapped_text_is_joined_into_paragraphs_not_taken_for_headings():
             "saying in the interview published on Wednesday.\n"
             "Apple's iPhone, which also plays music and lets users browse\n"
             "the internet, has been a big hit.\n")
-    dispatch, _, _ = _clean_text(text)
+    dispatch, _, _ = cleaned(text)
     assert all(sentence in text for sentence in dispatch.sentences)  # the wraps stay, read as spaces
     assert [" ".join(sentence.split()) for sentence in dispatch.sentences] == [
         "U.S. software group Microsoft will not launch a product that competes directly with Apple Inc's iPhone, "

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SAMPLES
-from tests.test_email import Inbox
-from tests.test_hostile import smtp_server
+from tests.helpers import Inbox, smtp_server
 
 pytestmark = pytest.mark.prefect
 RECIPIENTS = ["a@desk.example", "b@desk.example"]

@@ -4,15 +4,8 @@ import pytest
 
 from tasks.clean import CleaningRules, clean
 from tasks.dedup import DedupOptions, dedup_within
-from tasks.models import RawDispatch
 from tasks.sources import load_file
-
-
-def _dedup(text: str, language: str | None = None):
-    rules = CleaningRules(languages=(language,), default_language=language) if language else CleaningRules()
-    cleaned, _, failure = clean(RawDispatch("s", "loc", text, "text"), rules)
-    assert failure is None
-    return dedup_within(cleaned, DedupOptions())
+from tests.helpers import deduped
 
 
 def test_restated_clause_is_removed_and_explained():
@@ -21,7 +14,7 @@ def test_restated_clause_is_removed_and_explained():
         "entre Poutine et Zelensky, une première depuis le début de la guerre. Ces échanges relancent la "
         "possibilité d’une rencontre directe entre Poutine et Zelensky, une première depuis le début de la guerre."
     )
-    dispatch, removals = _dedup(text)
+    dispatch, removals = deduped(text)
     assert len(dispatch.sentences) == 1
     [removal] = removals
     assert removal.level == "sentence" and removal.score >= 1
@@ -39,14 +32,14 @@ def test_restated_clause_is_removed_and_explained():
 )
 def test_near_duplicates_in_english(second):
     first = "The storm killed 12 people in the region, officials said on Monday."
-    dispatch, removals = _dedup(f"{first} {second}", "en")
+    dispatch, removals = deduped(f"{first} {second}", language="en")
     assert dispatch.sentences == [first]
     assert len(removals) == 1
 
 
 def test_changed_number_is_new_information():
     text = "The storm killed 12 people in the region, officials said. The storm killed 14 people in the region, officials said."
-    dispatch, removals = _dedup(text, "en")
+    dispatch, removals = deduped(text, language="en")
     assert len(dispatch.sentences) == 2 and removals == []
 
 
@@ -55,21 +48,21 @@ def test_shared_long_named_entity_is_not_a_duplicate():
         "The International Federation of Red Cross and Red Crescent Societies opened an office in Kyiv. "
         "The International Federation of Red Cross and Red Crescent Societies warned of a harsh winter ahead."
     )
-    dispatch, removals = _dedup(text, "en")
+    dispatch, removals = deduped(text, language="en")
     assert len(dispatch.sentences) == 2 and removals == []
 
 
 def test_repeated_paragraph_from_a_template():
     paragraph = "Notre rédaction vous propose chaque matin une sélection des informations essentielles du jour."
     text = f"{paragraph}\n\nLe conseil municipal a voté le budget lundi soir.\n\n{paragraph}\n"
-    dispatch, removals = _dedup(text, "fr")
+    dispatch, removals = deduped(text, language="fr")
     assert [r.level for r in removals] == ["paragraph"]
     assert len(dispatch.sentences) == 2
 
 
 def test_short_sentences_are_not_judged_by_shared_words():
     text = "Le vote a eu lieu. Le lieu du vote a changé."
-    dispatch, removals = _dedup(text, "fr")
+    dispatch, removals = deduped(text, language="fr")
     assert removals == []
 
 
@@ -90,7 +83,7 @@ NEW = "Rescue teams from three neighbouring countries arrived on Tuesday morning
      [FIRST, f'"{NEW}', "The roads are closed."]),
 ])
 def test_a_repeat_inside_text_run_together_is_cut_where_its_sentence_ends(text, kept):
-    dispatch, removals = _dedup(text, "en")
+    dispatch, removals = deduped(text, language="en")
     assert dispatch.sentences == kept
     [removal] = removals
     assert removal.level == "sentence" and removal.kept == FIRST and removal.score >= 1
@@ -100,34 +93,34 @@ def test_a_repeat_inside_text_run_together_is_cut_where_its_sentence_ends(text, 
 def test_a_new_sentence_run_into_a_repeat_is_kept():
     # The long repeat must not take the short new sentence glued to it along.
     text = f"{FIRST} {NEW} {FIRST[:-1]}.Officials fear more rain."
-    dispatch, removals = _dedup(text, "en")
+    dispatch, removals = deduped(text, language="en")
     assert dispatch.sentences[-1] == "Officials fear more rain."
     assert [r.text for r in removals] == [FIRST[:-1] + "."]
 
 
 def test_a_changed_or_respaced_number_inside_a_quotation():
     changed = FIRST.replace("12", "14")
-    dispatch, removals = _dedup(f'{FIRST} He said: "{NEW} {changed} Help us."', "en")
+    dispatch, removals = deduped(f'{FIRST} He said: "{NEW} {changed} Help us."', language="en")
     assert removals == [] and changed in " ".join(dispatch.sentences)  # a changed number is a new fact
     respaced = "The storm cost 30 ,000 euros to each of the farms in the region, officials said."
-    dispatch, removals = _dedup(f"{respaced.replace(' ,', ',')} {NEW} {respaced}", "en")
+    dispatch, removals = deduped(f"{respaced.replace(' ,', ',')} {NEW} {respaced}", language="en")
     assert [r.text for r in removals] == [respaced]  # `30 ,000` is 30,000
 
 
 def test_a_connective_that_names_something_is_not_a_connective():
     # "On Friday the company" is new information, not "According to the same source,".
     first = "Citigroup said it would continue to co-operate fully with the authorities."
-    dispatch, removals = _dedup(f"{first} On Friday its lawyers said it would continue to co-operate fully with the "
-                                f"authorities.", "en")
+    dispatch, removals = deduped(f"{first} On Friday its lawyers said it would continue to co-operate fully with the "
+                                 f"authorities.", language="en")
     assert removals == []
-    dispatch, removals = _dedup(f"{first} According to the same source, it would continue to co-operate fully with "
-                                f"the authorities.", "en")
+    dispatch, removals = deduped(f"{first} According to the same source, it would continue to co-operate fully with "
+                                 f"the authorities.", language="en")
     assert len(removals) == 1 and removals[0].kept == first
 
 
 def test_a_phrase_from_the_middle_of_a_sentence_is_no_restated_clause():
     first = "Dalton has been working to reduce the deficit from the previous government, Mike Harris and Erin Eves."
-    dispatch, removals = _dedup(f'{first} You first of all mention the "deficit from the previous government".', "en")
+    dispatch, removals = deduped(f'{first} You first of all mention the "deficit from the previous government".', language="en")
     assert removals == []
 
 

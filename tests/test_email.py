@@ -1,6 +1,5 @@
 """Email delivery against a real SMTP server on 127.0.0.1 (aiosmtpd), through the real flow."""
 
-import email
 import json
 import os
 import re
@@ -8,46 +7,16 @@ import socket
 import subprocess
 import sys
 from datetime import date
-from email import policy
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import ROOT
-from tests.helpers import french_samples
+from tests.helpers import Inbox
+from tests.helpers import french_config as _french_config
 
 pytestmark = pytest.mark.prefect
-
-
-class Inbox:
-    """Collects messages; `replies` scripts the answers to DATA (the last one repeats); `refused` maps an
-    address to the answer to its RCPT TO (the others are taken)."""
-
-    def __init__(self, replies=("250 OK",)):
-        self.messages, self.attempts, self.replies = [], 0, list(replies)
-        self.greetings = 0  # EHLOs: one a connection, so one a sending attempt, even one that stops before DATA
-        self.refused: dict[str, str] = {}
-        self.rcpts: list[str] = []  # every RCPT TO, refused or not
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd's name)
-        self.rcpts.append(address)
-        if address in self.refused:
-            return self.refused[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 (aiosmtpd's name)
-        self.greetings += 1
-        session.host_name = hostname  # what aiosmtpd does itself when a handler has no EHLO hook
-        return responses
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        reply = self.replies[min(self.attempts, len(self.replies) - 1)]
-        self.attempts += 1
-        if reply.startswith("250"):
-            self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default)))
-        return reply
 
 
 @pytest.fixture
@@ -66,17 +35,6 @@ def smtp():
     yield start
     for controller in started:
         controller.stop()
-
-
-def _french_config(tmp_path, port, recipients=("a@desk.example", "b@desk.example"), digest="", email=""):
-    folder = french_samples(tmp_path / "fr")
-    config = tmp_path / "digest.toml"
-    config.write_text(
-        f'[digest]\ntitle = "Revue de presse"\nout_dir = "{tmp_path / "digests"}"\ndata_dir = "{tmp_path / "data"}"\n'
-        f'{digest}[email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nsender = "digest@desk.example"\n{email}'
-        f'recipients = {json.dumps(list(recipients), ensure_ascii=False)}\nretries = 2\nretry_delay = 0.2\n'
-        f'[[sources]]\nname = "fr"\npath = "{folder}"\n', encoding="utf-8")
-    return str(config)
 
 
 def test_digest_arrives_once_as_multipart_alternative_in_french(prefect_api, tmp_path, smtp):

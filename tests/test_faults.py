@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_email import Inbox, _french_config
-from tests.test_flow import _config, _files
-from tests.test_hostile import smtp_server
+from tests.helpers import Inbox, smtp_server
+from tests.helpers import files_in as _files
+from tests.helpers import french_config as _french_config
+from tests.helpers import samples_config as _config
 
 pytestmark = pytest.mark.prefect
 DAY = "2026-11-27"

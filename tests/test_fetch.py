@@ -1,47 +1,16 @@
 """Fetching against a real HTTP server on 127.0.0.1 serving fixture feeds, sitemaps and pages."""
 
-import asyncio
 import gzip
 import time
-from datetime import date
 
 import pytest
 
 from tasks.clean import CleaningRules, clean
-from tasks.fetch import FetchError, Fetcher, FetchOptions, decode
-from tasks.sources import SourceSpec, read_source
+from tasks.fetch import FetchError, decode
+from tasks.sources import SourceSpec
+from tests.helpers import FAST, PAGE, article, rss
+from tests.helpers import run_source as run
 from tests.http_server import FixtureServer, Reply
-
-DAY = date(2026, 11, 27)
-FAST = FetchOptions(host_delay=0, backoff=0.01, read_timeout=1, connect_timeout=1, retries=2, max_bytes=200_000)
-
-
-def article(title: str, *paragraphs: str, charset: str = "utf-8", meta: bool = True) -> str:
-    head = f'<meta charset="{charset}">' if meta else ""
-    body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return (f"<!DOCTYPE html><html><head>{head}<title>{title}</title></head><body>"
-            f"<nav><a href='/'>Home</a></nav><article><h1>{title}</h1>{body}</article></body></html>")
-
-
-PAGE = article("Storm hits the coast",
-               "A powerful storm hit the northern coast on Friday, cutting power to 40,000 homes, officials said.",
-               "Emergency services evacuated two villages overnight as the river rose above its banks.",
-               "Forecasters expect the wind to ease by Saturday evening, but warned of more rain next week.")
-
-
-def rss(*items: tuple[str, str, str]) -> str:
-    body = "".join(f"<item><title>{t}</title><link>{link}</link><pubDate>{d}</pubDate>"
-                   f"<description>&lt;p&gt;Summary of {t} carried by the feed itself, long enough to read.&lt;/p&gt;</description></item>"
-                   for t, link, d in items)
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Desk</title>{body}</channel></rss>'
-
-
-def run(spec: SourceSpec, options: FetchOptions = FAST, validators: dict | None = None):
-    async def go():
-        async with Fetcher(options) as fetcher:
-            return await read_source(spec, fetcher, validators or {}, DAY)
-
-    return asyncio.run(go())
 
 
 @pytest.fixture

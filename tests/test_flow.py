@@ -4,23 +4,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, SAMPLES
+from tests.helpers import files_in as _files
+from tests.helpers import samples_config as _config
 
 pytestmark = pytest.mark.prefect
-
-
-def _config(tmp_path: Path, extra: str = "") -> Path:
-    config = tmp_path / "digest.toml"
-    config.write_text(
-        f'[digest]\ntitle = "Test digest"\nout_dir = "{tmp_path / "digests"}"\ndata_dir = "{tmp_path / "data"}"\n\n'
-        f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n{extra}',
-        encoding="utf-8",
-    )
-    return config
 
 
 def test_flow_writes_digest_and_artifact_and_reports_failed_source(prefect_api, tmp_path):
@@ -112,7 +103,7 @@ def test_flow_reads_web_sources_and_reports_each_failure(prefect_api, tmp_path):
     from flows.daily_digest import run_daily_digest
     from tasks.sources import SourceSpec
     from tests.http_server import FixtureServer, Reply
-    from tests.test_fetch import PAGE, rss
+    from tests.helpers import PAGE, rss
 
     with FixtureServer() as server:
         server.routes["/feed.xml"] = Reply(200, rss(
@@ -138,10 +129,6 @@ def test_flow_reads_web_sources_and_reports_each_failure(prefect_api, tmp_path):
         store = Store.open(store_url(tmp_path / "data"))
         assert store.validators()[server.url("/feed.xml")] == {"etag": '"v1"'}
         assert [run["status"] for run in store.history()] == ["completed"]
-
-
-def _files(folder: Path) -> dict[str, str]:
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir())} if folder.exists() else {}
 
 
 def test_same_date_twice_gives_the_same_digest_and_the_next_day_nothing_new(prefect_api, tmp_path):
@@ -177,7 +164,7 @@ def test_a_killed_run_leaves_nothing_partial_and_the_rerun_completes(prefect_api
     from flows.daily_digest import run_daily_digest
     from tasks.store import Store, store_url
     from tests.http_server import FixtureServer, Reply
-    from tests.test_fetch import PAGE, article, rss
+    from tests.helpers import PAGE, article, rss
 
     with FixtureServer() as server:
         server.routes["/feed.xml"] = Reply(200, rss(

@@ -29,10 +29,9 @@ from tasks.fetch import Fetcher, FetchError, FetchOptions
 from tasks.sources import SourceSpec
 from tests.conftest import ROOT
 from tests.http_server import FixtureServer, Reply
-from tests.test_email import Inbox
-from tests.test_fetch import FAST, PAGE, run
-from tests.prefect_server import free_port
-from tests.test_ui import CHROMIUM, _require_browser
+from tests.helpers import CHROMIUM, FAST, PAGE, Inbox, smtp_server
+from tests.helpers import require_browser as _require_browser
+from tests.helpers import run_source as run
 
 HOSTILE = ROOT / "tests" / "fixtures" / "hostile"
 PAYLOAD = "<script>window.__pwned=1</script>"
@@ -58,20 +57,6 @@ def active_markup(html: str) -> list[str]:
             if name.lower() == "style" and re.search(r"url\(|expression|javascript:|@import", value, re.I):
                 found.append(f"{element.tag} style={value!r}")
     return found
-
-
-@contextmanager
-def smtp_server(handler, port: int | None = None, **options):
-    """aiosmtpd on 127.0.0.1 with `handler` (and Controller options such as an authenticator)."""
-    from aiosmtpd.controller import Controller
-
-    controller = Controller(handler, hostname="127.0.0.1", port=port or free_port(), **options)
-    controller.start()
-    try:
-        yield controller
-    finally:
-        if controller._thread is not None:  # a test may have stopped it already
-            controller.stop()
 
 
 def hostile_config(folder: Path, port: int, extra: str = "") -> Path:

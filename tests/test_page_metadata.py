@@ -10,7 +10,7 @@ from tasks.clean import CleaningRules, clean
 from tasks.extract import cut_decorations, extract_html, registrable_domain
 from tasks.models import RawDispatch
 from tasks.sources import SourceSpec
-from tests.helpers import load_all
+from tests.helpers import cleaned, load_all
 
 PARAGRAPHS = [
     "Dockers at the port of Rotterdam walked out on Wednesday over a new shift pattern, leaving dozens of "
@@ -29,8 +29,7 @@ def _page(head: str, body: str = f"<h1>{HEADLINE}</h1>{BODY}") -> str:
 
 
 def _cleaned(page: str, url: str | None = "https://news.harbour.co.uk/port/dockers-strike-halts-traffic", **raw):
-    dispatch, removals, failure = clean(RawDispatch("crawl", url or "page.html", page, "html", url=url, **raw),
-                                        CleaningRules())
+    dispatch, removals, failure = cleaned(page, "html", source="crawl", location=url or "page.html", url=url, **raw)
     assert failure is None
     return dispatch, removals
 

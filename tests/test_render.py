@@ -2,22 +2,10 @@ import json
 from dataclasses import replace
 from datetime import date
 
-from tasks.models import Attribution, Digest, Failure, Removal, RunReport, Story, StorySummary, SummarySentence
+from tasks.models import Attribution, Digest, Failure, RunReport, Story, StorySummary, SummarySentence
 from tasks.render import digest_language, labels_for, render, subject, time_span, to_plain_text
+from tests.helpers import hostile_digest as _digest
 from tests.helpers import make_dispatch
-
-HOSTILE = 'Le « maire » a dit <script>alert("x")</script> & <img src=x onerror=alert(1)> *gras* [lien](javascript:alert(1))'
-
-
-def _digest(url="javascript:alert(1)", language="fr"):
-    dispatch = make_dispatch("Le conseil a voté le budget lundi soir.", outlet="L'Écho <b>", language="fr")
-    attribution = Attribution(dispatch.id, dispatch.source, dispatch.location, url, "t")
-    story = Story(1, (dispatch,), "Budget : « vote » <b>serré</b>", 1.0)
-    report = RunReport(dispatches_read=3, dispatches_kept=1,
-                       failures=[Failure("feed <x>", "https://bad.example/", "HTTP 404")],
-                       removals=[Removal("clean", dispatch.id, "s", "(Photo AFP)", "photo caption or credit")])
-    summary = StorySummary(story, (SummarySentence(HOSTILE, (attribution,)),))
-    return Digest(date(2026, 11, 27), "Revue de presse", language, [summary], report)
 
 
 def test_html_escapes_dispatch_text_and_drops_unsafe_links():

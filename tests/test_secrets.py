@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_email import Inbox, _french_config
-from tests.test_hostile import smtp_server
+from tests.helpers import Inbox, smtp_server
+from tests.helpers import french_config as _french_config
 
 pytestmark = pytest.mark.prefect
 USER = "desk@desk.example"

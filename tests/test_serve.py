@@ -105,7 +105,7 @@ def test_a_served_deployment_reads_the_config_when_each_run_starts(server, tmp_p
     Then a run that fails: one alert email (from the run's process), however long one waits."""
     from aiosmtpd.controller import Controller
 
-    from tests.test_alerts import Inbox
+    from tests.helpers import Inbox
 
     box, smtp_port = Inbox(), free_port()
     smtp = Controller(box, hostname="127.0.0.1", port=smtp_port)

@@ -12,7 +12,8 @@ import pytest
 
 from tasks.sources import Refused, SourceSpec, load_source
 from tests.http_server import FixtureServer, Reply
-from tests.test_fetch import PAGE, run
+from tests.helpers import PAGE
+from tests.helpers import run_source as run
 
 CAP = 10_000  # bytes: small, so that every file below is far over it
 

@@ -2,7 +2,6 @@
 in headless Chromium (Debian's package, driven by Playwright; nothing leaves 127.0.0.1)."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -13,25 +12,11 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, SAMPLES
+from tests.helpers import CHROMIUM
+from tests.helpers import require_browser as _require_browser
 from tests.prefect_server import prefect_server, stop, wait_for
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.prefect
-
-
-def _require_browser():
-    reason = None
-    if not Path(CHROMIUM).exists():
-        reason = "Debian's chromium is not installed (scripts/test.sh installs it when run as root)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "the playwright package is not installed (pip install -e '.[test]')"
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + "; CI requires it")
-        pytest.skip(reason)
 
 
 @pytest.fixture
