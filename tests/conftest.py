@@ -25,6 +25,16 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test on a real Prefect API (the `prefect_api` fixture, even through another fixture) is marked
+    `prefect`, and every `prefect` test `slow`: the server alone takes ~15 s to start."""
+    for item in items:
+        if "prefect_api" in item.fixturenames and item.get_closest_marker("prefect") is None:
+            item.add_marker(pytest.mark.prefect)
+        if item.get_closest_marker("prefect") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def isolated_store(tmp_path, monkeypatch):
     """Every test runs in its own folder, so the default ./data and ./digests never leak between tests."""

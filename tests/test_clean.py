@@ -127,6 +127,7 @@ def _page(n: int) -> RawDispatch:
     return raw_dispatch(html, "html", source="site", location=f"https://example.org/{n}")
 
 
+@pytest.mark.slow  # worker processes
 def test_cleaner_in_worker_processes_gives_the_same_dispatches_in_key_order(monkeypatch):
     monkeypatch.setattr(Cleaner, "INLINE_FIRST", 2)
     rules = CleaningRules(workers=2)
@@ -148,6 +149,7 @@ def _add(cleaner: Cleaner, pages: list[tuple[RawDispatch, tuple]]) -> None:
     asyncio.run(add_all())
 
 
+@pytest.mark.slow  # worker processes
 def test_handing_pages_to_busy_workers_never_blocks_the_event_loop(monkeypatch):
     monkeypatch.setattr(Cleaner, "INLINE_FIRST", 0)
     pages = [replace(_page(n), body=SlowToRead(_page(n).body)) for n in range(12)]  # 4 in flight at most
@@ -182,6 +184,7 @@ def test_handing_pages_to_busy_workers_never_blocks_the_event_loop(monkeypatch):
     assert len(waited) >= 4 and served == waited, (waited, served)
 
 
+@pytest.mark.slow  # worker processes
 def test_a_page_that_kills_its_worker_fails_alone_and_the_run_goes_on(monkeypatch):
     monkeypatch.setattr(Cleaner, "INLINE_FIRST", 0)
     with Cleaner(CleaningRules(workers=2)) as cleaner:

@@ -77,6 +77,7 @@ def test_the_digest_cleaned_on_a_dask_cluster_is_byte_identical_to_the_local_one
     assert report["dispatches_read"] == 46 and not report["failures"]
 
 
+@pytest.mark.slow  # a Dask cluster
 def test_a_worker_killed_mid_run_loses_nothing(tmp_path):
     raws = [RawDispatch("s", f"page-{n}", SlowToRead(f"Dispatch {n}. " + " ".join(random.Random(n).sample(WORDS, 20))
                                                      + "."), "text") for n in range(32)]

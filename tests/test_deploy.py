@@ -128,6 +128,7 @@ def _compose_config(folder: Path, dotenv: str) -> dict:
     return yaml.safe_load(checked.stdout)
 
 
+@pytest.mark.slow  # docker compose in a subprocess
 def test_docker_compose_file_is_valid(tmp_path):
     config = _compose_config(tmp_path, "DIGEST_EMAIL_TO=desk@example.org\n")
     assert {name for name, service in config["services"].items() if not service.get("profiles")} == {
@@ -137,6 +138,7 @@ def test_docker_compose_file_is_valid(tmp_path):
     assert "postgresql+asyncpg://" in config["services"]["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
 
 
+@pytest.mark.slow  # docker compose in a subprocess
 def test_the_dask_profile_is_a_scheduler_and_two_workers_built_from_the_project_image(tmp_path):
     services = _compose_config(tmp_path, "DIGEST_CLEANING_EXECUTOR=tcp://dask-scheduler:8786\n")["services"]
     scheduler, worker = services["dask-scheduler"], services["dask-worker"]
@@ -149,6 +151,7 @@ def test_the_dask_profile_is_a_scheduler_and_two_workers_built_from_the_project_
 
 
 @pytest.mark.parametrize("dotenv, security", [("", "ssl"), ("DIGEST_SMTP_SECURITY=none\n", "none")])
+@pytest.mark.slow  # docker compose in a subprocess
 def test_compose_leaves_the_config_file_s_smtp_security_unless_set(tmp_path, monkeypatch, dotenv, security):
     """A config with port 465 and security "ssl": compose's environment no longer forces starttls on it."""
     environment = _compose_config(tmp_path, dotenv)["services"]["digest"]["environment"]

@@ -105,6 +105,7 @@ def hostile_run(prefect_api, tmp_path_factory):
     }
 
 
+@pytest.mark.prefect  # hostile_run runs the flow on the session's Prefect server
 def test_hostile_pages_reach_the_digest_as_text_and_nothing_runs(hostile_run):
     from markdown_it import MarkdownIt
 
@@ -129,6 +130,7 @@ def test_hostile_pages_reach_the_digest_as_text_and_nothing_runs(hostile_run):
     assert PAYLOAD in hostile_run["subject"]  # a header is text: no HTML part reads it
 
 
+@pytest.mark.prefect  # and Chromium
 def test_hostile_digest_in_chromium_runs_no_script_and_requests_nothing(hostile_run):
     _require_browser()
     from playwright.sync_api import sync_playwright

@@ -3,6 +3,7 @@
 import re
 import tomllib
 
+import pytest
 from typer.testing import CliRunner
 
 from flows.check import check_config
@@ -72,6 +73,7 @@ def _project_copy(tmp_path):
     return copy, site
 
 
+@pytest.mark.slow  # pip and a wheel build in subprocesses
 def test_setup_installs_cleanly_once_and_again_only_when_pyproject_changes(tmp_path):
     import os
     import subprocess
@@ -98,6 +100,7 @@ def test_setup_installs_cleanly_once_and_again_only_when_pyproject_changes(tmp_p
     assert record.stat().st_mtime_ns != installed
 
 
+@pytest.mark.slow  # pip and a wheel build in subprocesses
 def test_the_wheel_holds_the_templates(tmp_path):
     import subprocess
     import sys

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import ROOT, SAMPLES
 from tests.prefect_server import free_port, prefect_server, stop, wait_for
 
+pytestmark = pytest.mark.slow  # `digest` CLIs in subprocesses, a real Prefect server
 DAY = "2026-11-27"
 
 

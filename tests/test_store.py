@@ -60,6 +60,7 @@ def test_a_version_1_store_gains_the_run_process_columns(tmp_path):
     assert [row["status"] for row in migrated.history()] == ["running"]
 
 
+@pytest.mark.slow  # processes racing on the store
 def test_a_run_whose_process_died_shows_as_interrupted(store):
     url = store.engine.url.render_as_string(hide_password=False)
     killed = ("import os, signal, sys\nfrom datetime import date\nfrom tasks.store import Store\n"
@@ -162,6 +163,7 @@ def _holding_the_lock(url: str) -> subprocess.Popen:
     return holder
 
 
+@pytest.mark.slow  # processes racing on the store
 def test_one_run_at_a_time_and_forget_waits_for_it(store):
     url = store.engine.url.render_as_string(hide_password=False)
     holder = _holding_the_lock(url)
@@ -177,6 +179,7 @@ def test_one_run_at_a_time_and_forget_waits_for_it(store):
         pass
 
 
+@pytest.mark.slow  # processes racing on the store
 def test_a_killed_holder_frees_the_lock(store):
     holder = _holding_the_lock(store.engine.url.render_as_string(hide_password=False))
     holder.kill()
@@ -190,6 +193,7 @@ CREATE = ("import sys, time\nfrom tasks.store import Store\nstart = float(sys.ar
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.slow  # processes racing on the store
 def test_first_runs_at_once_on_a_fresh_store_all_open_it(tmp_path, backend):
     import time
 

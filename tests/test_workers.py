@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 from tasks.workers import WorkerPool
 from tests.helpers import KillsItsReader
 
@@ -18,6 +20,7 @@ def test_a_worker_that_dies_fails_only_its_own_work_and_the_next_work_gets_a_new
         assert pool.submit(abs, -2).result() == 2  # ...and the next work runs
 
 
+@pytest.mark.slow  # a Dask cluster or worker processes
 def test_local_is_a_worker_pool_and_an_address_a_dask_executor(tmp_path):
     from tasks.workers import DaskExecutor, open_executor
     from tests.dask_cluster import dask_cluster
@@ -30,6 +33,7 @@ def test_local_is_a_worker_pool_and_an_address_a_dask_executor(tmp_path):
         assert isinstance(executor.submit(int, "x").exception(), ValueError)  # the work's own error, as raised
 
 
+@pytest.mark.slow  # a Dask cluster or worker processes
 def test_dask_work_that_kills_its_workers_fails_with_worker_died_and_the_next_work_runs(tmp_path):
     from tasks.workers import WorkerDied, open_executor
     from tests.dask_cluster import dask_cluster
@@ -48,6 +52,7 @@ def _squares(numbers: list[int]) -> list[int]:
     return [n * n for n in numbers]
 
 
+@pytest.mark.slow  # a Dask cluster or worker processes
 def test_spread_runs_parts_on_the_executor_and_keeps_the_items_order():
     from tasks.workers import spread
 
