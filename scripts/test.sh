@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Set up what the tests need and run them. Extra arguments go to pytest.
+# Set up what the tests need and run them. Extra arguments go to pytest:
+#   bash scripts/test.sh                 everything (what .ci/run runs)
+#   bash scripts/test.sh -m "not slow"   the quick subset: no Prefect server, Dask cluster, worker processes,
+#                                        Chromium, subprocess CLIs, store races or long Hypothesis runs
 # As root with apt-get, it installs the system packages some tests use (Debian's
 # chromium for the UI test, docker-compose to check docker-compose.yml, postgresql),
 # then starts a throw-away PostgreSQL on 127.0.0.1 and stops it at exit.
