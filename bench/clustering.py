@@ -13,6 +13,9 @@ distractors (BBC News, OrangeSum). Articles become dispatches as `digest cluster
   average-link agglomerative clustering of the same vectors at its best threshold on the set;
 - robustness: `cluster.threshold` tuned on one language's half of the set, scored on the other's,
   and F1 over a range of thresholds around the default;
+- candidate recall (issue 23): the share of each dispatch's exact `NEIGHBOURS` closest pairs (every
+  pair's product, as the clustering computed them before it had candidates) that `candidates` puts
+  forward, all of them and those at the threshold;
 - time to cluster 1,000 and 10,000 dispatches of the pipeline benchmark's pages (bench/pages.py),
   read from each page's markup (title, body paragraphs, published time) rather than extracted.
 
@@ -39,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.pages import build_pages, load_articles  # noqa: E402
 from flows.stages import SEGMENT_ONLY, _dispatch  # noqa: E402
+import tasks.cluster as clustering  # noqa: E402
 from tasks.cluster import ClusterOptions, cluster  # noqa: E402
 from tasks.language import bundle, words  # noqa: E402
 from tasks.models import Block, Dispatch, parse_datetime  # noqa: E402
@@ -77,6 +81,8 @@ def main() -> None:
               f"{_prf(bcubed(groups, _topics(gold)))} | {_prf(bcubed(groups, _topics(gold), STORY_LINE))} | "
               f"{seconds:.2f} |")
 
+    print()
+    candidate_recall("dev set", dispatches, options)
     if not args.no_split:
         robustness(dispatches, gold, options)
     if args.sizes:
@@ -181,6 +187,42 @@ def average_link(vectors: sparse.csr_matrix, dispatches: list[Dispatch], thresho
     for dispatch, label in zip(dispatches, labels):
         groups.setdefault(int(label), []).append(dispatch.id)
     return list(groups.values())
+
+
+def exact_neighbours(dispatches: list[Dispatch], options: ClusterOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, similarity): each dispatch's `NEIGHBOURS` closest (at the edge floor, one language, time
+    factor applied) from every pair's product, in the clustering's order: what it kept before candidates."""
+    ordered = sorted(dispatches, key=clustering._order_key)
+    vectors, _ = clustering.vectorise(ordered, options)
+    languages = np.array([d.language for d in ordered])
+    times = clustering._times(ordered)
+    floor = clustering.EDGE_SHARE * options.threshold
+    product = sparse.coo_matrix(vectors @ vectors.T)
+    i, j, s = product.row, product.col, product.data
+    keep = (i != j) & (languages[i] == languages[j])
+    i, j, s = i[keep], j[keep], s[keep] * clustering._time_factor(times[i[keep]], times[j[keep]], options.span_hours)
+    keep = s >= floor
+    i, j, s = i[keep], j[keep], s[keep]
+    order = np.lexsort((j, -s, i))
+    i, j, s = i[order], j[order], s[order]
+    kept = np.arange(len(i)) - np.searchsorted(i, i) < clustering.NEIGHBOURS
+    return i[kept], j[kept], s[kept]
+
+
+def candidate_recall(name: str, dispatches: list[Dispatch], options: ClusterOptions) -> None:
+    """The share of the exact closest pairs (`exact_neighbours`) that `candidates` puts forward."""
+    ordered = sorted(dispatches, key=clustering._order_key)
+    count = len(ordered)
+    i, j, similarity = exact_neighbours(ordered, options)
+    vectors, _ = clustering.vectorise(ordered, options)
+    codes_of: dict[str, int] = {}
+    languages = np.array([codes_of.setdefault(d.language, len(codes_of)) for d in ordered])
+    ci, cj = clustering.candidates(vectors, languages, clustering._times(ordered), options.span_hours)
+    found = np.isin(np.minimum(i, j).astype(np.int64) * count + np.maximum(i, j), ci.astype(np.int64) * count + cj)
+    close = similarity >= options.threshold
+    print(f"candidates on the {name}: {len(ci):,} pairs of {count * (count - 1) // 2:,} ({len(ci) / count:.1f} a "
+          f"dispatch); recall of the exact {clustering.NEIGHBOURS} closest: {found.mean():.3f} of {len(found):,}, "
+          f"at the threshold {found[close].mean():.3f} of {close.sum():,}")
 
 
 def robustness(dispatches: list[Dispatch], gold: dict[str, str], options: ClusterOptions) -> None:

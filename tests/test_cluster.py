@@ -230,3 +230,50 @@ def test_across_languages_a_story_shares_its_names_and_numbers_when_asked():
     stories = cluster(dispatches, ClusterOptions(cross_language=True))
     assert sorted(s.sources for s in stories) == [["AFP", "Reuters"], ["Le Monde"]]
     assert _name_key("poutine") == _name_key("putin") and _name_key("zelensky") == _name_key("zelenskyy")
+
+
+def _synthetic_day(count: int, seed: int = 3) -> list:
+    """`count` dispatches on unrelated events: each a few words of a common stock (as any two stories share)
+    and names and numbers of its own, in 20 hours of one day."""
+    from tasks.models import Block, Dispatch
+
+    rng = random.Random(seed)
+    common = [f"{a}{b}" for a in ("mar", "ket", "pol", "gov", "lab", "tra", "cou", "vot") for b in
+              ("ers", "ing", "ion", "ment", "ance", "ity", "ure", "ship")]
+    dispatches = []
+    for n in range(count):
+        own = [f"Zq{n}x{k}" for k in range(4)] + [str(10_000 + n)]
+        sentences = tuple(" ".join(rng.sample(common, 6) + rng.sample(own, 2)) + "." for _ in range(3))
+        dispatches.append(Dispatch(f"d{n}", f"Outlet {n % 40}", f"synthetic:{n}", (Block(sentences),), "en",
+                                   published=datetime(2026, 11, 27, tzinfo=timezone.utc).replace(
+                                       hour=n % 20, minute=n % 60)))
+    return dispatches
+
+
+def test_candidates_find_a_planted_pair_among_many_unrelated_dispatches():
+    """Two accounts of one event among 20,000 dispatches on others: the index of rare terms finds the pair,
+    and the pairs put forward for a product stay a bounded number a dispatch, not every pair (200 million)."""
+    import numpy as np
+
+    import tasks.cluster as module
+
+    day = _synthetic_day(20_000)
+    planted = [make_dispatch(STRIKE_A, "Reuters", published="2026-11-27T08:00:00Z", language="en"),
+               make_dispatch(STRIKE_B, "AP", published="2026-11-27T09:00:00Z", language="en")]
+    dispatches = [*day[:7_000], planted[0], *day[7_000:15_000], planted[1], *day[15_000:]]
+    options = ClusterOptions()
+    ordered = sorted(dispatches, key=module._order_key)
+    vectors, _ = module.vectorise(ordered, options)
+    first, second = sorted(ordered.index(d) for d in planted)
+    i, j = module.candidates(vectors, np.zeros(len(ordered), dtype=np.int64), module._times(ordered), options.span_hours)
+    assert first * len(ordered) + second in set((i * len(ordered) + j).tolist())
+    assert len(i) <= module.CANDIDATES * len(ordered)  # each dispatch puts forward CANDIDATES pairs at most
+    scored = []
+    products = module._products
+    module._products = lambda vectors, i, j: scored.append(len(i)) or products(vectors, i, j)
+    try:
+        groups = module.group(dispatches, options)
+    finally:
+        module._products = products
+    assert sum(scored) <= module.CANDIDATES * len(dispatches)
+    assert [dispatches.index(d) for d in planted] in groups
