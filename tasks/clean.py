@@ -111,6 +111,8 @@ CHARACTER_MAP = str.maketrans(
         "\u200d": None,
         "\ufeff": None,
         "\u00ad": None,  # soft hyphen
+        "\u2028": "\n",  # line separator: a line break, as str.splitlines() reads it
+        "\u2029": "\n\n",  # paragraph separator
     }
 )
 
