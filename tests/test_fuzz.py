@@ -10,7 +10,7 @@ property (`CASES`; CONTRIBUTING.md reports the totals).
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tasks import compat
@@ -98,6 +98,7 @@ def test_sentence_splitter_only_cuts_the_text(body, code):
 @pytest.mark.slow  # a long Hypothesis run
 @fuzz("clean_text")
 @given(text, language)
+@example("the\u2028the.", "en")  # a line separator: str.splitlines() breaks there
 def test_clean_never_raises_and_keeps_only_input_sentences(body, code):
     first = clean(_raw(body), _rules(code))
     assert first == clean(_raw(body), _rules(code))
