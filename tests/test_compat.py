@@ -128,7 +128,11 @@ def test_the_line_prefect_logs_as_a_task_ends_is_recognised(prefect_api, monkeyp
     handler = logging.Handler(logging.INFO)
     handler.emit = records.append
     logger = logging.getLogger("prefect.task_runs")
-    monkeypatch.setattr(logger, "level", logging.INFO)
+    # setLevel, not the attribute: it empties the logger's isEnabledFor cache, which an earlier test at
+    # another level filled (then the INFO line was dropped in a full run).
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    monkeypatch.setattr(logger, "disabled", False)  # an earlier logging.config.dictConfig can disable it
     logger.addHandler(handler)
 
     @task(name="read-source")
@@ -144,6 +148,7 @@ def test_the_line_prefect_logs_as_a_task_ends_is_recognised(prefect_api, monkeyp
         run()
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
     finished = [r for r in records if compat.task_finished(r.getMessage())]
     assert [getattr(r, "task_name", None) for r in finished] == ["read-source", "read-source"], [
         r.getMessage() for r in records]
