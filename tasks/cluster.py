@@ -189,17 +189,22 @@ def candidates(vectors: sparse.csr_matrix, languages: np.ndarray, times: np.ndar
     chosen = chosen[(np.bincount(terms, minlength=vectors.shape[1]) <= POSTING_LIMIT)[terms]]
     index = sparse.csr_matrix((vectors.data[chosen], (row_of[chosen], vectors.indices[chosen])), shape=vectors.shape)
     postings = sparse.csr_matrix(index.T)
+    mixed = across or len(languages) and languages.min() != languages.max()
+    dated = bool(np.nanmax(times) - np.nanmin(times) > DAY) if not np.isnan(times).all() else False
     codes = []
     for start in range(0, count, ROWS_AT_ONCE):
         shared = sparse.csr_matrix(index[start : start + ROWS_AT_ONCE] @ postings)
         shared.sort_indices()
         i = np.repeat(np.arange(start, start + shared.shape[0]), np.diff(shared.indptr))
         j = shared.indices
-        keep = (i != j) & ((languages[i] != languages[j]) if across else (languages[i] == languages[j]))
-        i, j = i[keep], j[keep]
-        score = shared.data[keep] * _time_factor(times[i], times[j], span_hours)
-        keep = score > 0
-        i, j, score = i[keep], j[keep], score[keep]
+        keep = i != j
+        if mixed:  # one language: every pair is of one
+            keep &= (languages[i] != languages[j]) if across else (languages[i] == languages[j])
+        i, j, score = i[keep], j[keep], shared.data[keep]
+        if dated:  # within a day (or undated): every pair's time factor is 1
+            score = score * _time_factor(times[i], times[j], span_hours)
+            keep = score > 0
+            i, j, score = i[keep], j[keep], score[keep]
         # Each row's largest first, the earlier on a tie: one stable sort of a key that is the row, less
         # the score scaled below 1 (a lexsort of the three is ~3x slower, and this is the bulk of the work).
         order = np.argsort(i - score / (1.000001 * score.max(initial=1.0)), kind="stable")
