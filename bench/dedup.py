@@ -33,13 +33,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-from collections import Counter
 import re
 import sys
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,8 +54,9 @@ OPENERS = {
 }
 SEGMENT_ONLY = CleaningRules(captions=[], inline_credits=[], drop_lines=[], datelines=[])
 # The messy copy is cleaned in the article's language: detecting it again is not what is measured.
-IN_LANGUAGE = {code: SEGMENT_ONLY.model_copy(update={"languages": (code,), "default_language": code})
-               for code in ("fr", "en")}
+IN_LANGUAGE = {
+    code: SEGMENT_ONLY.model_copy(update={"languages": (code,), "default_language": code}) for code in ("fr", "en")
+}
 QUOTES = '"“”«»'
 TYPOGRAPHIC = {"fr": ("« ", " »"), "en": ("“", "”")}
 FOUND = 0.8  # share of a copy's words removed for it to count as found
@@ -89,6 +90,7 @@ def articles(data: Path, limit: int | None) -> list[tuple[str, str]]:
 
 
 # --- copies -----------------------------------------------------------------------------------
+
 
 def repunctuate(sentence: str, language: str, rng: random.Random) -> str:
     """Typographic quotation marks for straight ones, a space before a comma, a doubled space."""
@@ -126,8 +128,14 @@ def clause_from_quotation(sentence: str, rng: random.Random, language: str) -> s
     words = sentence.rstrip(".!?").split()
     opens = [i for i, w in enumerate(words) if w[0] in '"“«']
     closes = [i for i, w in enumerate(words) if w.rstrip(".,;:!?")[-1:] in '"”»' or w == "»"]
-    starts = [i for o in opens for c in closes if c > o for i in range(o + 1, c + 1)
-              if 0.6 <= (len(words) - i) / len(words) <= 0.85]
+    starts = [
+        i
+        for o in opens
+        for c in closes
+        if c > o
+        for i in range(o + 1, c + 1)
+        if 0.6 <= (len(words) - i) / len(words) <= 0.85
+    ]
     return tail(sentence, rng, language, rng.choice(starts)) if starts and len(words) >= 10 else None
 
 
@@ -142,6 +150,7 @@ def copy_of(kind: str, sentence: str, language: str, rng: random.Random) -> str 
 
 
 # --- placing them -----------------------------------------------------------------------------
+
 
 @dataclass
 class Unit:
@@ -300,7 +309,7 @@ def sentence_benchmark(docs, row: Row, seed: int, options: DedupOptions):
 def document_benchmark(docs, seed: int, options: DedupOptions):
     rng = random.Random(seed)
     dispatches, original_of = [], {}
-    for number, (language, text) in enumerate(docs):
+    for number, (_language, text) in enumerate(docs):
         base, _, _ = clean(RawDispatch("bench", f"doc{number}", text, "text", title=f"Title {number}"), SEGMENT_ONLY)
         if base is None:
             continue
@@ -308,10 +317,14 @@ def document_benchmark(docs, seed: int, options: DedupOptions):
         if rng.random() < 0.3:
             paragraphs = text.split("\n\n")
             variant = rng.choice(["headline", "punctuation", "shorter"])
-            body = {"headline": text,
-                    "punctuation": text.replace(",", "").replace('"', "«"),
-                    "shorter": "\n\n".join(paragraphs[: max(2, int(len(paragraphs) * 0.6))])}[variant]
-            copy, _, _ = clean(RawDispatch("copy", f"copy{number}", body, "text", title=f"Other {number}"), SEGMENT_ONLY)
+            body = {
+                "headline": text,
+                "punctuation": text.replace(",", "").replace('"', "«"),
+                "shorter": "\n\n".join(paragraphs[: max(2, int(len(paragraphs) * 0.6))]),
+            }[variant]
+            copy, _, _ = clean(
+                RawDispatch("copy", f"copy{number}", body, "text", title=f"Other {number}"), SEGMENT_ONLY
+            )
             if copy is not None and copy.id != base.id:
                 dispatches.append(copy)
                 original_of[copy.id] = base.id
@@ -343,16 +356,23 @@ def main() -> None:
     docs = articles(args.data, args.limit)
     options = DedupOptions()
     print(f"{len(docs)} articles (fr and en), seed {args.seed}; targets: precision >= 0.98, recall >= 0.95\n")
-    print("| level: how the copies are placed | injected | removed right | removed wrong | missed "
-          "| the article's own repeats (left out) | precision | recall | time per 1,000 dispatches |")
+    print(
+        "| level: how the copies are placed | injected | removed right | removed wrong | missed "
+        "| the article's own repeats (left out) | precision | recall | time per 1,000 dispatches |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for row in ROWS:
         tp, fp, fn, native, seconds = sentence_benchmark(docs, row, args.seed, options)
-        print(f"| sentence: {row.name} | {tp + fn} | {tp} | {fp} | {fn} | {native} | {ratio(tp, tp + fp):.3f} | "
-              f"{ratio(tp, tp + fn):.3f} | {seconds / len(docs) * 1000:.2f} s |", flush=True)
+        print(
+            f"| sentence: {row.name} | {tp + fn} | {tp} | {fp} | {fn} | {native} | {ratio(tp, tp + fp):.3f} | "
+            f"{ratio(tp, tp + fn):.3f} | {seconds / len(docs) * 1000:.2f} s |",
+            flush=True,
+        )
     dtp, dfp, dfn, dseconds, count = document_benchmark(docs, args.seed, options)
-    print(f"| dispatch (across a run of {count}) | {dtp + dfn} | {dtp} | {dfp} | {dfn} | – | {ratio(dtp, dtp + dfp):.3f} | "
-          f"{ratio(dtp, dtp + dfn):.3f} | {dseconds / count * 1000:.2f} s |")
+    print(
+        f"| dispatch (across a run of {count}) | {dtp + dfn} | {dtp} | {dfp} | {dfn} | – | {ratio(dtp, dtp + dfp):.3f} | "
+        f"{ratio(dtp, dtp + dfn):.3f} | {dseconds / count * 1000:.2f} s |"
+    )
 
 
 if __name__ == "__main__":

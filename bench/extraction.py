@@ -23,8 +23,8 @@ import re
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -99,13 +99,12 @@ def extractors() -> dict[str, Callable[[str], str]]:
         "project `extract_html(need_date=False)`": project_dated,
         "project, after `clean` (headings kept)": project_cleaned,
         PLAIN: lambda html: trafilatura.extract(html) or "",
-        "trafilatura `include_comments=False, include_tables=False`": lambda html: trafilatura.extract(
-            html, include_comments=False, include_tables=False
-        )
-        or "",
+        "trafilatura `include_comments=False, include_tables=False`": lambda html: (
+            trafilatura.extract(html, include_comments=False, include_tables=False) or ""
+        ),
     }
     try:  # the copy of readability bundled with trafilatura (what tasks.extract checks against)
-        from tasks.extract import _readability_text, _parse
+        from tasks.extract import _parse, _readability_text
 
         def bundled(html: str) -> str:
             tree = _parse(html)
@@ -174,12 +173,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {set_name:8} {name}: F1 {results[(name, set_name)][2]:.3f}", file=sys.stderr)
             if page_log:
                 for row, (p, r), out in zip(rows, scores, outputs):
-                    page_log.write(json.dumps({"set": set_name, "extractor": name, "id": row["id"],
-                                               "precision": p, "recall": r, "output": out}) + "\n")
+                    page_log.write(
+                        json.dumps(
+                            {
+                                "set": set_name,
+                                "extractor": name,
+                                "id": row["id"],
+                                "precision": p,
+                                "recall": r,
+                                "output": out,
+                            }
+                        )
+                        + "\n"
+                    )
     if page_log:
         page_log.close()
 
-    print("| extractor | set | precision | recall | F1 | empty pages | pages/s (one core) | speed / plain trafilatura |")
+    print(
+        "| extractor | set | precision | recall | F1 | empty pages | pages/s (one core) | speed / plain trafilatura |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name in available:
         for set_name, _, _ in SETS:

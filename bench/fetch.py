@@ -54,8 +54,13 @@ def main() -> None:
     with FixtureServer() as server:
         for n, body in enumerate(bodies):
             server.routes[f"/p{n}"] = Reply(200, body)
-        spec = SourceSpec(name="bench", kind="urls", urls=[server.url(f"/p{n}") for n in range(len(bodies))],
-                          local=True, max_items=len(bodies))
+        spec = SourceSpec(
+            name="bench",
+            kind="urls",
+            urls=[server.url(f"/p{n}") for n in range(len(bodies))],
+            local=True,
+            max_items=len(bodies),
+        )
         started = time.perf_counter()
         result = asyncio.run(fetch_all(spec, options))
         fetched = time.perf_counter() - started
@@ -63,10 +68,12 @@ def main() -> None:
     kept = sum(clean(raw, CleaningRules())[0] is not None for raw in result.raws)
     extracted = time.perf_counter() - started
     total = fetched + extracted
-    print(f"| pages | concurrency | fetched | failures | fetch pages/s | extracted | extract pages/s | total pages/s |")
+    print("| pages | concurrency | fetched | failures | fetch pages/s | extracted | extract pages/s | total pages/s |")
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| {len(bodies)} | {args.concurrency} | {len(result.raws)} | {len(result.failures)} | "
-          f"{len(result.raws) / fetched:.0f} | {kept} | {len(result.raws) / extracted:.1f} | {len(result.raws) / total:.1f} |")
+    print(
+        f"| {len(bodies)} | {args.concurrency} | {len(result.raws)} | {len(result.failures)} | "
+        f"{len(result.raws) / fetched:.0f} | {kept} | {len(result.raws) / extracted:.1f} | {len(result.raws) / total:.1f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -21,11 +21,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 OUTLETS = [
-    ("Le Quotidien du Matin", "fr"), ("La Dépêche Continentale", "fr"), ("Le Courrier de l'Ouest", "fr"),
-    ("The Morning Ledger", "en"), ("Harbour City Times", "en"), ("The Northern Courier", "en"),
+    ("Le Quotidien du Matin", "fr"),
+    ("La Dépêche Continentale", "fr"),
+    ("Le Courrier de l'Ouest", "fr"),
+    ("The Morning Ledger", "en"),
+    ("Harbour City Times", "en"),
+    ("The Northern Courier", "en"),
 ]
-MENU = ["Politique", "International", "Économie", "Société", "Culture", "Sport", "Sciences", "Planète", "Opinions",
-        "World", "Business", "Technology", "Health", "Travel", "Video", "Podcasts", "Newsletters", "Weather"]
+MENU = [
+    "Politique",
+    "International",
+    "Économie",
+    "Société",
+    "Culture",
+    "Sport",
+    "Sciences",
+    "Planète",
+    "Opinions",
+    "World",
+    "Business",
+    "Technology",
+    "Health",
+    "Travel",
+    "Video",
+    "Podcasts",
+    "Newsletters",
+    "Weather",
+]
 DUPLICATE_SHARE = 0.05
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý«\"])")
 SITE_NAME = '<meta property="og:site_name" content="'
@@ -44,7 +66,7 @@ def load_articles(data: Path) -> list[Article]:
     for path in sorted(data.glob("*.dev.jsonl")):
         for line in path.open(encoding="utf-8"):
             record = json.loads(line)
-            for n, doc in enumerate(record["docs"]):
+            for doc in record["docs"]:
                 paragraphs = tuple(p.strip() for p in doc.split("\n\n") if p.strip())
                 if not paragraphs:
                     continue
@@ -74,6 +96,7 @@ def _retold(article: Article, other: Article, rng: random.Random) -> Article:
     """Another outlet on the same event: a third of the article's sentences (the wire copy it
     shares), in order, then reporting of its own (here a third of another article's sentences):
     it shares text with both, it is a copy of neither."""
+
     def third(of: Article, first: bool) -> str:
         sentences = SENTENCE_END.split(" ".join(of.paragraphs))
         return " ".join(s for n, s in enumerate(sentences) if (first and n == 0) or rng.random() < 0.3)
@@ -86,21 +109,35 @@ def render_page(article: Article, n: int, day: str, rng: random.Random) -> str:
     esc = html.escape
     hour, minute = rng.randrange(0, 23), rng.randrange(60)
     # A mega-menu, teaser cards, a footer of links: real pages have 500-800 elements and more (the extraction sets').
-    menu = "".join(f'<li class="menu-item"><a href="/rubrique/{m.lower()}">{m}</a><ul class="sub">'
-                   + "".join(f'<li><a href="/rubrique/{m.lower()}/{k}">{m} {k}</a></li>' for k in range(8))
-                   + "</ul></li>" for m in MENU)
+    menu = "".join(
+        f'<li class="menu-item"><a href="/rubrique/{m.lower()}">{m}</a><ul class="sub">'
+        + "".join(f'<li><a href="/rubrique/{m.lower()}/{k}">{m} {k}</a></li>' for k in range(8))
+        + "</ul></li>"
+        for m in MENU
+    )
     related = "".join(
         f'<li class="card"><div class="card-inner"><a href="/article/{n}-{k}"><figure><img src="/img/{k}.jpg" alt="">'
-        f'</figure><span>{esc(" ".join(article.title.split()[:6]))} — {k}</span></a>'
-        f"<p>{esc(article.paragraphs[-1][:90])}…</p></div></li>" for k in range(36))
-    state = json.dumps({"article": {"title": article.title, "body": article.paragraphs, "id": n},
-                        "recommendations": [{"id": k, "title": article.title, "teaser": article.paragraphs[0][:120]}
-                                            for k in range(30)]})
+        f"</figure><span>{esc(' '.join(article.title.split()[:6]))} — {k}</span></a>"
+        f"<p>{esc(article.paragraphs[-1][:90])}…</p></div></li>"
+        for k in range(36)
+    )
+    state = json.dumps(
+        {
+            "article": {"title": article.title, "body": article.paragraphs, "id": n},
+            "recommendations": [
+                {"id": k, "title": article.title, "teaser": article.paragraphs[0][:120]} for k in range(30)
+            ],
+        }
+    )
     body = "".join(f"<p>{esc(p)}</p>" for p in article.paragraphs)
     comments = "".join(
-        f'<li class="comment"><b>lecteur{k}</b><p>{esc(article.paragraphs[0][: 40 + 10 * k])} ?</p></li>' for k in range(3))
+        f'<li class="comment"><b>lecteur{k}</b><p>{esc(article.paragraphs[0][: 40 + 10 * k])} ?</p></li>'
+        for k in range(3)
+    )
     footer = "".join(f'<li><a href="/page/{k}">{m}</a></li>' for k, m in enumerate(MENU * 5))
-    tracking = json.dumps({"page": n, "section": MENU[n % len(MENU)], "tags": MENU, "ab": [rng.random() for _ in range(40)]})
+    tracking = json.dumps(
+        {"page": n, "section": MENU[n % len(MENU)], "tags": MENU, "ab": [rng.random() for _ in range(40)]}
+    )
     return f"""<!DOCTYPE html>
 <html lang="{article.lang}"><head><meta charset="utf-8">
 <title>{esc(article.title)} | {esc(outlet)}</title>

@@ -64,8 +64,17 @@ from tests.prefect_server import prefect_server, wait_for  # noqa: E402
 
 DAY = "2026-11-27"
 # Stages the flow runs as Prefect tasks (their code time comes from the task runs) and those it runs itself.
-TASK_STAGES = {"read-source": "read", "clean": "clean", "dedup": "dedup", "history": "history", "cluster": "cluster",
-               "shared-paragraphs": "shared", "summarise": "summarise", "render": "render", "write-digest": "write"}
+TASK_STAGES = {
+    "read-source": "read",
+    "clean": "clean",
+    "dedup": "dedup",
+    "history": "history",
+    "cluster": "cluster",
+    "shared-paragraphs": "shared",
+    "summarise": "summarise",
+    "render": "render",
+    "write-digest": "write",
+}
 FLOW_STAGES = ("open", "recover", "store", "close")
 
 
@@ -77,8 +86,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="extraction processes; 0: one per CPU")
     parser.add_argument("--reference-pages", type=int, default=300, help="pages for plain trafilatura")
     parser.add_argument("--executor", default="local", help='cleaning.executor: "local" or tcp://host:8786')
-    parser.add_argument("--dask-workers", help="start a Dask cluster on 127.0.0.1 with each of these worker counts "
-                                               "(e.g. 1,2) and run every size on each")
+    parser.add_argument(
+        "--dask-workers",
+        help="start a Dask cluster on 127.0.0.1 with each of these worker counts (e.g. 1,2) and run every size on each",
+    )
     parser.add_argument("--pages", type=Path, nargs="+", help="real pages: folders of .html, or .jsonl(.gz) dumps")
     parser.add_argument("--cleaning-only", action="store_true", help="time the Cleaner alone on each Dask cluster")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # run one size: its config file
@@ -122,19 +133,27 @@ def run_size(pages: list[str], work: Path, args, env: dict[str, str], executor: 
     with FixtureServer() as server:
         if args.mode == "http":
             for number, page in enumerate(pages):
-                server.routes[f"/a/{number}"] = Reply(200, page.encode("utf-8"), content_type="text/html; charset=utf-8")
-            server.routes["/sitemap.xml"] = Reply(200, sitemap([server.url(f"/a/{n}") for n in range(len(pages))]),
-                                                  content_type="application/xml")
+                server.routes[f"/a/{number}"] = Reply(
+                    200, page.encode("utf-8"), content_type="text/html; charset=utf-8"
+                )
+            server.routes["/sitemap.xml"] = Reply(
+                200, sitemap([server.url(f"/a/{n}") for n in range(len(pages))]), content_type="application/xml"
+            )
         config = work / "digest.toml"
         config.write_text(config_text(work, args, len(pages), server.url("/sitemap.xml"), executor), encoding="utf-8")
-        child = subprocess.run([sys.executable, __file__, "--child", str(config), "--reference-pages",
-                                str(args.reference_pages)], env=env | {"PREFECT_LOGGING_LEVEL": "WARNING"},
-                               cwd=work, capture_output=True, text=True)
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", str(config), "--reference-pages", str(args.reference_pages)],
+            env=env | {"PREFECT_LOGGING_LEVEL": "WARNING"},
+            cwd=work,
+            capture_output=True,
+            text=True,
+        )
     if child.returncode:
         sys.exit(f"the flow failed at N = {len(pages)}:\n{child.stderr[-3000:]}")
     row = json.loads(child.stdout.strip().splitlines()[-1])
     row["code"] = task_run_seconds(env["PREFECT_API_URL"], row["flow_run"]) + sum(
-        row["seconds"].get(stage, 0.0) for stage in FLOW_STAGES)
+        row["seconds"].get(stage, 0.0) for stage in FLOW_STAGES
+    )
     return row
 
 
@@ -146,8 +165,8 @@ def config_text(work: Path, args, size: int, sitemap_url: str, executor: str) ->
     else:
         source = f'kind = "sitemap"\nurl = "{sitemap_url}"\nlocal = true\nmax_items = {size}'
     return f"""[digest]
-out_dir = "{work / 'digests'}"
-data_dir = "{work / 'data'}"
+out_dir = "{work / "digests"}"
+data_dir = "{work / "data"}"
 
 [[sources]]
 name = "bench"
@@ -185,9 +204,18 @@ def run_flow(config: Path, reference_pages: int) -> dict:
     # report this benchmark's parent process, which holds every page, when the parent was larger.
     peak_main = _status_mb(os.getpid(), "VmHWM")
     pages = [p.read_text(encoding="utf-8") for p in sorted((config.parent / "pages").glob("*.html"))[:reference_pages]]
-    return {"size": len(list((config.parent / "pages").glob("*.html"))), "wall": wall, "flow_run": str(state.state_details.flow_run_id),
-            "seconds": result["seconds"], "read": result["read"], "kept": result["kept"], "stories": result["stories"],
-            "peak_main_mb": peak_main, "peak_total_mb": memory.peak_mb, "reference": plain_trafilatura(pages)}
+    return {
+        "size": len(list((config.parent / "pages").glob("*.html"))),
+        "wall": wall,
+        "flow_run": str(state.state_details.flow_run_id),
+        "seconds": result["seconds"],
+        "read": result["read"],
+        "kept": result["kept"],
+        "stories": result["stories"],
+        "peak_main_mb": peak_main,
+        "peak_total_mb": memory.peak_mb,
+        "reference": plain_trafilatura(pages),
+    }
 
 
 class MemoryPeak(threading.Thread):
@@ -197,7 +225,7 @@ class MemoryPeak(threading.Thread):
         super().__init__(daemon=True)
         self.peak_mb, self._done = 0.0, threading.Event()
 
-    def __enter__(self) -> "MemoryPeak":
+    def __enter__(self) -> MemoryPeak:
         self.start()
         return self
 
@@ -240,10 +268,14 @@ def plain_trafilatura(bodies: list[str]) -> float:
 
 def task_run_seconds(api: str, flow_run: str) -> float:
     """Time inside the flow run's task runs as Prefect recorded them (the union: read-source runs overlap)."""
+
     def spans() -> list[tuple[datetime, datetime]]:
         runs = httpx.post(f"{api}/task_runs/filter", json={"flow_runs": {"id": {"any_": [flow_run]}}}, timeout=30)
-        return sorted((datetime.fromisoformat(r["start_time"]), datetime.fromisoformat(r["end_time"]))
-                      for r in runs.json() if r["start_time"] and r["end_time"])
+        return sorted(
+            (datetime.fromisoformat(r["start_time"]), datetime.fromisoformat(r["end_time"]))
+            for r in runs.json()
+            if r["start_time"] and r["end_time"]
+        )
 
     recorded = wait_for(lambda: (found := spans()) and len(found) >= len(TASK_STAGES) and found, 60, "task runs")
     total, reached = 0.0, None
@@ -275,16 +307,23 @@ def run_cleaning(articles, sizes: list[int], counts: list[int]) -> None:
         for number, raw in enumerate(raws):
             await cleaner.add(raw, ("bench", number))
 
-    print("| workers | pages | wall s | pages/s | speed-up over the first | flow process CPU ms a page | "
-          "workers CPU ms a page | each worker computing, share of wall | load average |")
+    print(
+        "| workers | pages | wall s | pages/s | speed-up over the first | flow process CPU ms a page | "
+        "workers CPU ms a page | each worker computing, share of wall | load average |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     first: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
         for size in sizes:
-            raws = [RawDispatch("bench", f"page-{n}", page, "html") for n, page in enumerate(build_pages(articles, size, DAY))]
+            raws = [
+                RawDispatch("bench", f"page-{n}", page, "html")
+                for n, page in enumerate(build_pages(articles, size, DAY))
+            ]
             for count in counts:
-                with dask_cluster(Path(tmp) / f"{count}-{size}", count) as (address, processes), \
-                        Cleaner(CleaningRules(executor=address)) as cleaner:
+                with (
+                    dask_cluster(Path(tmp) / f"{count}-{size}", count) as (address, processes),
+                    Cleaner(CleaningRules(executor=address)) as cleaner,
+                ):
                     cleaner.executor.client.run(lambda: __import__("tasks.clean"))  # each worker's imports, first
                     pids = [process.pid for process in processes.values()]
                     workers_before, own_before = cpu_seconds(pids), time.process_time()
@@ -301,9 +340,12 @@ def run_cleaning(articles, sizes: list[int], counts: list[int]) -> None:
                                 busy[record["worker"]] = busy.get(record["worker"], 0.0) + span["stop"] - span["start"]
                 assert len(cleaned.dispatches) + len(cleaned.failures) >= size * 0.9
                 first.setdefault(size, wall)
-                print(f"| {count} | {size:,} | {wall:.1f} | {size / wall:.1f} | {first[size] / wall:.2f}x | "
-                      f"{own / size * 1000:.1f} | {workers / size * 1000:.0f} | "
-                      f"{', '.join(f'{b / wall:.0%}' for b in busy.values())} | {os.getloadavg()[0]:.1f} |", flush=True)
+                print(
+                    f"| {count} | {size:,} | {wall:.1f} | {size / wall:.1f} | {first[size] / wall:.2f}x | "
+                    f"{own / size * 1000:.1f} | {workers / size * 1000:.0f} | "
+                    f"{', '.join(f'{b / wall:.0%}' for b in busy.values())} | {os.getloadavg()[0]:.1f} |",
+                    flush=True,
+                )
 
 
 def read_pages(paths: list[Path]) -> list[dict]:
@@ -341,8 +383,13 @@ def run_pages(paths: list[Path], args) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
         env |= {"PREFECT_HOME": str(work / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         started = time.perf_counter()
-        child = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--date", DAY,
-                                "--no-email"], cwd=ROOT, env=env, capture_output=True, text=True)
+        child = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--date", DAY, "--no-email"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - started
         if child.returncode:
             sys.exit(f"digest run failed:\n{child.stdout[-2000:]}\n{child.stderr[-3000:]}")
@@ -351,18 +398,29 @@ def run_pages(paths: list[Path], args) -> dict:
     started = time.perf_counter()
     rate = plain_trafilatura(bodies)
     reference = time.perf_counter() - started
-    return {"pages": len(records), "wall": wall, "stories": len(data["stories"]), "executor": args.executor,
-            "kept": data["report"].get("dispatches_kept"), "reference": reference, "reference_rate": rate,
-            "paths": [str(p) for p in paths]}
+    return {
+        "pages": len(records),
+        "wall": wall,
+        "stories": len(data["stories"]),
+        "executor": args.executor,
+        "kept": data["report"].get("dispatches_kept"),
+        "reference": reference,
+        "reference_rate": rate,
+        "paths": [str(p) for p in paths],
+    }
 
 
 def print_pages(row: dict) -> None:
-    print("| pages | executor | `digest run` s (CLI, Prefect start included) | pages/s | stories | "
-          "plain trafilatura.extract s (one core) | pages/s | run time / trafilatura time |")
+    print(
+        "| pages | executor | `digest run` s (CLI, Prefect start included) | pages/s | stories | "
+        "plain trafilatura.extract s (one core) | pages/s | run time / trafilatura time |"
+    )
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| {row['pages']:,} | {row['executor']} | {row['wall']:.1f} | {row['pages'] / row['wall']:.1f} | "
-          f"{row['stories']} | {row['reference']:.1f} | {row['reference_rate']:.1f} | "
-          f"{row['wall'] / row['reference']:.2f} |")
+    print(
+        f"| {row['pages']:,} | {row['executor']} | {row['wall']:.1f} | {row['pages'] / row['wall']:.1f} | "
+        f"{row['stories']} | {row['reference']:.1f} | {row['reference_rate']:.1f} | "
+        f"{row['wall'] / row['reference']:.2f} |"
+    )
     print(f"\nPages: {', '.join(row['paths'])}. Machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}.")
 
 
@@ -371,8 +429,11 @@ def print_tables(rows: list[dict]) -> None:
         print_executors(rows)
     stages = [*TASK_STAGES.values(), *FLOW_STAGES]
     named = len({row["executor"] for row in rows}) > 1
-    print("| stage | " + " | ".join(f"{r['executor'] + ', ' if named else ''}N = {r['size']:,}: s | /s" for r in rows)
-          + " |")
+    print(
+        "| stage | "
+        + " | ".join(f"{r['executor'] + ', ' if named else ''}N = {r['size']:,}: s | /s" for r in rows)
+        + " |"
+    )
     print("|---|" + "---|---|" * len(rows))
     for stage in stages:
         cells = []
@@ -381,8 +442,10 @@ def print_tables(rows: list[dict]) -> None:
             cells.append(f"{seconds:.2f} | {row['size'] / seconds:,.0f}" if seconds else "0 | -")
         print(f"| {stage} | " + " | ".join(cells) + " |")
     print()
-    print("| N | read | kept | stories | run s | dispatches/s | plain trafilatura pages/s | ratio | "
-          "Prefect share | peak MB flow process / all | time / time at previous N |")
+    print(
+        "| N | read | kept | stories | run s | dispatches/s | plain trafilatura pages/s | ratio | "
+        "Prefect share | peak MB flow process / all | time / time at previous N |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     previous = None
     for row in rows:
@@ -391,12 +454,16 @@ def print_tables(rows: list[dict]) -> None:
         if previous and previous["executor"] != row["executor"]:
             previous = None
         growth = f"{row['wall'] / previous['wall']:.1f}x for {row['size'] / previous['size']:.0f}x" if previous else "-"
-        print(f"| {row['size']:,} | {row['read']:,} | {row['kept']:,} | {row['stories']:,} | {row['wall']:.1f} | "
-              f"{rate:.1f} | {row['reference']:.1f} | {rate / row['reference']:.2f} | {share:.1%} | "
-              f"{row['peak_main_mb']:.0f} / {row['peak_total_mb']:.0f} | {growth} |")
+        print(
+            f"| {row['size']:,} | {row['read']:,} | {row['kept']:,} | {row['stories']:,} | {row['wall']:.1f} | "
+            f"{rate:.1f} | {row['reference']:.1f} | {rate / row['reference']:.2f} | {share:.1%} | "
+            f"{row['peak_main_mb']:.0f} / {row['peak_total_mb']:.0f} | {growth} |"
+        )
         previous = row
-    print(f"\nMachine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
-          "Prefect share: run wall time less time inside stage code, over run wall time.")
+    print(
+        f"\nMachine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
+        "Prefect share: run wall time less time inside stage code, over run wall time."
+    )
 
 
 def print_executors(rows: list[dict]) -> None:
@@ -408,8 +475,10 @@ def print_executors(rows: list[dict]) -> None:
         cleaning = row["seconds"].get("read", 0.0) + row["seconds"].get("clean", 0.0)
         first.setdefault(row["size"], cleaning)
         share = max(row["wall"] - row["code"], 0.0) / row["wall"]
-        print(f"| {row['executor']} | {row['size']:,} | {cleaning:.2f} | {row['size'] / cleaning:,.1f} | "
-              f"{first[row['size']] / cleaning:.2f}x | {row['wall']:.1f} | {share:.1%} |")
+        print(
+            f"| {row['executor']} | {row['size']:,} | {cleaning:.2f} | {row['size'] / cleaning:,.1f} | "
+            f"{first[row['size']] / cleaning:.2f}x | {row['wall']:.1f} | {share:.1%} |"
+        )
     print()
 
 

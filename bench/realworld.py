@@ -33,12 +33,12 @@ import tarfile
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,8 +54,10 @@ FORMATS = ("md", "html", "json")
 TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>|<!--|-->|<!\[CDATA\[|\]\]>")
 ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 CSS = re.compile(r"\{[^{}]*\b[a-z-]+\s*:\s*[^{};]+;[^{}]*\}|[a-z-]+\s*:\s*[^;{}\s]+;\s*[a-z-]+\s*:\s*[^;{}\s]+;")
-SCRIPT = re.compile(r"\bfunction\s*\w*\s*\([^)]*\)\s*\{|\bvar\s+\w+\s*=|\bdocument\.\w+|\bwindow\.\w+\s*[=(.]"
-                    r"|\}\s*\)\s*;|\w\s*=>\s*[{(\w]|\)\s*\{\s*$|\bif\s*\([^)]*\)\s*\{|\w+\s*\(\s*\)\s*;")
+SCRIPT = re.compile(
+    r"\bfunction\s*\w*\s*\([^)]*\)\s*\{|\bvar\s+\w+\s*=|\bdocument\.\w+|\bwindow\.\w+\s*[=(.]"
+    r"|\}\s*\)\s*;|\w\s*=>\s*[{(\w]|\)\s*\{\s*$|\bif\s*\([^)]*\)\s*\{|\w+\s*\(\s*\)\s*;"
+)
 
 
 def markup(text: str) -> str | None:
@@ -69,20 +71,44 @@ def markup(text: str) -> str | None:
 
 # ---- outlets: who published it ---------------------------------------------------------------
 
-MONTHS = (r"jan(?:uary|vier)?|feb(?:ruary)?|f[ée]vr(?:ier)?|mar(?:ch|s)?|apr(?:il)?|avr(?:il)?|may|mai|"
-          r"june?|juin|july?|juil(?:let)?|aug(?:ust)?|ao[uû]t|sept?(?:ember|embre)?|oct(?:ober|obre)?|"
-          r"nov(?:ember|embre)?|dec(?:ember)?|d[ée]c(?:embre)?")
-WEEKDAYS = (r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?|"
-            r"lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche")
-DATE_PARTS = re.compile(rf"\([^)]*\)|\b(?:{WEEKDAYS})\b\.?|\b(?:{MONTHS})\b\.?|\d+(?:st|nd|rd|th|er)?|[^\w(]+|_",
-                        re.IGNORECASE)
-DATE_NUMBERS = re.compile(r"^\d{1,4}[-/]\d{1,2}(?:[-/]\d{1,4})?(?:[ T][\d:.]+)?$|^\d{1,2}\.\d{1,2}\.\d{2,4}$|"
-                          r"^(?:19|20)\d\d$")
+MONTHS = (
+    r"jan(?:uary|vier)?|feb(?:ruary)?|f[ée]vr(?:ier)?|mar(?:ch|s)?|apr(?:il)?|avr(?:il)?|may|mai|"
+    r"june?|juin|july?|juil(?:let)?|aug(?:ust)?|ao[uû]t|sept?(?:ember|embre)?|oct(?:ober|obre)?|"
+    r"nov(?:ember|embre)?|dec(?:ember)?|d[ée]c(?:embre)?"
+)
+WEEKDAYS = (
+    r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?|"
+    r"lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche"
+)
+DATE_PARTS = re.compile(
+    rf"\([^)]*\)|\b(?:{WEEKDAYS})\b\.?|\b(?:{MONTHS})\b\.?|\d+(?:st|nd|rd|th|er)?|[^\w(]+|_", re.IGNORECASE
+)
+DATE_NUMBERS = re.compile(
+    r"^\d{1,4}[-/]\d{1,2}(?:[-/]\d{1,4})?(?:[ T][\d:.]+)?$|^\d{1,2}\.\d{1,2}\.\d{2,4}$|"
+    r"^(?:19|20)\d\d$"
+)
 NUMBER = re.compile(r"^[vV]?[\d\s.,:/#%-]+$")
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 # "from planet-f1.com", "by Staff": a phrase; a name may start in lower case ("the Guardian", "pv magazine")
-PHRASE_STARTS = {"from", "by", "via", "at", "in", "on", "of", "and", "or", "with", "for", "posted", "published",
-                 "updated", "written", "source", "sources"}
+PHRASE_STARTS = {
+    "from",
+    "by",
+    "via",
+    "at",
+    "in",
+    "on",
+    "of",
+    "and",
+    "or",
+    "with",
+    "for",
+    "posted",
+    "published",
+    "updated",
+    "written",
+    "source",
+    "sources",
+}
 COPYRIGHT = re.compile(r"©|\(c\)|\bcopyright\b|\ball rights\b|\btous droits\b|\bdroits réservés\b", re.IGNORECASE)
 # "SignOnSanDiego.com > News", "Goal.com - Chelsea"
 SECTION_PATH = re.compile(r"\s[|>»/]\s|::|\s›\s|\s[-–—]{1,2}\s")
@@ -137,26 +163,54 @@ def _subdomains(url: str | None) -> set[str]:
     return set(labels[:-kept]) & GENERIC_SUBDOMAINS
 
 
-GENERIC_SUBDOMAINS = {"hosted", "news", "blogs", "blog", "edition", "apps", "app", "story", "stories", "article",
-                      "articles", "web", "mobile", "home", "feeds", "rss", "sport", "sports", "local", "online", "en"}
+GENERIC_SUBDOMAINS = {
+    "hosted",
+    "news",
+    "blogs",
+    "blog",
+    "edition",
+    "apps",
+    "app",
+    "story",
+    "stories",
+    "article",
+    "articles",
+    "web",
+    "mobile",
+    "home",
+    "feeds",
+    "rss",
+    "sport",
+    "sports",
+    "local",
+    "online",
+    "en",
+}
 
 
 # ---- headlines: an article's title -----------------------------------------------------------
 
-FILE_NAME = re.compile(r"^\S+\.(?:css|js|php\d?|aspx?|jsp|cfm|s?html?|jpe?g|png|gif|svg|xml|json|txt|pdf|rss)$",
-                       re.IGNORECASE)
+FILE_NAME = re.compile(
+    r"^\S+\.(?:css|js|php\d?|aspx?|jsp|cfm|s?html?|jpe?g|png|gif|svg|xml|json|txt|pdf|rss)$", re.IGNORECASE
+)
 SEPARATOR = re.compile(r"\s+(?:[|\-–—·•»/]|--)\s+|\s*::\s*|\s+\|\s*|\s*\|\s+")
 FROM_SITE = re.compile(r"\(from ([^)]+)\)$", re.IGNORECASE)  # "… (from The Bolton News)"
-SECTION_WORDS = re.compile(r"(?:world|national|international|business|sports?|entertainment|tech(?:nology)?|politics|"
-                           r"weather|traffic|video|money|finance|"
-                           r"health|science|local|opinion|lifestyle|travel|arts|culture|columnists|summary|general|"
-                           r"breaking news|latest news|news|uk|us|europe|asia|africa|americas|middle east)", re.I)
+SECTION_WORDS = re.compile(
+    r"(?:world|national|international|business|sports?|entertainment|tech(?:nology)?|politics|"
+    r"weather|traffic|video|money|finance|"
+    r"health|science|local|opinion|lifestyle|travel|arts|culture|columnists|summary|general|"
+    r"breaking news|latest news|news|uk|us|europe|asia|africa|americas|middle east)",
+    re.I,
+)
 PREFIX = re.compile(r"^([^:]{2,40}):\s")  # "Bloomberg.com: …"
 DOMAIN = re.compile(r"\b[\w-]+\.(?:com|net|org|info|biz|co\.uk|com\.au|co|ca|uk|au|in|de|fr|tv|fm|us)\b", re.I)
-MEDIA_WORDS = re.compile(r"\b(?:news|online|tv|radio|times|post|herald|tribune|journal|daily|gazette|telegraph|"
-                         r"network|press|wire|magazine|channel|broadcasting|site|website|homepage|portal|"
-                         r"blog|weekly|chronicle|observer|courier|mirror|express|examiner|star|sun|today|"
-                         r"mercury|bulletin|inquirer|reporter|dispatch|standard|independent|guardian)\b", re.I)
+MEDIA_WORDS = re.compile(
+    r"\b(?:news|online|tv|radio|times|post|herald|tribune|journal|daily|gazette|telegraph|"
+    r"network|press|wire|magazine|channel|broadcasting|site|website|homepage|portal|"
+    r"blog|weekly|chronicle|observer|courier|mirror|express|examiner|star|sun|today|"
+    r"mercury|bulletin|inquirer|reporter|dispatch|standard|independent|guardian)\b",
+    re.I,
+)
 
 
 def headline_problem(headline: str, site_names: Iterable[str], title: str = "a title") -> str | None:
@@ -193,7 +247,9 @@ def _looks_like_a_site(words: list[str]) -> bool:
 
 def _named(words: list[str]) -> bool:
     """Every word capitalised (or a number, or a small joining word), as in a name."""
-    return all(w[:1].isupper() or w[:1].isdigit() or w.casefold() in {"a", "the", "of", "and", "&", "de"} for w in words)
+    return all(
+        w[:1].isupper() or w[:1].isdigit() or w.casefold() in {"a", "the", "of", "and", "&", "de"} for w in words
+    )
 
 
 def decoration(headline: str, sites: set[str]) -> str | None:
@@ -225,8 +281,11 @@ def _is_site(part: str, sites: set[str], piped: bool) -> bool:
     if len(words) > 4:
         return False
     media = bool(MEDIA_WORDS.search(part)) if piped else _looks_like_a_site(words)
-    return bool(DOMAIN.search(part)) or media or any(site in letters or letters in site for site in sites
-                                                      if len(letters) >= 3)
+    return (
+        bool(DOMAIN.search(part))
+        or media
+        or any(site in letters or letters in site for site in sites if len(letters) >= 3)
+    )
 
 
 def _letters(text: str) -> str:
@@ -261,7 +320,9 @@ BOILERPLATE = re.compile(
     r"\blire aussi\b|\babonnez-vous\b|\btous droits\b|"
     r"\bclicking (?:on )?(?:the|these|this) links?\b|\b(?:comments?|print|e-?mail|share)\s+(?:print|e-?mail|share|save)\b|"
     r"\bbest viewed\b|\bcheck out our\b|\bphoto gallery\b|\b(?:exclude|remove|delete)s? comments\b|"
-    r"\bcomments? (?:policy|guidelines)\b|\b[\w.+-]+@[\w-]+\.[\w.]+\b|^link\s*:|(?:\s\|\s.*){2}", re.IGNORECASE)
+    r"\bcomments? (?:policy|guidelines)\b|\b[\w.+-]+@[\w-]+\.[\w.]+\b|^link\s*:|(?:\s\|\s.*){2}",
+    re.IGNORECASE,
+)
 BYLINE = re.compile(r"^By [A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+)+\b")  # "By LESLIE BREFELD Summit Daily News …"
 CAPTION = re.compile(
     r"\(\s*(?:AP|AFP|Reuters|Getty|EPA|PA|CP)?\s*(?:photo|image|file)\b|\bphoto(?:graph)?\s*(?:by\b|:|credit)|"
@@ -269,7 +330,8 @@ CAPTION = re.compile(
     r"\bpictured (?:above|below|here|left|right|with|at|on|in)\b|\bimage (?:copyright|caption)\b|"
     r"\bphoto caption\b|\bcaption\s*:|\bcredit\s*:|\b(?:click|tap) to enlarge\b|\benlarge (?:this )?(?:photo|image)\b|"
     r"\b(?:AP|AFP|Reuters|Getty|EPA) (?:photo|graphic|images?)\b|^(?:cover |main |top )?(?:image|photo|picture)\s*:",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 DASH = r"(?:[-–—_]{1,2}|:)"  # 2008 AP copy wrote "Fairfield (AP) _ …"
 DATELINE = re.compile(
     r"^[-–—]+\s|"  # a leading dash: what is left of a cut dateline
@@ -279,22 +341,29 @@ DATELINE = re.compile(
     # "OTTAWA - ", "NEW YORK, NY (Sports Network) -", "NEW DELHI: "
     rf"^[A-Z][A-Z.'’]+(?:[ -][A-Z][A-Z.'’]+)*(?:,\s*[A-Za-z.'’ ]{{2,30}})?\s*(?:\([^)]{{1,40}}\))?\s*{DASH}\s|"
     # "London (Reuters) - ", "Meadow Lake, Sask. (CP) - "; not a score: "Viera (4-0):"
-    rf"^[A-Z][\w.'’ -]{{1,40}}(?:,\s*[\w.'’ ]{{1,30}})?\s*\((?![\d-]+\))[^)]{{1,40}}\)\s*{DASH}\s")
+    rf"^[A-Z][\w.'’ -]{{1,40}}(?:,\s*[\w.'’ ]{{1,30}})?\s*\((?![\d-]+\))[^)]{{1,40}}\)\s*{DASH}\s"
+)
 VERBS = {
-    "en": re.compile(r"\b(?:is|are|was|were|be|been|being|am|has|have|had|do|does|did|will|would|shall|should|can|"
-                     r"could|may|might|must|said|says|say|told|tells|got|gets|made|makes|went|goes|came|comes|took|"
-                     r"takes|won|wins|lost|saw|sees|gave|gives|left|put|set|hit|cut|let|ran|run|began|begin|found|"
-                     r"thinks|thought|knew|knows|became|become|held|holds|kept|keeps|brought|felt|fell|met|paid|"
-                     r"sent|spent|stood|led|leads|sold|built|want|need|like|look|use|work|call|try|ask|feel|"
-                     r"touch|watch|play|help|show|move|live|believe|hold|bring|happen|write|sit|stand|pay|"
-                     r"meet|include|continue|learn|change|lead|understand|speak|read|spend|grow|open|walk|"
-                     r"offer|remember|love|consider|appear|buy|wait|serve|die|send|expect|build|stay|fall|"
-                     r"reach|kill|remain|suggest|raise|pass|sell|require|report|decide|pull|win|lose|"
-                     r"get|go|come|see|know|think|give|find|tell|leave|keep|begin|seem|turn|start|hear|plan|"
-                     r"\w+['’](?:s|re|ve|ll|d|m|t)|\w+ed|\w+ing|\w{2,}[^s\W]s)\b", re.IGNORECASE),
-    "fr": re.compile(r"\b(?:est|sont|était|étaient|été|être|sera|seront|serait|a|ont|avait|avaient|aura|auront|"
-                     r"fait|font|dit|disent|peut|peuvent|doit|doivent|va|vont|faut|"
-                     r"\w+(?:é|ée|és|ées|ait|aient|ent|er|ir|ra|ront|rait|rez|ez|it|ut))\b", re.IGNORECASE),
+    "en": re.compile(
+        r"\b(?:is|are|was|were|be|been|being|am|has|have|had|do|does|did|will|would|shall|should|can|"
+        r"could|may|might|must|said|says|say|told|tells|got|gets|made|makes|went|goes|came|comes|took|"
+        r"takes|won|wins|lost|saw|sees|gave|gives|left|put|set|hit|cut|let|ran|run|began|begin|found|"
+        r"thinks|thought|knew|knows|became|become|held|holds|kept|keeps|brought|felt|fell|met|paid|"
+        r"sent|spent|stood|led|leads|sold|built|want|need|like|look|use|work|call|try|ask|feel|"
+        r"touch|watch|play|help|show|move|live|believe|hold|bring|happen|write|sit|stand|pay|"
+        r"meet|include|continue|learn|change|lead|understand|speak|read|spend|grow|open|walk|"
+        r"offer|remember|love|consider|appear|buy|wait|serve|die|send|expect|build|stay|fall|"
+        r"reach|kill|remain|suggest|raise|pass|sell|require|report|decide|pull|win|lose|"
+        r"get|go|come|see|know|think|give|find|tell|leave|keep|begin|seem|turn|start|hear|plan|"
+        r"\w+['’](?:s|re|ve|ll|d|m|t)|\w+ed|\w+ing|\w{2,}[^s\W]s)\b",
+        re.IGNORECASE,
+    ),
+    "fr": re.compile(
+        r"\b(?:est|sont|était|étaient|été|être|sera|seront|serait|a|ont|avait|avaient|aura|auront|"
+        r"fait|font|dit|disent|peut|peuvent|doit|doivent|va|vont|faut|"
+        r"\w+(?:é|ée|és|ées|ait|aient|ent|er|ir|ra|ront|rait|rez|ez|it|ut))\b",
+        re.IGNORECASE,
+    ),
 }
 WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*|\d+(?:[.,]\d+)*")
 
@@ -309,7 +378,10 @@ def sentence_problem(sentence: str, language: str = "en") -> str | None:
         (bool(BOILERPLATE.search(text) or BYLINE.match(text)), "boilerplate"),
         (bool(CAPTION.search(text)), "a photo caption"),
         (bool(DATELINE.match(text)), "a dateline"),
-        (bool(opening) and opening[0].islower() and not re.match(r"[a-z]+[A-Z]", opening), "a fragment: lower-case start"),
+        (
+            bool(opening) and opening[0].islower() and not re.match(r"[a-z]+[A-Z]", opening),
+            "a fragment: lower-case start",
+        ),
         (len(words) < 6, "a fragment: under six words"),
         (len(words) < 12 and language in VERBS and not _has_verb(text, language), "a fragment: no verb"),
         (text.rstrip("\"'”’» )").endswith(":"), "a lead-in (ends with a colon)"),
@@ -326,19 +398,24 @@ def _has_verb(text: str, language: str) -> bool:
 
 # ---- two sentences of a story saying one thing --------------------------------------------------
 
-STOP_WORDS = set("""a an the and or but of to in on at for with by from as is are was were be been has have had it its
+STOP_WORDS = set(
+    """a an the and or but of to in on at for with by from as is are was were be been has have had it its
 this that these those he she they we you i his her their our not no will would said says also than then there
 against after before over under about into out up down who which what when where while all one two more most
 le la les un une des du de et ou mais à au aux en dans sur par pour avec est sont a ont été il elle ils elles
-qui que ne pas se sa son ses leur leurs ce cette ces""".split())
+qui que ne pas se sa son ses leur leurs ce cette ces""".split()
+)
 
 
 def content_words(sentence: str) -> set[str]:
     """Lower-case content words and numbers. Names are left out: every sentence of a story names its
     actors, so sharing them does not make two sentences say one thing."""
     words = WORD.findall(sentence)
-    return {w.casefold().rstrip("'’s") for n, w in enumerate(words)
-            if w.casefold() not in STOP_WORDS and (n == 0 or not w[:1].isupper())}
+    return {
+        w.casefold().rstrip("'’s")
+        for n, w in enumerate(words)
+        if w.casefold() not in STOP_WORDS and (n == 0 or not w[:1].isupper())
+    }
 
 
 def same_thing(first: str, second: str, share: float = 0.8) -> bool:
@@ -350,6 +427,7 @@ def same_thing(first: str, second: str, share: float = 0.8) -> bool:
 
 
 # ---- languages ---------------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=1)
 def _identifier():
@@ -364,10 +442,13 @@ def language_problem(text: str, label: str, confidence: float = 0.9) -> str | No
     if len(text) < 80:
         return None
     found, probability = _identifier().classify(text)
-    return f"{found}, labelled {label} (p = {probability:.2f})" if found != label and probability >= confidence else None
+    return (
+        f"{found}, labelled {label} (p = {probability:.2f})" if found != label and probability >= confidence else None
+    )
 
 
 # ---- the pages, as a crawl dump ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Page:
@@ -403,10 +484,16 @@ def page_names(html: str) -> PageNames:
         tree = lxml.html.document_fromstring(html)
     except (ValueError, lxml.etree.ParserError):
         return PageNames((), None)
-    meta = {(m.get("property") or m.get("name") or "").casefold(): (m.get("content") or "").strip()
-            for m in tree.iter("meta")}
-    titles = [tree.findtext(".//title"), meta.get("og:title"), meta.get("twitter:title"),
-              next((h.text_content() for h in tree.iter("h1")), None)]
+    meta = {
+        (m.get("property") or m.get("name") or "").casefold(): (m.get("content") or "").strip()
+        for m in tree.iter("meta")
+    }
+    titles = [
+        tree.findtext(".//title"),
+        meta.get("og:title"),
+        meta.get("twitter:title"),
+        next((h.text_content() for h in tree.iter("h1")), None),
+    ]
     site = meta.get("og:site_name") or meta.get("application-name") or None
     return PageNames(tuple(" ".join(t.split()) for t in titles if t and t.strip()), site)
 
@@ -433,8 +520,8 @@ def write_dump(pages: list[Page], path: Path) -> None:
 def config_text(work: Path, dump: Path) -> str:
     """A new user's config: one files source on the dump, the defaults for everything else."""
     return f"""[digest]
-out_dir = "{work / 'digests'}"
-data_dir = "{work / 'data'}"
+out_dir = "{work / "digests"}"
+data_dir = "{work / "data"}"
 
 [[sources]]
 name = "{SOURCE_NAME}"
@@ -444,6 +531,7 @@ path = "{dump}"
 
 
 # ---- running the flow ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Run:
@@ -461,9 +549,13 @@ def run_flow(work: Path, dump: Path, day: date, env: dict[str, str], seed: int) 
     config = work / "digest.toml"
     config.write_text(config_text(work, dump), encoding="utf-8")
     started = time.perf_counter()
-    child = subprocess.run([sys.executable, "-c", CHILD, str(config), day.isoformat()], cwd=work,
-                           env=env | {"PREFECT_LOGGING_LEVEL": "WARNING", "PYTHONHASHSEED": str(seed)},
-                           capture_output=True, text=True)
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, str(config), day.isoformat()],
+        cwd=work,
+        env=env | {"PREFECT_LOGGING_LEVEL": "WARNING", "PYTHONHASHSEED": str(seed)},
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - started
     if child.returncode:
         sys.exit(f"the flow failed on {day}:\n{child.stderr[-3000:]}")
@@ -502,6 +594,7 @@ def first_difference(first: bytes, second: bytes) -> str | None:
 
 # ---- judging a digest ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Offender:
     rule: str  # a key of ROWS
@@ -521,7 +614,7 @@ class Verdict:
     offenders: list[Offender] = field(default_factory=list)
     identical: list[str] = field(default_factory=list)  # per run: "yes" or where the re-run differed
 
-    def add(self, other: "Verdict") -> None:
+    def add(self, other: Verdict) -> None:
         self.counts += other.counts
         self.totals += other.totals
         self.offenders += other.offenders
@@ -551,7 +644,8 @@ def judge(digest: dict, names: dict[str, PageNames]) -> Verdict:
         verdict.offenders += judge_story(story, names, f"{digest['date']}#{story['id']}")
     stories = {(o.rule, o.key) for o in verdict.offenders if o.rule in STORY_RULES}
     verdict.counts = Counter(rule for rule, _ in stories) + Counter(
-        o.rule for o in verdict.offenders if o.rule not in STORY_RULES)
+        o.rule for o in verdict.offenders if o.rule not in STORY_RULES
+    )
     return verdict
 
 
@@ -565,30 +659,51 @@ def judge_story(story: dict, names: dict[str, PageNames], key: str) -> list[Offe
         return [Offender(rule, why, text, headline, url, key)] if why else []
 
     found = []
-    for text, url in [(headline, first_url), *((d.get("source") or "", _url(d)) for d in dispatches),
-                      *((s["text"], _sentence_url(s, first_url)) for s in story.get("summary", []))]:
+    for text, url in [
+        (headline, first_url),
+        *((d.get("source") or "", _url(d)) for d in dispatches),
+        *((s["text"], _sentence_url(s, first_url)) for s in story.get("summary", [])),
+    ]:
         found += offender("markup", markup(text), text, url)
     # An outlet that is not a name (a title, a date) must not make the headline look like a site's name.
-    sites = [name for d in dispatches for name in
-             [d.get("source") if not outlet_problem(d.get("source"), []) else "",
-              *site_names(d.get("url"), _names(d, names).site_name)]]
+    sites = [
+        name
+        for d in dispatches
+        for name in [
+            d.get("source") if not outlet_problem(d.get("source"), []) else "",
+            *site_names(d.get("url"), _names(d, names).site_name),
+        ]
+    ]
     titles = [t for d in dispatches for t in [d.get("title") or "", *_names(d, names).titles]]
     said = _long_words(" ".join([headline, *sentences]))
     # A usable title: one that is a title by these rules and shares two words with the story ("NEXT RACE -
     # 16th March" or "Sports section front" is a page's <title>, not the article's).
-    title = next((t for t in titles if t != headline and headline_problem(t, sites, title="") is None
-                  and len(_long_words(t) & said) >= 2), "")
+    title = next(
+        (
+            t
+            for t in titles
+            if t != headline and headline_problem(t, sites, title="") is None and len(_long_words(t) & said) >= 2
+        ),
+        "",
+    )
     found += offender("headline", headline_problem(headline, sites, title), headline)
     for d in dispatches:
         page = _names(d, names)
         # A page whose <title> is its site's name ("The Sports Network") makes that name no title.
-        titles = [t for t in [d.get("title") or "", *page.titles]
-                  if t != page.site_name and not _looks_like_a_site(t.split())]
-        found += offender("outlet", outlet_problem(d.get("source"), titles, d.get("url")), d.get("source") or "", _url(d))
+        titles = [
+            t for t in [d.get("title") or "", *page.titles] if t != page.site_name and not _looks_like_a_site(t.split())
+        ]
+        found += offender(
+            "outlet", outlet_problem(d.get("source"), titles, d.get("url")), d.get("source") or "", _url(d)
+        )
     for s in story.get("summary", []):
         found += offender("sentence", sentence_problem(s["text"], label), s["text"], _sentence_url(s, first_url))
-    found += [Offender("pair", "high word overlap", f"{a!r} / {b!r}", headline, first_url, key)
-              for i, a in enumerate(sentences) for b in sentences[i + 1:] if same_thing(a, b)]
+    found += [
+        Offender("pair", "high word overlap", f"{a!r} / {b!r}", headline, first_url, key)
+        for i, a in enumerate(sentences)
+        for b in sentences[i + 1 :]
+        if same_thing(a, b)
+    ]
     found += offender("language", language_problem(" ".join([headline, *sentences]), label), headline)
     return found
 
@@ -610,6 +725,7 @@ def _names(dispatch: dict, names: dict[str, PageNames]) -> PageNames:
 
 
 # ---- the benchmark -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Day:
@@ -641,8 +757,9 @@ def main() -> None:
     measured = measured_code(args.commit)
     print_report(days, wall, args.list, measured)
     if args.json:
-        args.json.write_text(json.dumps(as_json(days, wall, measured), ensure_ascii=False, indent=2) + "\n",
-                             encoding="utf-8")
+        args.json.write_text(
+            json.dumps(as_json(days, wall, measured), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
 
 
 def run_all(pages: list[Page], revision: str | None, keep: Path | None) -> list[Day]:
@@ -716,13 +833,20 @@ def print_report(days: list[Day], wall: float, listing: bool, measured: str) -> 
         reached = "yes" if met(whole, denominator, rule, share) else "no"
         print(f"| {what} | " + " | ".join(cells) + f" | {target} | {reached} |")
     identical = ["yes" if d.verdict.identical == ["yes"] else "no" for d in days]
-    print("| the JSON digest byte-identical on a re-run of the same day | " + " | ".join(identical)
-          + f" | {'yes' if set(identical) == {'yes'} else 'no'} | yes | {'yes' if set(identical) == {'yes'} else 'no'} |")
-    print(f"\nStories {whole.totals['stories']:,}, dispatches {whole.totals['dispatches']:,}, "
-          f"summary sentences {whole.totals['sentences']:,}.")
+    print(
+        "| the JSON digest byte-identical on a re-run of the same day | "
+        + " | ".join(identical)
+        + f" | {'yes' if set(identical) == {'yes'} else 'no'} | yes | {'yes' if set(identical) == {'yes'} else 'no'} |"
+    )
+    print(
+        f"\nStories {whole.totals['stories']:,}, dispatches {whole.totals['dispatches']:,}, "
+        f"summary sentences {whole.totals['sentences']:,}."
+    )
     for d in days:
-        print(f"{d.name}: read {d.flow['read']}, kept {d.flow['kept']}, {d.flow['stories']} stories; "
-              f"run {d.walls[0]:.1f} s, re-run {d.walls[1]:.1f} s; re-run identical: {d.verdict.identical[0]}")
+        print(
+            f"{d.name}: read {d.flow['read']}, kept {d.flow['kept']}, {d.flow['stories']} stories; "
+            f"run {d.walls[0]:.1f} s, re-run {d.walls[1]:.1f} s; re-run identical: {d.verdict.identical[0]}"
+        )
     print(f"Wall time: {wall:.1f} s (the Prefect server's start, every run and re-run, the checks).")
     print_kinds(whole)
     if listing:
@@ -745,16 +869,32 @@ def print_offenders(verdict: Verdict) -> None:
 
 def as_json(days: list[Day], wall: float, measured: str) -> dict:
     whole = total(days)
-    return {"code": measured, "wall": round(wall, 1), "counts": dict(whole.counts), "totals": dict(whole.totals),
-            "runs": [{"name": d.name, "day": d.day.isoformat(), "pages": d.pages, "counts": dict(d.verdict.counts),
-                      "totals": dict(d.verdict.totals), "identical": d.verdict.identical[0],
-                      "walls": [round(w, 1) for w in d.walls], "flow": d.flow} for d in days],
-            "offenders": [asdict(o) for o in whole.offenders]}
+    return {
+        "code": measured,
+        "wall": round(wall, 1),
+        "counts": dict(whole.counts),
+        "totals": dict(whole.totals),
+        "runs": [
+            {
+                "name": d.name,
+                "day": d.day.isoformat(),
+                "pages": d.pages,
+                "counts": dict(d.verdict.counts),
+                "totals": dict(d.verdict.totals),
+                "identical": d.verdict.identical[0],
+                "walls": [round(w, 1) for w in d.walls],
+                "flow": d.flow,
+            }
+            for d in days
+        ],
+        "offenders": [asdict(o) for o in whole.offenders],
+    }
 
 
 def measured_code(revision: str | None) -> str:
     """The commit measured, and whether the working tree held uncommitted changes (others' edits may
     have landed while it ran)."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 

@@ -23,8 +23,8 @@ import random
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -79,7 +79,7 @@ def perturb(sentences: list[str], rng: random.Random) -> tuple[str, set[int]]:
             marks = [i for i, c in enumerate(text) if c in QUOTES]
             if marks and (rng.random() < 0.5 or sentence[0] in QUOTES):
                 drop = rng.choice(marks)
-                text = text[:drop] + text[drop + 1:]
+                text = text[:drop] + text[drop + 1 :]
                 starts = {start - (start > drop) for start in starts}
             else:
                 sentence = '"' + sentence
@@ -128,10 +128,14 @@ def main() -> None:
         messy += [(code, text, starts) for text, starts in perturbed]
         clean += [(code, " ".join(sentences), cut_starts(" ".join(sentences), sentences)) for sentences in agreed]
         by_article.append((code, [text for text, _ in perturbed]))
-    print(f"{len(articles)} articles, {len(messy)} paragraphs, {sum(len(s) for _, _, s in messy)} boundaries, "
-          f"seed {args.seed}\n")
-    print("| splitter | perturbed: boundary P | R | F1 | paragraphs exact | clean: paragraphs exact "
-          "| time per 1,000 dispatches |")
+    print(
+        f"{len(articles)} articles, {len(messy)} paragraphs, {sum(len(s) for _, _, s in messy)} boundaries, "
+        f"seed {args.seed}\n"
+    )
+    print(
+        "| splitter | perturbed: boundary P | R | F1 | paragraphs exact | clean: paragraphs exact "
+        "| time per 1,000 dispatches |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, split in SPLITTERS.items():
         for code in ("en", "fr"):
@@ -143,7 +147,9 @@ def main() -> None:
         seconds = (time.process_time() - started) / len(by_article) * 1000
         precision, recall, f1, exact = measure(split, messy)
         clean_exact = measure(split, clean)[3]
-        print(f"| {name} | {precision:.3f} | {recall:.3f} | {f1:.3f} | {exact:.3f} | {clean_exact:.3f} | {seconds:.2f} s |")
+        print(
+            f"| {name} | {precision:.3f} | {recall:.3f} | {f1:.3f} | {exact:.3f} | {clean_exact:.3f} | {seconds:.2f} s |"
+        )
 
 
 if __name__ == "__main__":

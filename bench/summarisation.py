@@ -38,7 +38,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import unicodedata  # noqa: E402
 from dataclasses import dataclass, field, replace  # noqa: E402
-from datetime import datetime, timedelta, timezone  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,10 +48,10 @@ if str(ROOT) not in sys.path:
 from rouge_score import rouge_scorer  # noqa: E402
 from sumy.summarizers import AbstractSummarizer  # noqa: E402
 
+import tasks.language  # noqa: E402
 from tasks.clean import CleaningRules, clean  # noqa: E402
 from tasks.compat import best_sentences  # noqa: E402
 from tasks.dedup import DedupOptions, dedup_within  # noqa: E402
-import tasks.language  # noqa: E402
 from tasks.language import SumyTokenizer, bundle, words  # noqa: E402
 from tasks.models import Dispatch, RawDispatch, parse_datetime  # noqa: E402
 from tasks.summarise import StoryDocument, SummaryOptions, WordBudget, summarise_dispatches  # noqa: E402
@@ -81,11 +81,12 @@ LABELS = {
     "kl": "sumy KL",
     "reduction": "sumy Reduction",
 }
-EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 SPEED_DISPATCHES, SPEED_SENTENCES = 200, 5000
 
 
 # --- scoring -------------------------------------------------------------------------------
+
 
 class FrenchTokenizer:
     """rouge-score tokenizer for French: lower-cased, NFC, Unicode letter/digit runs, no stemming.
@@ -132,6 +133,7 @@ def _round(value: float) -> int:
 
 
 # --- inputs through the product's pipeline -------------------------------------------------
+
 
 @dataclass
 class Item:
@@ -189,6 +191,7 @@ def load(path: Path, limit: int | None, titles: bool = True) -> list[Item]:
 
 
 # --- methods -------------------------------------------------------------------------------
+
 
 class SequentialLead(AbstractSummarizer):
     """Lead-n / Lead-k: the first sentences of the concatenation, in the order the document has them."""
@@ -249,6 +252,7 @@ def evaluate(items: list[Item], methods: list[str], settings: list[str]) -> dict
 
 
 # --- speed ---------------------------------------------------------------------------------
+
 
 def speed_story(files: list[Path]) -> list[Dispatch] | None:
     """~200 dispatches, ~5,000 sentences, one language: articles pooled from the data files."""
@@ -314,6 +318,7 @@ def speed(files: list[Path], repeat: int = 3) -> str:
 
 
 # --- report --------------------------------------------------------------------------------
+
 
 def fmt(triple: tuple[float, float, float]) -> str:
     return " / ".join(f"{v:.1f}" for v in triple)

@@ -37,8 +37,9 @@ def problem(file: Path, key: str, text: str) -> str:
     return f"{origin(file, key)}: {key}: {text}"
 
 
-def check_config(path: Path, *, offline: bool = True, smtp: bool = False, out_dir: Path | None = None,
-                 sources_now: bool = True) -> list[str]:
+def check_config(
+    path: Path, *, offline: bool = True, smtp: bool = False, out_dir: Path | None = None, sources_now: bool = True
+) -> list[str]:
     """Every problem found in the config at `path`; `out_dir` is a run's output folder instead of the config's;
     `sources_now`: also whether the local sources' files exist now."""
     try:
@@ -63,16 +64,30 @@ def source_problems(file: Path, sources: list[SourceSpec], paths: bool = True) -
     for n, source in enumerate(sources):
         key = f"sources.{n}"
         if source.name in first_named:
-            problems.append(problem(file, f"{key}.name", f'"{source.name}" already names sources.'
-                                    f"{first_named[source.name]} (give each source its own name)"))
+            problems.append(
+                problem(
+                    file,
+                    f"{key}.name",
+                    f'"{source.name}" already names sources.{first_named[source.name]} (give each source its own name)',
+                )
+            )
         first_named.setdefault(source.name, n)
         for field, local_path in (("path", source.path), ("urls_file", source.urls_file)):
             if paths and local_path and not local_path.exists():
-                problems.append(problem(file, f"{key}.{field}", f"{local_path} does not exist "
-                                        "(paths are relative to the config file's folder)"))
-        problems += [problem(file, url_key, f'"{url}" is not an http(s) URL (write it in full, e.g. '
-                             'https://www.example.com/rss.xml)')
-                     for url_key, url in _urls(key, source) if not _well_formed(url)]
+                problems.append(
+                    problem(
+                        file,
+                        f"{key}.{field}",
+                        f"{local_path} does not exist (paths are relative to the config file's folder)",
+                    )
+                )
+        problems += [
+            problem(
+                file, url_key, f'"{url}" is not an http(s) URL (write it in full, e.g. https://www.example.com/rss.xml)'
+            )
+            for url_key, url in _urls(key, source)
+            if not _well_formed(url)
+        ]
     return problems
 
 
@@ -90,9 +105,12 @@ def _well_formed(url: str) -> bool:
 def schedule_problems(file: Path, settings: Settings) -> list[str]:
     """Schedules naming sources the config does not have (cron and time zone are checked when parsing)."""
     names = {source.name for source in settings.sources}
-    return [problem(file, f"schedules.{n}.sources", f'no source named "{name}" (the config has '
-                    f"{', '.join(sorted(names))})")
-            for n, schedule in enumerate(settings.schedules) for name in schedule.sources or [] if name not in names]
+    return [
+        problem(file, f"schedules.{n}.sources", f'no source named "{name}" (the config has {", ".join(sorted(names))})')
+        for n, schedule in enumerate(settings.schedules)
+        for name in schedule.sources or []
+        if name not in names
+    ]
 
 
 def folder_problems(file: Path, settings: Settings, out_dir: Path | None) -> list[str]:
@@ -100,9 +118,13 @@ def folder_problems(file: Path, settings: Settings, out_dir: Path | None) -> lis
     folders += [(f"schedules.{n}.out_dir", Path(s.out_dir)) for n, s in enumerate(settings.schedules) if s.out_dir]
     if not settings.digest.store_url:  # a store URL replaces the data folder
         folders.append(("digest.data_dir", settings.digest.data_dir))
-    return [problem(file, key, f"{why} (choose a folder you can write to; relative paths start from "
-                    "the folder digest runs in)")
-            for key, folder in folders if (why := unwritable(folder))]
+    return [
+        problem(
+            file, key, f"{why} (choose a folder you can write to; relative paths start from the folder digest runs in)"
+        )
+        for key, folder in folders
+        if (why := unwritable(folder))
+    ]
 
 
 def unwritable(folder: Path) -> str | None:
@@ -124,26 +146,41 @@ def email_problems(file: Path, email: EmailSettings) -> list[str]:
     problems = []
     who = "recipients are" if email.enabled else "alerts are" if email.alerts else None
     if who and not email.sender:
-        problems.append(problem(file, "email.sender", f"{who} set but no sender address "
-                                "(set email.sender or DIGEST_EMAIL_FROM)"))
+        problems.append(
+            problem(file, "email.sender", f"{who} set but no sender address (set email.sender or DIGEST_EMAIL_FROM)")
+        )
     if who and not (email.host or email.block):
-        problems.append(problem(file, "email.host", f"{who} set but no SMTP server "
-                                "(set email.host or DIGEST_SMTP_HOST, or email.block)"))
+        problems.append(
+            problem(
+                file, "email.host", f"{who} set but no SMTP server (set email.host or DIGEST_SMTP_HOST, or email.block)"
+            )
+        )
     for security, port in SECURE_PORTS.items():
         if email.port == port and email.security not in {security, "none"}:
-            problems.append(problem(file, "email.security", f'port {port} speaks {security.upper()} '
-                                    f'(set security = "{security}", or port = {SECURE_PORTS[email.security]} '
-                                    f'for {email.security})'))
+            problems.append(
+                problem(
+                    file,
+                    "email.security",
+                    f"port {port} speaks {security.upper()} "
+                    f'(set security = "{security}", or port = {SECURE_PORTS[email.security]} '
+                    f"for {email.security})",
+                )
+            )
     return problems
 
 
 async def reachability_problems(file: Path, settings: Settings) -> list[str]:
     """Each source URL answered with a short timeout, all at once; HEAD first, GET when HEAD is refused."""
-    targets = [(key, url, source.local) for n, source in enumerate(settings.sources)
-               for key, url in _urls(f"sources.{n}", source) if _well_formed(url)]
+    targets = [
+        (key, url, source.local)
+        for n, source in enumerate(settings.sources)
+        for key, url in _urls(f"sources.{n}", source)
+        if _well_formed(url)
+    ]
     timeout = httpx.Timeout(PROBE_TIMEOUT)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True,
-                                 headers={"User-Agent": settings.fetch.user_agent}) as client:
+    async with httpx.AsyncClient(
+        timeout=timeout, follow_redirects=True, headers={"User-Agent": settings.fetch.user_agent}
+    ) as client:
         found = await asyncio.gather(*(_probe(client, url, local) for _, url, local in targets))
     return [problem(file, key, why) for (key, _, _), why in zip(targets, found) if why]
 
@@ -162,12 +199,16 @@ async def _probe(client: httpx.AsyncClient, url: str, local: bool) -> str | None
     except FetchError as exc:
         return f"{exc} (check the host name)"
     except httpx.TimeoutException:
-        return f"no answer from {host} within {PROBE_TIMEOUT:g} s (check the address; `digest check --offline` skips this)"
+        return (
+            f"no answer from {host} within {PROBE_TIMEOUT:g} s (check the address; `digest check --offline` skips this)"
+        )
     except httpx.HTTPError as exc:
         return f"cannot reach {host}: {exc.__class__.__name__}: {exc} (check the address)"
     if response.status_code >= 400:
-        hint = STATUS_HINTS.get(response.status_code, "the server failed: try again later"
-                                if response.status_code >= 500 else "check the address")
+        hint = STATUS_HINTS.get(
+            response.status_code,
+            "the server failed: try again later" if response.status_code >= 500 else "check the address",
+        )
         return f"{url} answered HTTP {response.status_code} ({hint})"
     return None
 
@@ -179,31 +220,50 @@ def smtp_problems(file: Path, email: EmailSettings) -> list[str]:
         try:
             server = block_server(email.block)
         except Exception as exc:  # noqa: BLE001 (a missing block, an API that does not answer: said, not raised)
-            return [problem(file, "email.block", f'cannot load the prefect-email block "{email.block}": '
-                            f"{exc.__class__.__name__}: {exc} (create it, or check PREFECT_API_URL)")]
+            return [
+                problem(
+                    file,
+                    "email.block",
+                    f'cannot load the prefect-email block "{email.block}": '
+                    f"{exc.__class__.__name__}: {exc} (create it, or check PREFECT_API_URL)",
+                )
+            ]
         key = "email.block"
     elif email.host:
         server = SmtpServer(email.host, smtp_port(email), email.security)
         key = "email.host"
     else:
-        return [problem(file, "email.host", "no SMTP host to check (set email.host or DIGEST_SMTP_HOST, or email.block)")]
+        return [
+            problem(file, "email.host", "no SMTP host to check (set email.host or DIGEST_SMTP_HOST, or email.block)")
+        ]
     where = f"{server.host}:{server.port}"
     try:
         offers_smtputf8 = greet_smtp(server, min(email.timeout, PROBE_TIMEOUT))
     except (ssl.SSLError, smtplib.SMTPNotSupportedError) as exc:
-        fix = ("check the block's smtp_type and smtp_port" if email.block else
-               '465 is security = "ssl", 587 "starttls", a local relay on 25 "none"')
-        return [problem(file, "email.block" if email.block else "email.security", f"TLS failed with {where}: {exc} ({fix})")]
+        fix = (
+            "check the block's smtp_type and smtp_port"
+            if email.block
+            else '465 is security = "ssl", 587 "starttls", a local relay on 25 "none"'
+        )
+        return [
+            problem(file, "email.block" if email.block else "email.security", f"TLS failed with {where}: {exc} ({fix})")
+        ]
     except (OSError, smtplib.SMTPException) as exc:
-        fix = ("check the block's smtp_server, smtp_port and smtp_type" if email.block else
-               "check email.host, email.port and email.security")
+        fix = (
+            "check the block's smtp_server, smtp_port and smtp_type"
+            if email.block
+            else "check email.host, email.port and email.security"
+        )
         return [problem(file, key, f"cannot talk to {where}: {exc.__class__.__name__}: {exc} ({fix})")]
     if offers_smtputf8:
         return []
     recipients = [(f"email.recipients.{n}", address) for n, address in enumerate(email.recipients)]
     addresses = [("email.sender", email.sender), *recipients]
-    return [problem(file, key, without_smtputf8([address])) for key, address in addresses
-            if address and not address.isascii()]
+    return [
+        problem(file, key, without_smtputf8([address]))
+        for key, address in addresses
+        if address and not address.isascii()
+    ]
 
 
 @dataclass(frozen=True)

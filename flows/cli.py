@@ -10,7 +10,7 @@ import os
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import click
@@ -34,12 +34,17 @@ class Commands(TyperGroup):
 
 
 # A traceback without the locals of every frame: they hold the settings, SMTP password and all.
-app = typer.Typer(cls=Commands, add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
-                  help="Dispatch Digest: daily, attributed news digests.")
+app = typer.Typer(
+    cls=Commands,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    help="Dispatch Digest: daily, attributed news digests.",
+)
 # Help texts are Rich markup: a literal "[" is written "\\[" ("[[schedules]]" showed as "[]"); tests/test_cli.py reads them all.
 
 
-def _day(value: Optional[str]):
+def _day(value: str | None):
     if value is None:
         return None
     try:
@@ -48,12 +53,14 @@ def _day(value: Optional[str]):
         raise typer.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD") from None
 
 
-StoreOption = Annotated[Optional[str], typer.Option("--store", help="Store URL (env DIGEST_STORE_URL).")]
-DataDirOption = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of the default SQLite store (env DIGEST_DATA_DIR).")]
+StoreOption = Annotated[str | None, typer.Option("--store", help="Store URL (env DIGEST_STORE_URL).")]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Folder of the default SQLite store (env DIGEST_DATA_DIR).")
+]
 ConfigOption = Annotated[Path, typer.Option(help="TOML settings file.")]
 
 
-def _store_environment(store: Optional[str], data_dir: Optional[Path]) -> None:
+def _store_environment(store: str | None, data_dir: Path | None) -> None:
     """Command-line store options win over the environment and the file (see flows.settings.ENVIRONMENT)."""
     if store:
         os.environ["DIGEST_STORE_URL"] = store
@@ -78,7 +85,7 @@ def _exit_on_problems(problems: list[str]) -> None:
         raise typer.Exit(2)
 
 
-def _check_summary_options(sentences: Optional[int], words: Optional[int], algorithm: Optional[str]) -> None:
+def _check_summary_options(sentences: int | None, words: int | None, algorithm: str | None) -> None:
     """The run's summary options checked as the flow will check them, so that a bad one is a usage error
     here, not a validation error out of the running flow."""
     from pydantic import ValidationError
@@ -100,7 +107,7 @@ def _check_config(config: Path, **options) -> None:
 
 
 @contextmanager
-def _opened_store(config: Path, store: Optional[str], data_dir: Optional[Path]):
+def _opened_store(config: Path, store: str | None, data_dir: Path | None):
     """The configured store; a bad configuration or store (unreachable, damaged, busy) is one line
     on standard error and exit status 2, not a traceback."""
     from flows.settings import ConfigError, load_settings
@@ -122,21 +129,33 @@ def _opened_store(config: Path, store: Optional[str], data_dir: Optional[Path]):
 @app.command()
 def run(
     config: Annotated[Path, typer.Option(help="TOML settings file.")] = DEFAULT_CONFIG,
-    date: Annotated[Optional[str], typer.Option(help="Digest date, YYYY-MM-DD (default: today).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: the config's digest.out_dir).")] = None,
-    sentences: Annotated[Optional[int], typer.Option(min=1, help="Sentences per story.")] = None,
-    words: Annotated[Optional[int], typer.Option(min=5, help="Word budget per story, instead of sentences.")] = None,
-    algorithm: Annotated[Optional[str], typer.Option(help="Summariser: news, lead, lexrank, textrank, lsa, ...")] = None,
-    sources: Annotated[Optional[Path], typer.Option(help="Sources file (TOML or JSON with a `sources` list) for this run.")] = None,
-    url: Annotated[Optional[list[str]], typer.Option(help="Feed, sitemap or article URL for this run (repeatable).")] = None,
+    date: Annotated[str | None, typer.Option(help="Digest date, YYYY-MM-DD (default: today).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: the config's digest.out_dir).")] = None,
+    sentences: Annotated[int | None, typer.Option(min=1, help="Sentences per story.")] = None,
+    words: Annotated[int | None, typer.Option(min=5, help="Word budget per story, instead of sentences.")] = None,
+    algorithm: Annotated[str | None, typer.Option(help="Summariser: news, lead, lexrank, textrank, lsa, ...")] = None,
+    sources: Annotated[
+        Path | None, typer.Option(help="Sources file (TOML or JSON with a `sources` list) for this run.")
+    ] = None,
+    url: Annotated[
+        list[str] | None, typer.Option(help="Feed, sitemap or article URL for this run (repeatable).")
+    ] = None,
     store: StoreOption = None,
     data_dir: DataDirOption = None,
-    email: Annotated[bool, typer.Option("--email/--no-email", help="Email the digest to recipients who do not have it yet.")] = True,
+    email: Annotated[
+        bool, typer.Option("--email/--no-email", help="Email the digest to recipients who do not have it yet.")
+    ] = True,
     resend: Annotated[bool, typer.Option("--resend", help="Email it again to every recipient.")] = False,
-    replace: Annotated[bool, typer.Option("--replace", help="Replace the date's stored digest even by one with fewer stories.")] = False,
-    new_store: Annotated[bool, typer.Option("--new-store", help="Take an existing empty SQLite file as a new store.")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace the date's stored digest even by one with fewer stories.")
+    ] = False,
+    new_store: Annotated[
+        bool, typer.Option("--new-store", help="Take an existing empty SQLite file as a new store.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (cron, CI).")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print each source and every line the flow logs.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also print each source and every line the flow logs.")
+    ] = False,
 ) -> None:
     """Run the daily-digest flow once, showing each stage, and print where the digest was written."""
     if quiet and verbose:
@@ -170,8 +189,16 @@ def run(
     with using(api), progress:
         try:
             result = run_daily_digest(
-                date=day, config_path=str(config), sources=run_sources or None, out_dir=str(out) if out else None,
-                sentences=sentences, words=words, algorithm=algorithm, email=email, resend=resend, replace=replace,
+                date=day,
+                config_path=str(config),
+                sources=run_sources or None,
+                out_dir=str(out) if out else None,
+                sentences=sentences,
+                words=words,
+                algorithm=algorithm,
+                email=email,
+                resend=resend,
+                replace=replace,
                 new_store=new_store,
             )
         except DigestError as exc:  # anything else is a bug: its traceback is shown
@@ -181,18 +208,22 @@ def run(
         return
     console.print(progress.summary())
     if not result["written"]:
-        typer.echo(f"the digest stored for {result['date']} has more stories than this run made: kept it "
-                   "(--replace replaces it)")
+        typer.echo(
+            f"the digest stored for {result['date']} has more stories than this run made: kept it "
+            "(--replace replaces it)"
+        )
     from tasks.render import plural
 
-    typer.echo(f"{plural(result['stories'], 'story', 'stories')} for {result['date']}; "
-               f"{plural(result['failures'], 'failure')}; {progress.elapsed:.1f} s")
+    typer.echo(
+        f"{plural(result['stories'], 'story', 'stories')} for {result['date']}; "
+        f"{plural(result['failures'], 'failure')}; {progress.elapsed:.1f} s"
+    )
     for path in result["paths"]:
         typer.echo(path)
 
 
-Input = Annotated[Optional[Path], typer.Option("--input", "-i", help="JSON lines in (default: standard input).")]
-Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="JSON lines out (default: standard output).")]
+Input = Annotated[Path | None, typer.Option("--input", "-i", help="JSON lines in (default: standard input).")]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="JSON lines out (default: standard output).")]
 
 
 def _stage(lines) -> None:
@@ -210,8 +241,8 @@ def _stage(lines) -> None:
 def serve(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Serve the daily-digest deployments of the config's \\[\\[schedules]] (needs a Prefect API, see docs/operations.md)."""
     _check_config(config, sources_now=False)
-    from flows.serve import serve_config
     from flows.prefect_api import ApiUnreachable, choose_api, using
+    from flows.serve import serve_config
     from flows.settings import load_settings
 
     settings = load_settings(config)
@@ -269,8 +300,8 @@ def import_sources(
 ) -> None:
     """Append the OPML's feeds to the config as \\[\\[sources]] (kind = "feed"), keeping its text and comments;
     feeds it has already are skipped."""
-    from flows.settings import ConfigError
     from flows.opml import OpmlError, import_feeds, write_config
+    from flows.settings import ConfigError
     from tasks.render import plural, visible
 
     try:
@@ -329,11 +360,20 @@ def cluster(input: Input = None, output: Output = None) -> None:
 
 @app.command()
 def summarise(
-    files: Annotated[Optional[list[Path]], typer.Argument(exists=True, dir_okay=False, help="Dispatch files: one story.")] = None,
-    input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Batch: JSON lines {\"id\", \"docs\", \"lang\"?, \"sentences\"? | \"words\"?}; - for standard input.")] = None,
+    files: Annotated[
+        list[Path] | None, typer.Argument(exists=True, dir_okay=False, help="Dispatch files: one story.")
+    ] = None,
+    input: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help='Batch: JSON lines {"id", "docs", "lang"?, "sentences"? | "words"?}; - for standard input.',
+        ),
+    ] = None,
     output: Output = None,
-    sentences: Annotated[Optional[int], typer.Option(min=1, help="Sentences in the summary (default 4).")] = None,
-    words: Annotated[Optional[int], typer.Option(min=5, help="Word budget instead of sentences.")] = None,
+    sentences: Annotated[int | None, typer.Option(min=1, help="Sentences in the summary (default 4).")] = None,
+    words: Annotated[int | None, typer.Option(min=5, help="Word budget instead of sentences.")] = None,
     language: Annotated[str, typer.Option(help="auto, fr or en.")] = "auto",
     algorithm: Annotated[str, typer.Option(help="Summariser name.")] = "news",
 ) -> None:
@@ -370,8 +410,12 @@ def summarise(
 
 
 @app.command()
-def history(config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, data_dir: DataDirOption = None,
-            limit: Annotated[int, typer.Option(min=1, help="Runs to show.")] = 20) -> None:
+def history(
+    config: ConfigOption = DEFAULT_CONFIG,
+    store: StoreOption = None,
+    data_dir: DataDirOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="Runs to show.")] = 20,
+) -> None:
     """Recent runs and the digests they wrote."""
     from rich import box
     from rich.console import Console
@@ -381,23 +425,46 @@ def history(config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, da
     def count(header: str) -> Column:
         return Column(header, justify="right", no_wrap=True)
 
-    table = Table(count("run"), Column("date", no_wrap=True), Column("started (UTC)", min_width=10), "status",
-                  count("read"), count("kept"), count("stories"), count("failures"),
-                  Column("digest written", min_width=10), box=box.SIMPLE_HEAD, padding=0)
+    table = Table(
+        count("run"),
+        Column("date", no_wrap=True),
+        Column("started (UTC)", min_width=10),
+        "status",
+        count("read"),
+        count("kept"),
+        count("stories"),
+        count("failures"),
+        Column("digest written", min_width=10),
+        box=box.SIMPLE_HEAD,
+        padding=0,
+    )
     with _opened_store(config, store, data_dir) as (opened, _):
         rows = opened.history(limit)
     for row in rows:
         failures = len(json.loads(row["failures"]))
         written = f"{row['written_at']:%Y-%m-%d %H:%M}" if row["written_at"] else "-"
-        table.add_row(str(row["id"]), str(row["day"]), f"{row['started_at']:%Y-%m-%d %H:%M:%S}", row["status"],
-                      str(row["dispatches_read"]), str(row["dispatches_kept"]), str(row["stories"]), str(failures), written)
+        table.add_row(
+            str(row["id"]),
+            str(row["day"]),
+            f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
+            row["status"],
+            str(row["dispatches_read"]),
+            str(row["dispatches_kept"]),
+            str(row["stories"]),
+            str(failures),
+            written,
+        )
     Console().print(table)
 
 
 @app.command()
-def forget(config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, data_dir: DataDirOption = None,
-           date: Annotated[Optional[str], typer.Option(help="Forget this day: its dispatches, digest and deliveries.")] = None,
-           source: Annotated[Optional[str], typer.Option(help="Forget every dispatch of this outlet.")] = None) -> None:
+def forget(
+    config: ConfigOption = DEFAULT_CONFIG,
+    store: StoreOption = None,
+    data_dir: DataDirOption = None,
+    date: Annotated[str | None, typer.Option(help="Forget this day: its dispatches, digest and deliveries.")] = None,
+    source: Annotated[str | None, typer.Option(help="Forget every dispatch of this outlet.")] = None,
+) -> None:
     """Reset state so a day (or a source) can be rebuilt from scratch."""
     if not date and not source:
         raise typer.BadParameter("give --date, --source or both")
@@ -411,8 +478,12 @@ def forget(config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, dat
 
 
 @app.command()
-def export(date: Annotated[str, typer.Option(help="The digest's date, YYYY-MM-DD.")],
-           config: ConfigOption = DEFAULT_CONFIG, store: StoreOption = None, data_dir: DataDirOption = None) -> None:
+def export(
+    date: Annotated[str, typer.Option(help="The digest's date, YYYY-MM-DD.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    store: StoreOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
     """Print the stored digest of a date as JSON."""
     day = _day(date)
     with _opened_store(config, store, data_dir) as (opened, _):
@@ -421,7 +492,6 @@ def export(date: Annotated[str, typer.Option(help="The digest's date, YYYY-MM-DD
         typer.echo(f"no digest stored for {date}", err=True)
         raise typer.Exit(1)
     typer.echo(content, nl=False)
-
 
 
 if __name__ == "__main__":

@@ -12,12 +12,13 @@ the last ones.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
 from time import perf_counter
-from typing import Any, Iterator
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
@@ -76,16 +77,19 @@ def _alert_settings(config_path: str) -> tuple[str, Any, list[str]]:
     return settings.digest.title, settings.email, list(settings.email.alerts)
 
 
-def with_schedule(settings: Settings, name: str | None, sentences: int | None, words: int | None,
-                  algorithm: str | None) -> tuple[Settings, Any]:
+def with_schedule(
+    settings: Settings, name: str | None, sentences: int | None, words: int | None, algorithm: str | None
+) -> tuple[Settings, Any]:
     """The run's settings: the config as it reads now, then its [[schedules]] entry `name`, then the
     parameters that are set; and that entry (None without a name)."""
     schedule = None
     if name is not None:
         schedule = next((s for s in settings.schedules if s.name == name), None)
         if schedule is None:
-            raise ValueError(f"no [[schedules]] entry named {name!r} in the config; it has "
-                             f"{', '.join(s.name for s in settings.schedules)} (restart `digest serve` after renaming one)")
+            raise ValueError(
+                f"no [[schedules]] entry named {name!r} in the config; it has "
+                f"{', '.join(s.name for s in settings.schedules)} (restart `digest serve` after renaming one)"
+            )
         settings = apply_overrides(settings, schedule.sentences, schedule.words, schedule.algorithm)
     return apply_overrides(settings, sentences, words, algorithm), schedule
 
@@ -93,8 +97,12 @@ def with_schedule(settings: Settings, name: str | None, sentences: int | None, w
 # Async, although its stages are sync tasks: Prefect's sync engine ends a run by joining its heartbeat
 # thread, which wakes once a second (0-1 s more per run); the async engine does not wait for it.
 # A failed run alerts email.alerts and emits an event once, from its failure hook (tasks/alerts.py).
-@flow(name="daily-digest", validate_parameters=True, flow_run_name=run_name,
-      on_failure=[failure_hook(_alert_settings, str(DEFAULT_CONFIG))])
+@flow(
+    name="daily-digest",
+    validate_parameters=True,
+    flow_run_name=run_name,
+    on_failure=[failure_hook(_alert_settings, str(DEFAULT_CONFIG))],
+)
 async def daily_digest(
     date: Date | None = None,
     config_path: str = str(DEFAULT_CONFIG),
@@ -131,11 +139,14 @@ async def daily_digest(
         replace: replace the date's stored digest even by one with fewer stories.
         new_store: take an existing empty SQLite file as a new store.
     """
+    # The flow's parameters on two lines, not thirteen:
+    # fmt: off
     with (prefect_sync_client(),  # one Prefect client for every sync task run (each would open its own, ~50 ms)
           open_job(date, config_path, schedule, only_sources, sources, out_dir, sentences, words, algorithm, email,
                    resend, replace, new_store) as job,
           job.locked(),  # one run at a time on a store: two would record, store and email the same dispatches
           job.store.run(job.day) as record):  # "failed" if anything raises, even once the files are written
+        # fmt: on
         with Cleaner(job.settings.cleaning, job.settings.dedup) as cleaner:  # pages are cleaned as they are read
             read = await read_sources(job, into=cleaner)
             cleaned = clean(job, cleaner)
@@ -143,8 +154,7 @@ async def daily_digest(
         fresh = history(job, unique)
         stories = cluster(job, fresh)
         summaries = summarise(job, stories)
-        report = RunReport(read.count, len(fresh.dispatches), [*read.failures, *cleaned.failures],
-                           [*unique.removals, *fresh.removals, *stories.removals])
+        report = run_report(read, cleaned, unique, fresh, stories)
         digest = make_digest(job, stories, summaries, report)
         paths, problem = [], None
         if not keeps_stored_digest(job, digest):
@@ -154,8 +164,7 @@ async def daily_digest(
             await write_archive(job, paths, rendered)
             problem = await deliver(job, digest, rendered)
         close(job, read)
-        record.finish("kept stored" if not paths else "completed" if problem is None else "email failed", report,
-                      len(summaries))
+        record.finish(run_status(paths, problem), report, len(summaries))
     if problem is not None:
         raise DeliveryFailed(f"digest written to {paths[0].parent}, but the email failed: {problem}")
     return finished(job, digest, paths)
@@ -172,7 +181,9 @@ def select_sources(configured: list[SourceSpec], names: list[str] | None) -> lis
         return configured
     unknown = sorted(set(names) - {s.name for s in configured})
     if unknown:
-        raise ValueError(f"no source named {', '.join(unknown)} in the config; it has {', '.join(s.name for s in configured)}")
+        raise ValueError(
+            f"no source named {', '.join(unknown)} in the config; it has {', '.join(s.name for s in configured)}"
+        )
     return [s for s in configured if s.name in names]
 
 
@@ -203,7 +214,7 @@ class Job:
     store: Store
     clock: Stopwatch
 
-    def __enter__(self) -> "Job":
+    def __enter__(self) -> Job:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -214,9 +225,21 @@ class Job:
         return self.store.locked(f"run for {self.day}", self.settings.digest.lock_wait, on_wait=_say_waiting)
 
 
-def open_job(date: Date | None, config_path: str, schedule: str | None, only_sources: list[str] | None,
-             sources: list[SourceSpec] | None, out_dir: str | None, sentences: int | None, words: int | None,
-             algorithm: str | None, email: bool | None, resend: bool, replace: bool, new_store: bool) -> Job:
+def open_job(
+    date: Date | None,
+    config_path: str,
+    schedule: str | None,
+    only_sources: list[str] | None,
+    sources: list[SourceSpec] | None,
+    out_dir: str | None,
+    sentences: int | None,
+    words: int | None,
+    algorithm: str | None,
+    email: bool | None,
+    resend: bool,
+    replace: bool,
+    new_store: bool,
+) -> Job:
     """The flow's parameters made a `Job`: the config as it reads now, its [[schedules]] entry `schedule`'s
     settings, then the parameters that are set; the store opened."""
     clock = Stopwatch()
@@ -228,8 +251,17 @@ def open_job(date: Date | None, config_path: str, schedule: str | None, only_sou
             email = entry.email if email is None else email
         chosen = sources or select_sources(settings.sources, only_sources)
         store = Store.open(settings.digest.store, new_store=new_store, lock_wait=settings.digest.lock_wait)
-    return Job(settings, date or Date.today(), chosen, Path(out_dir) if out_dir else settings.digest.out_dir,
-               True if email is None else email, resend, replace, store, clock)
+    return Job(
+        settings,
+        date or Date.today(),
+        chosen,
+        Path(out_dir) if out_dir else settings.digest.out_dir,
+        True if email is None else email,
+        resend,
+        replace,
+        store,
+        clock,
+    )
 
 
 def _say_retrying(reason: str, retry: int, delay: float) -> None:
@@ -263,17 +295,28 @@ async def read_sources(job: Job, into: Cleaner) -> Read:
     logger = get_run_logger()
     logger.info("reading %s", plural(len(job.sources), "source"), extra={"stage": "sources", "total": len(job.sources)})
     with job.clock("read"):
-        results = await read_each_source(job.sources, job.settings.fetch, job.store.validators(), job.day, into.add,
-                                         read=task.read_source)
+        results = await read_each_source(
+            job.sources, job.settings.fetch, job.store.validators(), job.day, into.add, read=task.read_source
+        )
     for spec, result in zip(job.sources, results):
-        logger.info("source %s: %s, %s", spec.name, plural(result.read, "dispatch", "dispatches"),
-                    plural(len(result.failures), "failure"), extra={"stage": "source"})
+        logger.info(
+            "source %s: %s, %s",
+            spec.name,
+            plural(result.read, "dispatch", "dispatches"),
+            plural(len(result.failures), "failure"),
+            extra={"stage": "source"},
+        )
         for note in result.notes:
             logger.info("source %s: %s", spec.name, note, extra={"stage": "source"})
     count = sum(result.read for result in results)
     answered = sum(bool(result.read or not result.failures) for result in results)
-    logger.info("read %s from %d/%s", plural(count, "dispatch", "dispatches"), answered,
-                plural(len(job.sources), "source"), extra={"stage": "read"})
+    logger.info(
+        "read %s from %d/%s",
+        plural(count, "dispatch", "dispatches"),
+        answered,
+        plural(len(job.sources), "source"),
+        extra={"stage": "read"},
+    )
     failures = [failure for result in results for failure in result.failures]
     if not count and all(result.failures for result in results):
         raise AllSourcesFailed("; ".join(f"{f.source}: {f.reason}" for f in failures))
@@ -284,9 +327,12 @@ def clean(job: Job, cleaner: Cleaner) -> Cleaned:
     """The pages `cleaner` was handed, cleaned (the workers' last pages waited for), in the sources' order."""
     with job.clock("clean"):
         cleaned = task.clean(opaque(cleaner))
-    get_run_logger().info("cleaned %s; captions, credits and boilerplate lines removed: %d",
-                          plural(len(cleaned.dispatches), "dispatch", "dispatches"), _count(cleaned.removals, "clean"),
-                          extra={"stage": "clean"})
+    get_run_logger().info(
+        "cleaned %s; captions, credits and boilerplate lines removed: %d",
+        plural(len(cleaned.dispatches), "dispatch", "dispatches"),
+        _count(cleaned.removals, "clean"),
+        extra={"stage": "clean"},
+    )
     return cleaned
 
 
@@ -306,7 +352,8 @@ def dedup(job: Job, cleaned: Cleaned) -> Kept:
     with job.clock("recover"):
         fetched = {d.id for d in cleaned.dispatches}
         dispatches = without_future_dates(
-            cleaned.dispatches + [d for d in job.store.first_seen_on(job.day) if d.id not in fetched], job.day)
+            cleaned.dispatches + [d for d in job.store.first_seen_on(job.day) if d.id not in fetched], job.day
+        )
     if job.settings.digest.select == "published":
         dispatches, _ = published_on(dispatches, job.day)
     with job.clock("dedup"):
@@ -318,12 +365,18 @@ def history(job: Job, unique: Kept) -> Kept:
     """`unique` less what other days' digests said; the removals: those dispatches."""
     with job.clock("history"):
         seen = job.store.digested_around(job.day, job.settings.digest.history_days)
-        dispatches, removed = task.history(opaque(unique.dispatches), opaque(seen), job.settings.dedup,
-                                           opaque(unique.prints))
+        dispatches, removed = task.history(
+            opaque(unique.dispatches), opaque(seen), job.settings.dedup, opaque(unique.prints)
+        )
     both = unique.removals + removed
-    get_run_logger().info("removed repeated sentences: %d, duplicate dispatches: %d, already digested: %d; kept %s",
-                          _count(both, "sentence", "paragraph"), _count(both, "dispatch"), _count(both, "history"),
-                          plural(len(dispatches), "dispatch", "dispatches"), extra={"stage": "dedup"})
+    get_run_logger().info(
+        "removed repeated sentences: %d, duplicate dispatches: %d, already digested: %d; kept %s",
+        _count(both, "sentence", "paragraph"),
+        _count(both, "dispatch"),
+        _count(both, "history"),
+        plural(len(dispatches), "dispatch", "dispatches"),
+        extra={"stage": "dedup"},
+    )
     return Kept(dispatches, removed, unique.prints)
 
 
@@ -340,8 +393,12 @@ def cluster(job: Job, fresh: Kept) -> Stories:
         stories = task.cluster(opaque(fresh.dispatches), job.settings.cluster)
     with job.clock("shared"):
         shared = task.shared_paragraphs(opaque(stories), job.settings.dedup)
-    get_run_logger().info("stories: %d; paragraphs two outlets of a story carried, said once: %d", len(stories),
-                          _count(shared, "story"), extra={"stage": "cluster"})
+    get_run_logger().info(
+        "stories: %d; paragraphs two outlets of a story carried, said once: %d",
+        len(stories),
+        _count(shared, "story"),
+        extra={"stage": "cluster"},
+    )
     return Stories(stories, shared)
 
 
@@ -349,21 +406,43 @@ def summarise(job: Job, stories: Stories) -> list[StorySummary]:
     settings = job.settings
     with job.clock("summarise"):
         if settings.cleaning.executor != LOCAL and len(stories.stories) >= SPREAD_SUMMARIES_FROM:
-            summaries = task.summarise_on_cluster(opaque(stories.stories), settings.summary, settings.dedup,
-                                                  settings.cleaning.executor)
+            summaries = task.summarise_on_cluster(
+                opaque(stories.stories), settings.summary, settings.dedup, settings.cleaning.executor
+            )
         else:
             summaries = task.summarise(opaque(stories.stories), settings.summary, settings.dedup)
-    get_run_logger().info("summary sentences: %d", sum(len(s.sentences) for s in summaries),
-                          extra={"stage": "summarise"})
+    get_run_logger().info(
+        "summary sentences: %d", sum(len(s.sentences) for s in summaries), extra={"stage": "summarise"}
+    )
     return summaries
+
+
+def run_report(read: Read, cleaned: Cleaned, unique: Kept, fresh: Kept, stories: Stories) -> RunReport:
+    """What the stages read, kept, failed on and removed, for the digest's report and the store."""
+    return RunReport(
+        read.count,
+        len(fresh.dispatches),
+        [*read.failures, *cleaned.failures],
+        [*unique.removals, *fresh.removals, *stories.removals],
+    )
+
+
+def run_status(paths: list[Path], problem: str | None) -> str:
+    return "kept stored" if not paths else "completed" if problem is None else "email failed"
 
 
 def make_digest(job: Job, stories: Stories, summaries: list[StorySummary], report: RunReport) -> Digest:
     language = job.settings.digest.language
     if language == "auto":
         language = digest_language([s.dispatches[0].language for s in stories.stories], "en")
-    return Digest(day=job.day, title=job.settings.digest.title, language=language, stories=summaries, report=report,
-                  max_stories=job.settings.digest.max_stories)
+    return Digest(
+        day=job.day,
+        title=job.settings.digest.title,
+        language=language,
+        stories=summaries,
+        report=report,
+        max_stories=job.settings.digest.max_stories,
+    )
 
 
 def keeps_stored_digest(job: Job, digest: Digest) -> bool:
@@ -371,9 +450,14 @@ def keeps_stored_digest(job: Job, digest: Digest) -> bool:
     stored = job.store.stored_stories(job.day)
     if stored is None or stored <= len(digest.stories) or job.replace:
         return False
-    get_run_logger().warning("the digest stored for %s has %s and this run made %d: the stored digest and its "
-                             "files are kept, nothing is emailed (run with --replace to replace them)", job.day,
-                             plural(stored, "story", "stories"), len(digest.stories), extra={"stage": "write"})
+    get_run_logger().warning(
+        "the digest stored for %s has %s and this run made %d: the stored digest and its "
+        "files are kept, nothing is emailed (run with --replace to replace them)",
+        job.day,
+        plural(stored, "story", "stories"),
+        len(digest.stories),
+        extra={"stage": "write"},
+    )
     return True
 
 
@@ -393,8 +477,9 @@ def store_digest(job: Job, digest: Digest, rendered: dict[str, str], fresh: Kept
     """The digest and the dispatches it carried, with their prints: what the next days' history holds."""
     with job.clock("store"):
         prints = with_prints(fresh.dispatches, fresh.prints)
-        job.store.save_digest(job.day, len(digest.stories), rendered["json"],
-                              [(d, prints[d.id].packed()) for d in fresh.dispatches])
+        job.store.save_digest(
+            job.day, len(digest.stories), rendered["json"], [(d, prints[d.id].packed()) for d in fresh.dispatches]
+        )
 
 
 async def write_archive(job: Job, paths: list[Path], rendered: dict[str, str]) -> None:
@@ -402,8 +487,9 @@ async def write_archive(job: Job, paths: list[Path], rendered: dict[str, str]) -
     logger, digest = get_run_logger(), job.settings.digest
     with job.clock("write"):
         try:
-            archive = task.write_archive(paths[0].parent, digest.title, digest.language, digest.public_url,
-                                         digest.labels)
+            archive = task.write_archive(
+                paths[0].parent, digest.title, digest.language, digest.public_url, digest.labels
+            )
             logger.info("archive: %s", ", ".join(p.name for p in archive), extra={"stage": "write"})
         except OutputError as exc:  # the digest is written and stored: its email still goes
             logger.warning("%s (the next digest written rewrites the archive)", exc, extra={"stage": "write"})
@@ -422,8 +508,11 @@ async def deliver(job: Job, digest: Digest, rendered: dict[str, str]) -> str | N
         logger.info("email is off: email.recipients is empty", extra={"stage": "email"})
         return None
     if not digest.stories and not email.send_empty:
-        logger.info("no stories for %s: nothing emailed (email.send_empty = true sends it anyway)", digest.day,
-                    extra={"stage": "email"})
+        logger.info(
+            "no stories for %s: nothing emailed (email.send_empty = true sends it anyway)",
+            digest.day,
+            extra={"stage": "email"},
+        )
         return None
     done = set() if job.resend else {r.casefold() for r in job.store.delivered(digest.day, "email")}
     recipients = [r for r in email.recipients if r.casefold() not in done]
@@ -435,8 +524,10 @@ async def deliver(job: Job, digest: Digest, rendered: dict[str, str]) -> str | N
     plain = to_plain_text(digest, labels, online=online)
     html = to_html(digest, labels, online=online) if online else rendered["html"]
     try:
-        messages = [(r, build_message(subject(digest, labels), plain, html, email, [r],
-                                      unsubscribe=email.unsubscribe_for(r))) for r in recipients]
+        messages = [
+            (r, build_message(subject(digest, labels), plain, html, email, [r], unsubscribe=email.unsubscribe_for(r)))
+            for r in recipients
+        ]
     except DeliveryError as exc:
         return str(exc)
 
@@ -448,8 +539,13 @@ async def deliver(job: Job, digest: Digest, rendered: dict[str, str]) -> str | N
         return str(await state.aresult(raise_on_failure=False))
     failed: dict[str, str] = await state.aresult()
     sent = len(recipients) - len(failed)
-    logger.info("emailed the digest for %s to %d recipient%s", digest.day, sent, "" if sent == 1 else "s",
-                extra={"stage": "email"})
+    logger.info(
+        "emailed the digest for %s to %d recipient%s",
+        digest.day,
+        sent,
+        "" if sent == 1 else "s",
+        extra={"stage": "email"},
+    )
     if not failed:
         return None
     by_reason: dict[str, list[str]] = {}
@@ -458,7 +554,8 @@ async def deliver(job: Job, digest: Digest, rendered: dict[str, str]) -> str | N
     if not sent and len(by_reason) == 1:  # nobody has it, for one reason: the reason alone
         return next(iter(by_reason))
     return "; ".join(f"not sent to {', '.join(names)}: {reason}" for reason, names in by_reason.items()) + (
-        f" (sent to the other {sent}; a re-run sends to those left)" if sent else "")
+        f" (sent to the other {sent}; a re-run sends to those left)" if sent else ""
+    )
 
 
 def close(job: Job, read: Read) -> None:
@@ -474,11 +571,30 @@ def finished(job: Job, digest: Digest, paths: list[Path]) -> dict:
     for failure in report.failures:
         logger.warning("source %s failed (%s): %s", failure.source, failure.location, failure.reason)
     if report.failures:  # a failed run alerts from its hook instead, so once either way
-        send_alert(job.settings.digest.title, job.day.isoformat(), RunInfo.current(), None, report.failures,
-                   job.settings.email, job.settings.email.alerts, logger)
+        send_alert(
+            job.settings.digest.title,
+            job.day.isoformat(),
+            RunInfo.current(),
+            None,
+            report.failures,
+            job.settings.email,
+            job.settings.email.alerts,
+            logger,
+        )
     if paths:
-        logger.info("%s from %s; written to %s", plural(len(digest.stories), "story", "stories"),
-                    plural(report.dispatches_kept, "dispatch", "dispatches"), ", ".join(map(str, paths)))
-    return {"date": job.day.isoformat(), "stories": len(digest.stories), "paths": [str(p) for p in paths],
-            "failures": len(report.failures), "read": report.dispatches_read, "kept": report.dispatches_kept,
-            "written": bool(paths), "seconds": {stage: round(seconds, 3) for stage, seconds in job.clock.items()}}
+        logger.info(
+            "%s from %s; written to %s",
+            plural(len(digest.stories), "story", "stories"),
+            plural(report.dispatches_kept, "dispatch", "dispatches"),
+            ", ".join(map(str, paths)),
+        )
+    return {
+        "date": job.day.isoformat(),
+        "stories": len(digest.stories),
+        "paths": [str(p) for p in paths],
+        "failures": len(report.failures),
+        "read": report.dispatches_read,
+        "kept": report.dispatches_kept,
+        "written": bool(paths),
+        "seconds": {stage: round(seconds, 3) for stage, seconds in job.clock.items()},
+    }

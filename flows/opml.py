@@ -73,8 +73,10 @@ def _parse(path: Path, data: bytes) -> ElementTree.Element:
     try:
         return defused_fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
-        raise OpmlError(f"{path}: not read: it declares a DTD or entities, which a subscription list does not "
-                        "need (remove the <!DOCTYPE ...> line)") from None
+        raise OpmlError(
+            f"{path}: not read: it declares a DTD or entities, which a subscription list does not "
+            "need (remove the <!DOCTYPE ...> line)"
+        ) from None
     except ElementTree.ParseError as exc:
         raise OpmlError(f"{path}: not well-formed XML: {exc}") from None
 
@@ -84,8 +86,10 @@ def _parse_without_dtd(path: Path, data: bytes) -> ElementTree.Element:
     from xml.parsers import expat
 
     def refuse(*_args) -> None:
-        raise OpmlError(f"{path}: not read: it declares a DTD or entities, which a subscription list does not "
-                        "need (remove the <!DOCTYPE ...> line)")
+        raise OpmlError(
+            f"{path}: not read: it declares a DTD or entities, which a subscription list does not "
+            "need (remove the <!DOCTYPE ...> line)"
+        )
 
     scan = expat.ParserCreate()
     scan.StartDoctypeDeclHandler = scan.EntityDeclHandler = refuse
@@ -130,8 +134,12 @@ def import_feeds(config: Path, opml: Path) -> Imported:
         raise ConfigError(f"{config}: not valid TOML: {exc}") from None
     existing = [s for s in existing if isinstance(s, dict)] if isinstance(existing, list) else []
     names = {str(s.get("name", "")).casefold() for s in existing}
-    known = {_same(url): str(s.get("name", "")) for s in existing for url in [s.get("url"), *(s.get("urls") or [])]
-             if isinstance(url, str)}
+    known = {
+        _same(url): str(s.get("name", ""))
+        for s in existing
+        for url in [s.get("url"), *(s.get("urls") or [])]
+        if isinstance(url, str)
+    }
     result = Imported()
     tables = []
     for feed in feeds:
@@ -148,8 +156,10 @@ def import_feeds(config: Path, opml: Path) -> Imported:
         added = Feed(name, feed.url, feed.category)
         result.added.append(added)
         comment = f"# from {opml.name}" + (f", {feed.category}" if feed.category else "")
-        tables.append(f"{_comment(comment)}\n[[sources]]\nname = {_toml_string(name)}\nkind = \"feed\"\n"
-                      f"url = {_toml_string(feed.url)}\n")
+        tables.append(
+            f'{_comment(comment)}\n[[sources]]\nname = {_toml_string(name)}\nkind = "feed"\n'
+            f"url = {_toml_string(feed.url)}\n"
+        )
     if tables:
         text = (text if text.endswith("\n") or not text else text + newline) + newline
         text += "\n".join(tables).replace("\n", newline)
@@ -160,8 +170,9 @@ def import_feeds(config: Path, opml: Path) -> Imported:
 def _same(url: str) -> str:
     """A URL as compared for "already in the config": scheme and host are case-blind, a trailing slash ignored."""
     parts = urlsplit(url.strip())
-    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower(),
-                          path=parts.path.rstrip("/")).geturl()
+    return parts._replace(
+        scheme=parts.scheme.lower(), netloc=parts.netloc.lower(), path=parts.path.rstrip("/")
+    ).geturl()
 
 
 def _unique(name: str, taken: set[str]) -> str:

@@ -9,9 +9,9 @@ would be seen by nobody, so `digest serve` refuses it).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import httpx
 
@@ -59,16 +59,20 @@ def choose_api(temporary_allowed: bool) -> PrefectApi:
     configured = PREFECT_API_URL.value()
     if configured:
         if not answers(configured):
-            raise ApiUnreachable(f"the Prefect API at {configured} (PREFECT_API_URL) does not answer: start that "
-                                 f"server, or fix PREFECT_API_URL (unset it to use {local_api_url()} or, for "
-                                 "`digest run`, a temporary server)")
+            raise ApiUnreachable(
+                f"the Prefect API at {configured} (PREFECT_API_URL) does not answer: start that "
+                f"server, or fix PREFECT_API_URL (unset it to use {local_api_url()} or, for "
+                "`digest run`, a temporary server)"
+            )
         return PrefectApi(configured, "PREFECT_API_URL")
     local = local_api_url()
     if answers(local, timeout=1.0):
         return PrefectApi(local, "already running")
     if not temporary_allowed:
-        raise ApiUnreachable(f"no Prefect API: PREFECT_API_URL is unset and nothing answers at {local}; start a "
-                             f"server (`{START_SERVER}`) and set PREFECT_API_URL={local}")
+        raise ApiUnreachable(
+            f"no Prefect API: PREFECT_API_URL is unset and nothing answers at {local}; start a "
+            f"server (`{START_SERVER}`) and set PREFECT_API_URL={local}"
+        )
     return PrefectApi(None, f"nothing answers at {local}")
 
 

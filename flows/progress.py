@@ -52,16 +52,23 @@ class RunProgress(logging.Handler):
         self.progress = Progress(
             SpinnerColumn(finished_text="[green]✓"),
             TextColumn("{task.description}", table_column=Column(min_width=12, no_wrap=True)),
-            TextColumn("{task.fields[result]}", style="dim", markup=False,
-                       table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+            TextColumn(
+                "{task.fields[result]}",
+                style="dim",
+                markup=False,
+                table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis"),
+            ),
             TimeElapsedColumn(),
-            console=console, transient=True, expand=True)  # the summary table replaces it
+            console=console,
+            transient=True,
+            expand=True,
+        )  # the summary table replaces it
         self.done: list[StageDone] = []
         self.row: TaskID | None = None
         self.started = self.row_started = time.monotonic()
         self.sources = (0, 0)  # (read, total)
 
-    def __enter__(self) -> "RunProgress":
+    def __enter__(self) -> RunProgress:
         if self.console.is_terminal:  # in a log file, the summary table alone says it all
             self.progress.start()
         self._start_row()
@@ -119,8 +126,9 @@ class RunProgress(logging.Handler):
 
     def _start_row(self) -> None:
         if len(self.done) < len(ROWS):
-            self.row = self.progress.add_task(ROWS[len(self.done)][1], total=1,
-                                              result=self.api if not self.done else "")
+            self.row = self.progress.add_task(
+                ROWS[len(self.done)][1], total=1, result=self.api if not self.done else ""
+            )
             if STAGES[len(self.done)] == "read":
                 self._describe_sources()
 

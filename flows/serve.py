@@ -37,8 +37,10 @@ PREFECT_YAML_HEADER = """\
 def describe(settings: Settings, schedule: ScheduleSettings) -> str:
     """The deployment's description. The UI's schedule line shows the time of day without its zone
     (the zone is only in its tooltip), so the description names it."""
-    return (f'{settings.digest.title}: cron "{schedule.cron}" in the {schedule.timezone} time zone. '
-            "The config is read when each run starts; parameters left empty take its values.")
+    return (
+        f'{settings.digest.title}: cron "{schedule.cron}" in the {schedule.timezone} time zone. '
+        "The config is read when each run starts; parameters left empty take its values."
+    )
 
 
 def deployments(settings: Settings, config_path: Path) -> list[RunnerDeployment]:
@@ -67,22 +69,27 @@ def serve_config(settings: Settings, config_path: Path) -> None:
 def pool_deployments(settings: Settings, config_path: str) -> list[dict]:
     """prefect.yaml's deployments: one per schedule, named `<schedule>-pool`, for the `digest` pool."""
     return [
-        {"name": f"{schedule.name}-pool",
-         "entrypoint": "flows/daily_digest.py:daily_digest",
-         "description": describe(settings, schedule) + f" Run by a worker of the `{POOL}` pool.",
-         "tags": ["dispatch-digest"],
-         "parameters": {"config_path": config_path, "schedule": schedule.name},
-         "schedules": [{"cron": schedule.cron, "timezone": schedule.timezone}],
-         "work_pool": {"name": POOL}}
+        {
+            "name": f"{schedule.name}-pool",
+            "entrypoint": "flows/daily_digest.py:daily_digest",
+            "description": describe(settings, schedule) + f" Run by a worker of the `{POOL}` pool.",
+            "tags": ["dispatch-digest"],
+            "parameters": {"config_path": config_path, "schedule": schedule.name},
+            "schedules": [{"cron": schedule.cron, "timezone": schedule.timezone}],
+            "work_pool": {"name": POOL},
+        }
         for schedule in settings.schedules
     ]
 
 
 def prefect_yaml(settings: Settings, config_path: str, version: str = prefect.__version__) -> str:
     """The text of prefect.yaml; its prefect-version is the installed Prefect's unless given."""
-    project = {"name": "dispatch-digest", "prefect-version": version,
-               "pull": [{"prefect.deployments.steps.set_working_directory": {"directory": "{{ $PWD }}"}}],
-               "deployments": pool_deployments(settings, config_path)}
+    project = {
+        "name": "dispatch-digest",
+        "prefect-version": version,
+        "pull": [{"prefect.deployments.steps.set_working_directory": {"directory": "{{ $PWD }}"}}],
+        "deployments": pool_deployments(settings, config_path),
+    }
     return PREFECT_YAML_HEADER + yaml.safe_dump(project, sort_keys=False, allow_unicode=True, width=120)
 
 
@@ -90,8 +97,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m flows.serve", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     write = commands.add_parser("prefect-yaml", help="write prefect.yaml from the config's [[schedules]]")
-    write.add_argument("--config", default=str(DEFAULT_CONFIG),
-                       help="config file, as the deployment's config_path (relative to the project folder)")
+    write.add_argument(
+        "--config",
+        default=str(DEFAULT_CONFIG),
+        help="config file, as the deployment's config_path (relative to the project folder)",
+    )
     write.add_argument("--output", type=Path, default=Path("prefect.yaml"))
     arguments = parser.parse_args(argv)
     arguments.output.write_text(prefect_yaml(load_settings(arguments.config), arguments.config), encoding="utf-8")

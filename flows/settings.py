@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from tasks.clean import CleaningRules
 from tasks.cluster import ClusterOptions
 from tasks.dedup import DedupOptions
-from tasks.errors import ConfigError  # defined there, with the other errors; imported from here too
 from tasks.deliver import EmailSettings, HeaderText
+from tasks.errors import ConfigError  # defined there, with the other errors; imported from here too
 from tasks.fetch import FetchOptions
 from tasks.models import MAX_STORIES
 from tasks.render import LABEL_KEYS, safe_url, visible
@@ -56,25 +56,39 @@ class DigestSettings(BaseModel):
     select: Literal["first_seen", "published"] = Field(
         "first_seen", description="a day's digest holds dispatches first seen for it, or published on it"
     )
-    history_days: int = Field(7, ge=0, le=MAX_DAYS,
-                              description="days around a digest (before and after) whose digests' dispatches it does not repeat")
+    history_days: int = Field(
+        7,
+        ge=0,
+        le=MAX_DAYS,
+        description="days around a digest (before and after) whose digests' dispatches it does not repeat",
+    )
     retention_days: int = Field(90, ge=1, le=MAX_DAYS, description="days dispatch texts are kept; fingerprints stay")
-    lock_wait: int = Field(LOCK_WAIT_SECONDS, ge=0, le=86_400,
-                           description="seconds a run waits for another run on the same store before it gives up")
-    max_stories: int = Field(MAX_STORIES, ge=1, le=10_000,
-                             description="stories shown in full; the others are listed as linked headlines")
-    labels: dict[str, HeaderText] = Field(default_factory=dict,
-                                          description="the digest's words, e.g. report = \"Bilan\"")
+    lock_wait: int = Field(
+        LOCK_WAIT_SECONDS,
+        ge=0,
+        le=86_400,
+        description="seconds a run waits for another run on the same store before it gives up",
+    )
+    max_stories: int = Field(
+        MAX_STORIES, ge=1, le=10_000, description="stories shown in full; the others are listed as linked headlines"
+    )
+    labels: dict[str, HeaderText] = Field(
+        default_factory=dict, description='the digest\'s words, e.g. report = "Bilan"'
+    )
     public_url: str | None = Field(
-        None, description="the address where the digests folder (out_dir) is published, e.g. "
-        "https://desk.example/digests/: the email links the day's page there, the feed (feed.xml) its entries")
+        None,
+        description="the address where the digests folder (out_dir) is published, e.g. "
+        "https://desk.example/digests/: the email links the day's page there, the feed (feed.xml) its entries",
+    )
 
     @field_validator("public_url")
     @classmethod
     def _web_address(cls, url: str | None) -> str | None:
         if url is not None and (not re.fullmatch(r"https?://[^\s<>\"'\\]+", url) or safe_url(url) != url):
-            raise ValueError(f'"{visible(url)}" is not an http(s) address (write it as https://example.org/digests/, '
-                             "percent-encoding any space or quote)")
+            raise ValueError(
+                f'"{visible(url)}" is not an http(s) address (write it as https://example.org/digests/, '
+                "percent-encoding any space or quote)"
+            )
         return url
 
     @field_validator("labels")
@@ -173,7 +187,9 @@ def load_settings(path: Path | str) -> Settings:
     for (table, key), variable in environment_overrides().items():
         value = os.environ[variable]
         if isinstance(data.setdefault(table, {}), dict):
-            data[table][key] = [v.strip() for v in value.split(",") if v.strip()] if key in ("recipients", "alerts") else value
+            data[table][key] = (
+                [v.strip() for v in value.split(",") if v.strip()] if key in ("recipients", "alerts") else value
+            )
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from tasks.clean import CleaningRules, clean
 from tasks.cluster import ClusterOptions, cluster
@@ -38,7 +38,7 @@ def read_lines(source: Path | None) -> Iterator[tuple[int, dict]]:
             except json.JSONDecodeError as exc:
                 raise InputError(f"line {number}: not JSON: {exc.msg}") from None
             if not isinstance(record, dict) or "id" not in record:
-                raise InputError(f"line {number}: an object with an \"id\" is required")
+                raise InputError(f'line {number}: an object with an "id" is required')
             yield number, record
 
 
@@ -55,10 +55,16 @@ def write_lines(records: Iterable[dict], target: Path | None) -> None:
 def _dispatch(number: int, record: dict, field: str, rules: CleaningRules, kind: str = "text") -> Dispatch | None:
     body = record.get(field)
     if not isinstance(body, str):
-        raise InputError(f"line {number}: \"{field}\" must be a string")
-    raw = RawDispatch(source=str(record.get("source", "input")), location=f"line {number}", body=body, kind=kind,
-                      title=record.get("title"), published=parse_datetime(record.get("published")),
-                      url=record.get("url"))
+        raise InputError(f'line {number}: "{field}" must be a string')
+    raw = RawDispatch(
+        source=str(record.get("source", "input")),
+        location=f"line {number}",
+        body=body,
+        kind=kind,
+        title=record.get("title"),
+        published=parse_datetime(record.get("published")),
+        url=record.get("url"),
+    )
     dispatch, _, _ = clean(raw, rules)
     return replace(dispatch, id=str(record["id"])) if dispatch else None
 
@@ -82,8 +88,11 @@ def dedup(records: Iterable[tuple[int, dict]], options: DedupOptions) -> Iterato
     kept = {d.id: dedup_within(d, options) for d in unique}
     for dispatch in dispatches:
         cleaned, removed = kept.get(dispatch.id, (dispatch, []))
-        line = {"id": dispatch.id, "text": "\n\n".join(b.text for b in cleaned.blocks),
-                "removed": [{"text": r.text, "reason": r.reason, "score": r.score, "kept": r.kept} for r in removed]}
+        line = {
+            "id": dispatch.id,
+            "text": "\n\n".join(b.text for b in cleaned.blocks),
+            "removed": [{"text": r.text, "reason": r.reason, "score": r.score, "kept": r.kept} for r in removed],
+        }
         if dispatch.id in duplicate_of:
             line["duplicate_of"] = duplicate_of[dispatch.id]
         yield line
@@ -99,11 +108,14 @@ def summarise_lines(records: Iterable[tuple[int, dict]], algorithm: str) -> Iter
     for number, record in records:
         docs = record.get("docs")
         if not isinstance(docs, list) or not docs:
-            raise InputError(f"line {number}: \"docs\" must be a non-empty list of texts")
+            raise InputError(f'line {number}: "docs" must be a non-empty list of texts')
         language = record.get("lang")
         rules = CleaningRules(languages=(language,), default_language=language) if language else CleaningRules()
-        dispatches = [d for n, text in enumerate(docs)
-                      if (d := _dispatch(number, {"id": f"{record['id']}:{n}", "text": text}, "text", rules))]
+        dispatches = [
+            d
+            for n, text in enumerate(docs)
+            if (d := _dispatch(number, {"id": f"{record['id']}:{n}", "text": text}, "text", rules))
+        ]
         dispatches = [dedup_within(d, DedupOptions())[0] for d in dispatches]
         length = {"words": record["words"]} if record.get("words") else {"sentences": record.get("sentences", 4)}
         options = SummaryOptions(algorithm=algorithm, **length)

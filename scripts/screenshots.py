@@ -25,11 +25,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.prefect_server import prefect_server, stop, wait_for  # noqa: E402
+
 DOCS = ROOT / "docs"
 DAY = "2026-11-27"  # the samples' day
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 OUTSIDE = re.compile(r"^(?!file:|https?://127\.0\.0\.1[:/])")  # the UI calls outside hosts even with analytics off
 
 
@@ -37,8 +46,9 @@ OUTSIDE = re.compile(r"^(?!file:|https?://127\.0\.0\.1[:/])")  # the UI calls ou
 def started(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
     """A process in its own session, so stopping it stops its children (flow runs) too."""
     with log.open("w") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             yield process
         finally:
@@ -50,7 +60,9 @@ def write_config(folder: Path) -> Path:
     config.write_text(
         f'[digest]\nout_dir = "{folder / "digests"}"\ndata_dir = "{folder / "data"}"\n\n'
         f'[[sources]]\nname = "samples"\npath = "{ROOT / "samples"}"\n\n'
-        '[[schedules]]\nname = "daily"\ncron = "0 6 * * *"\ntimezone = "Europe/Paris"\n', encoding="utf-8")
+        '[[schedules]]\nname = "daily"\ncron = "0 6 * * *"\ntimezone = "Europe/Paris"\n',
+        encoding="utf-8",
+    )
     return config
 
 
@@ -65,8 +77,11 @@ def served_deployment(api: str) -> dict | None:
 
 def run_deployment(api: str, deployment_id: str) -> None:
     """One run for the samples' day, as the UI's Run button makes it; waits for it to complete."""
-    run = api_post(api, f"/deployments/{deployment_id}/create_flow_run",
-                   {"parameters": {"date": DAY}, "state": {"type": "SCHEDULED"}}).json()
+    run = api_post(
+        api,
+        f"/deployments/{deployment_id}/create_flow_run",
+        {"parameters": {"date": DAY}, "state": {"type": "SCHEDULED"}},
+    ).json()
 
     def finished() -> dict | None:
         state = httpx.get(f"{api}/flow_runs/{run['id']}", timeout=5).json()["state"]
@@ -110,8 +125,10 @@ def main() -> None:
                 run_deployment(api, deployment["id"])
                 shutil.copy(folder / "digests" / f"{DAY}.md", DOCS / "digest.md")
                 print("wrote docs/digest.md")
-                take_pictures(folder / "digests" / f"{DAY}.html",
-                              f"{api.removesuffix('/api')}/v2/deployments/deployment/{deployment['id']}")
+                take_pictures(
+                    folder / "digests" / f"{DAY}.html",
+                    f"{api.removesuffix('/api')}/v2/deployments/deployment/{deployment['id']}",
+                )
 
 
 if __name__ == "__main__":

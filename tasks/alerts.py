@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tasks.deliver import EmailSettings, build_message, send_with_retries
 from tasks.errors import DeliveryError
@@ -38,7 +39,7 @@ class RunInfo:
     url: str | None = None
 
     @classmethod
-    def of(cls, flow_run: FlowRun) -> "RunInfo":
+    def of(cls, flow_run: FlowRun) -> RunInfo:
         """From a Prefect FlowRun (a hook's argument)."""
         from prefect.utilities.urls import url_for
 
@@ -49,15 +50,22 @@ class RunInfo:
         return cls(str(flow_run.id), flow_run.name, url)
 
     @classmethod
-    def current(cls) -> "RunInfo":
+    def current(cls) -> RunInfo:
         """The flow run being run now (inside the flow)."""
         from prefect.runtime import flow_run
 
         return cls(flow_run.id, flow_run.name, flow_run.ui_url)
 
 
-def compose(title: str, day: str, run: RunInfo, problem: str | None, failures: Sequence[Failure],
-            email: EmailSettings, recipients: list[str]) -> EmailMessage:
+def compose(
+    title: str,
+    day: str,
+    run: RunInfo,
+    problem: str | None,
+    failures: Sequence[Failure],
+    email: EmailSettings,
+    recipients: list[str],
+) -> EmailMessage:
     """The alert: subject `[alert] <title> — <date>: …`, a plain-text body (and the same as HTML)."""
     if problem is not None:
         headline = "the run failed"
@@ -78,10 +86,16 @@ def compose(title: str, day: str, run: RunInfo, problem: str | None, failures: S
     return build_message(subject, plain, f"<pre>{html.escape(plain)}</pre>", email, recipients)
 
 
-def send_alert(title: str, day: str, run: RunInfo, problem: str | None, failures: Sequence[Failure],
-               email: EmailSettings | None, recipients: Sequence[str],
-               logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
-               ) -> str | None:
+def send_alert(
+    title: str,
+    day: str,
+    run: RunInfo,
+    problem: str | None,
+    failures: Sequence[Failure],
+    email: EmailSettings | None,
+    recipients: Sequence[str],
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+) -> str | None:
     """Emit the event, then email the recipients (if any); the Message-ID, or None. Never raises."""
     _emit(day, run, problem, failures, logger)
     if not recipients or email is None:
@@ -97,30 +111,46 @@ def send_alert(title: str, day: str, run: RunInfo, problem: str | None, failures
         logger.warning("the alert email to %s could not be sent: %s", ", ".join(recipients), exc)
         return None
     except Exception as exc:  # an alert must never replace the run's own error
-        logger.warning("the alert email to %s could not be sent: %s: %s", ", ".join(recipients),
-                       exc.__class__.__name__, exc)
+        logger.warning(
+            "the alert email to %s could not be sent: %s: %s", ", ".join(recipients), exc.__class__.__name__, exc
+        )
         return None
     logger.info("alert emailed to %s", ", ".join(recipients))
     return sent
 
 
-def _emit(day: str, run: RunInfo, problem: str | None, failures: Sequence[Failure],
-          logger: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> None:
+def _emit(
+    day: str,
+    run: RunInfo,
+    problem: str | None,
+    failures: Sequence[Failure],
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+) -> None:
     """A Prefect event on the flow run: `dispatch-digest.run.failed` or `dispatch-digest.sources.failed`."""
     try:
         from prefect.events import emit_event
 
-        resource = {"prefect.resource.id": f"prefect.flow-run.{run.id}", "prefect.resource.name": run.name or "",
-                    "dispatch-digest.date": day}
-        emit_event(RUN_FAILED if problem is not None else SOURCES_FAILED, resource=resource, payload={
-            "date": day, "error": problem,
-            "failures": [{"source": f.source, "location": f.location, "reason": f.reason} for f in failures]})
+        resource = {
+            "prefect.resource.id": f"prefect.flow-run.{run.id}",
+            "prefect.resource.name": run.name or "",
+            "dispatch-digest.date": day,
+        }
+        emit_event(
+            RUN_FAILED if problem is not None else SOURCES_FAILED,
+            resource=resource,
+            payload={
+                "date": day,
+                "error": problem,
+                "failures": [{"source": f.source, "location": f.location, "reason": f.reason} for f in failures],
+            },
+        )
     except Exception as exc:
         logger.warning("the alert event could not be emitted: %s: %s", exc.__class__.__name__, exc)
 
 
-def failure_hook(load: Callable[[str], tuple[str, EmailSettings, list[str]]],
-                 default_config: str) -> FlowStateHook[..., Any]:
+def failure_hook(
+    load: Callable[[str], tuple[str, EmailSettings, list[str]]], default_config: str
+) -> FlowStateHook[..., Any]:
     """A flow `on_failure` hook: one alert for the failed run. `load(config_path)` gives the title, the
     email settings and the alert recipients; when the config cannot be read, only the event is emitted."""
 

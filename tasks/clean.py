@@ -14,11 +14,12 @@ import hashlib
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Callable, cast
+from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -129,10 +130,14 @@ class CleaningRules(BaseModel):
     heading_max_words: int = 15
     languages: tuple[str, ...] = ("fr", "en")
     default_language: str = "en"
-    workers: int = Field(0, ge=0, le=MAX_WORKERS,
-                         description="processes that extract and clean pages; 0: one per CPU, 1: none")
-    executor: str = Field(LOCAL, description='where pages are cleaned: "local" (`workers` processes here) or the '
-                          'address of a Dask scheduler, "tcp://host:8786" (its workers clean them)')
+    workers: int = Field(
+        0, ge=0, le=MAX_WORKERS, description="processes that extract and clean pages; 0: one per CPU, 1: none"
+    )
+    executor: str = Field(
+        LOCAL,
+        description='where pages are cleaned: "local" (`workers` processes here) or the '
+        'address of a Dask scheduler, "tcp://host:8786" (its workers clean them)',
+    )
 
     @field_validator("captions", "inline_credits", "drop_lines", "datelines")
     @classmethod
@@ -207,8 +212,9 @@ def fingerprint(text: str) -> str:
 def clean(raw: RawDispatch, rules: CleaningRules) -> tuple[Dispatch | None, list[Removal], Failure | None]:
     """A cleaned dispatch, what was dropped from it, or why it could not be used."""
     compiled = _compile(rules)
-    text, meta = extract_html(raw.body, need_date=raw.published is None, url=raw.url) if raw.kind == "html" \
-        else (raw.body, {})
+    text, meta = (
+        extract_html(raw.body, need_date=raw.published is None, url=raw.url) if raw.kind == "html" else (raw.body, {})
+    )
     url = raw.url or meta.get("url")
     # who published it: the dispatch or its source says, else the page does, else the domain says
     outlet = raw.outlet or meta.get("site") or registrable_domain(url)
@@ -265,8 +271,13 @@ def unwrap(lines: list[str], compiled: _Compiled) -> list[str]:
     joined: list[str] = []
     previous = ""
     for line in lines:
-        if line and previous and _cut_mid_sentence(previous, line, width) \
-                and not _drop_reason(previous, compiled) and not _drop_reason(line, compiled):
+        if (
+            line
+            and previous
+            and _cut_mid_sentence(previous, line, width)
+            and not _drop_reason(previous, compiled)
+            and not _drop_reason(line, compiled)
+        ):
             joined[-1] = f"{joined[-1]}\n{line}"  # kept as it came: a sentence stays a piece of the text
         else:
             joined.append(line)
@@ -304,7 +315,9 @@ def _drop_reason(line: str, compiled: _Compiled) -> str | None:
     return None
 
 
-def _sentences(paragraph: str, lang: LanguageBundle, compiled: _Compiled) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+def _sentences(
+    paragraph: str, lang: LanguageBundle, compiled: _Compiled
+) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
     """A paragraph's sentences, less those dropped whole ("Click here...", a rights line or a caption
     run into the text), each without a leading dash (a dateline cut mid-line leaves one); and the
     dropped ones with their reason."""
@@ -342,7 +355,7 @@ def without_future_dates(dispatches: list[Dispatch], day: date) -> list[Dispatch
     """Dates later than the digest's day plus one (time zones ahead) taken off: a page's markup misread
     (htmldate read 01/09/2008 as 1 September in a January crawl) or a wrong clock, not news from the
     future. Such a dispatch counts as undated; extraction alone cannot tell, as it has no digest day."""
-    latest = datetime.combine(day + timedelta(days=2), time(), tzinfo=timezone.utc)
+    latest = datetime.combine(day + timedelta(days=2), time(), tzinfo=UTC)
     return [replace(d, published=None) if d.published and d.published >= latest else d for d in dispatches]
 
 
@@ -417,7 +430,7 @@ class Cleaner:
         self._pending: dict[Future[list[Prepared]], list[tuple[tuple[int, ...], str, str]]] = {}
         self._done: dict[tuple[int, ...], Prepared] = {}
 
-    def __enter__(self) -> "Cleaner":
+    def __enter__(self) -> Cleaner:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -487,8 +500,10 @@ class Cleaner:
         try:
             return future.result()
         except BrokenProcessPool:  # a page crashed its worker: the pages then in flight fail, the run goes on
-            return [(None, [], Failure(source, location, "cleaning failed: the worker process cleaning it died"), None)
-                    for _, source, location in places]
+            return [
+                (None, [], Failure(source, location, "cleaning failed: the worker process cleaning it died"), None)
+                for _, source, location in places
+            ]
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:

@@ -26,23 +26,23 @@ from __future__ import annotations
 import re
 import sys
 import threading
-from contextlib import AbstractContextManager
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from functools import cache, lru_cache
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import pysbd
-from pysbd.abbreviation_replacer import AbbreviationReplacer
 import trafilatura.core
+from pysbd.abbreviation_replacer import AbbreviationReplacer
 from trafilatura.metadata import (  # "as": names extract.py takes from here (mypy --strict)
+    Document as _Document,
     examine_meta as examine_meta,
     extract_meta_json as extract_meta_json,
     extract_metainfo as extract_metainfo,
     extract_url as extract_url,
 )
-from trafilatura.metadata import Document as _Document
-from trafilatura.xpaths import TITLE_XPATHS as TITLE_XPATHS
 from trafilatura.readability_lxml import Document as _ReadabilityDocument
+from trafilatura.xpaths import TITLE_XPATHS as TITLE_XPATHS
 
 PYSBD_VERSION = "0.3.4"  # the version these patches were written against
 
@@ -85,7 +85,9 @@ class CompiledOnce:
     def match(self, pattern: str, string: str, flags: int = 0) -> re.Match[str] | None:
         return self.compile(pattern, flags).match(string)
 
-    def sub(self, pattern: str, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0, flags: int = 0) -> str:
+    def sub(
+        self, pattern: str, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0, flags: int = 0
+    ) -> str:
         return self.compile(pattern, flags).sub(repl, string, count)
 
     def split(self, pattern: str, string: str, maxsplit: int = 0, flags: int = 0) -> list[Any]:
@@ -99,7 +101,7 @@ class CompiledOnce:
 
 
 for _module in [m for name, m in sys.modules.items() if name.startswith("pysbd") and getattr(m, "re", None) is re]:
-    setattr(_module, "re", CompiledOnce())
+    setattr(_module, "re", CompiledOnce())  # noqa: B010 (a module's attribute: mypy types the assignment)
 
 
 WHITESPACE = re.compile(r"\s")
@@ -123,7 +125,7 @@ def search_for_abbreviations_in_string(self: AbbreviationReplacer, text: str) ->
             continue  # its regex, (?:^|\s)abbreviation, cannot match
         if stripped.isalpha() and f"{stripped.lower()}." not in lowered:
             continue  # each of its replacements is of the full stop right after it
-        abbrev_match = _compiled(r"(?:^|\s|\r|\n){}".format(stripped), re.IGNORECASE).findall(text)
+        abbrev_match = _compiled(rf"(?:^|\s|\r|\n){stripped}", re.IGNORECASE).findall(text)
         if not abbrev_match:
             continue
         char_array = _compiled(r"(?<={" + str(re.escape(stripped)) + "} ).{1}", 0).findall(text)

@@ -28,9 +28,10 @@ import heapq
 import re
 import zlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Protocol, Sequence, cast
+from typing import Protocol, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -167,9 +168,13 @@ class SeenText:
         while start > 0 and tuple(stems[start - 1 : start - 1 + size]) in self._owner:
             start -= 1
         head = [t.group() for t in tokens[:start]]
-        if not 0 < start <= CONNECTIVE_WORDS or len(tokens) - start < max(CLAUSE_MIN_WORDS, start + 1) \
-                or any(c.isdigit() for w in head for c in w) or any(not w.islower() for w in head[1:]) \
-                or tuple(stems[-size:]) not in self._ends:
+        if (
+            not 0 < start <= CONNECTIVE_WORDS
+            or len(tokens) - start < max(CLAUSE_MIN_WORDS, start + 1)
+            or any(c.isdigit() for w in head for c in w)
+            or any(not w.islower() for w in head[1:])
+            or tuple(stems[-size:]) not in self._ends
+        ):
             return 0.0, None
         score, earlier, _ = self.repeat_of(text[tokens[start].start() :])
         return score, earlier
@@ -295,9 +300,17 @@ def shared_paragraphs(story: Sequence[Dispatch], options: DedupOptions) -> list[
             match = next(((i, n) for i, n in most_common(found) if carried[i][0].source != dispatch.source), None)
             if match and said_numbers <= carried[match[0]][1] and match[1] / len(grams) >= options.containment:
                 first = carried[match[0]][0]
-                removals.append(Removal("story", dispatch.id, dispatch.source, block.text,
-                                        f"wire copy: {first.source} carried it too; said once, cited to both",
-                                        round(match[1] / len(grams), 3), f"{first.source}: {first.location}"))
+                removals.append(
+                    Removal(
+                        "story",
+                        dispatch.id,
+                        dispatch.source,
+                        block.text,
+                        f"wire copy: {first.source} carried it too; said once, cited to both",
+                        round(match[1] / len(grams), 3),
+                        f"{first.source}: {first.location}",
+                    )
+                )
             else:
                 own.append((grams, said_numbers))
         for grams, said_numbers in own:  # after the dispatch: its own paragraphs are not each other's copies
@@ -309,8 +322,12 @@ def shared_paragraphs(story: Sequence[Dispatch], options: DedupOptions) -> list[
 
 def shared_in_stories(stories: Sequence[Story], options: DedupOptions) -> list[Removal]:
     """`shared_paragraphs` of every story of more than one dispatch."""
-    return [removal for story in stories if len(story.dispatches) > 1
-            for removal in shared_paragraphs(story.dispatches, options)]
+    return [
+        removal
+        for story in stories
+        if len(story.dispatches) > 1
+        for removal in shared_paragraphs(story.dispatches, options)
+    ]
 
 
 DOCUMENT_SHINGLE = 5
@@ -347,11 +364,11 @@ class DocumentPrint:
     opening: np.ndarray  # MinHash of the opening's
 
     @classmethod
-    def of(cls, dispatch: Dispatch) -> "DocumentPrint":
+    def of(cls, dispatch: Dispatch) -> DocumentPrint:
         return cls.of_shingles(document_shingles(dispatch))
 
     @classmethod
-    def of_shingles(cls, in_order: np.ndarray) -> "DocumentPrint":
+    def of_shingles(cls, in_order: np.ndarray) -> DocumentPrint:
         distinct = np.unique(in_order)
         return cls(int(distinct.size), minhash(distinct), minhash(np.unique(in_order[:OPENING_SHINGLES])))
 
@@ -359,10 +376,10 @@ class DocumentPrint:
         return np.concatenate([np.array([self.size], dtype=np.uint64), self.whole, self.opening])
 
     @classmethod
-    def unpack(cls, values: np.ndarray) -> "DocumentPrint":
+    def unpack(cls, values: np.ndarray) -> DocumentPrint:
         return cls(int(values[0]), values[1 : SIGNATURE + 1], values[SIGNATURE + 1 :])
 
-    def containment_in(self, other: "DocumentPrint") -> float:
+    def containment_in(self, other: DocumentPrint) -> float:
         """Share of this dispatch's shingles the other has, estimated from the two MinHash signatures."""
         if not self.size:
             return 0.0
@@ -390,8 +407,9 @@ class BandIndex:
         return {i for signature in signatures for key in self.keys(signature) for i in self._buckets.get(key, ())}
 
 
-def dedup_across(dispatches: list[Dispatch], options: DedupOptions,
-                 prints: dict[str, DocumentPrint] | None = None) -> tuple[list[Dispatch], list[Removal]]:
+def dedup_across(
+    dispatches: list[Dispatch], options: DedupOptions, prints: dict[str, DocumentPrint] | None = None
+) -> tuple[list[Dispatch], list[Removal]]:
     """One dispatch per group of copies (the longest), with the others as its `copies`.
     `prints` are the dispatches' document prints by id, those the caller has already."""
     ordered = sorted(dispatches, key=_keep_first)
@@ -437,9 +455,17 @@ def dedup_across(dispatches: list[Dispatch], options: DedupOptions,
         if keeper != position:
             kept[keeper].append(dispatch)
             original = ordered[keeper]
-            removals.append(Removal("dispatch", dispatch.id, dispatch.source, _label(dispatch),
-                                    "same dispatch as another feed or URL carried", round(scores.get(position, 1.0), 3),
-                                    f"{original.source}: {original.location}"))
+            removals.append(
+                Removal(
+                    "dispatch",
+                    dispatch.id,
+                    dispatch.source,
+                    _label(dispatch),
+                    "same dispatch as another feed or URL carried",
+                    round(scores.get(position, 1.0), 3),
+                    f"{original.source}: {original.location}",
+                )
+            )
     result = [replace(ordered[k], copies=_unique(ordered[k], copies)) for k, copies in kept.items()]
     return result, removals
 
@@ -464,8 +490,12 @@ class SeenPrint(Protocol):
     def signature(self) -> np.ndarray: ...  # a packed DocumentPrint
 
 
-def dedup_history(dispatches: list[Dispatch], seen: Sequence[SeenPrint], options: DedupOptions,
-                  prints: dict[str, DocumentPrint] | None = None) -> tuple[list[Dispatch], list[Removal]]:
+def dedup_history(
+    dispatches: list[Dispatch],
+    seen: Sequence[SeenPrint],
+    options: DedupOptions,
+    prints: dict[str, DocumentPrint] | None = None,
+) -> tuple[list[Dispatch], list[Removal]]:
     """Drop what an earlier digest already said: a dispatch mostly contained in one digested before.
 
     `seen` holds objects with `id`, `digest_date` and `signature` (a packed DocumentPrint).
@@ -484,8 +514,17 @@ def dedup_history(dispatches: list[Dispatch], seen: Sequence[SeenPrint], options
         scored = [(printed.containment_in(old[n]), n) for n in sorted(index.candidates(printed.whole, printed.opening))]
         score, best = (1.0, same_id[dispatch.id]) if dispatch.id in same_id else max(scored, default=(0.0, None))
         if best is not None and score >= options.document_containment:
-            removals.append(Removal("history", dispatch.id, dispatch.source, _label(dispatch),
-                                    f"already in the digest of {seen[best].digest_date}", round(score, 3), seen[best].id))
+            removals.append(
+                Removal(
+                    "history",
+                    dispatch.id,
+                    dispatch.source,
+                    _label(dispatch),
+                    f"already in the digest of {seen[best].digest_date}",
+                    round(score, 3),
+                    seen[best].id,
+                )
+            )
         else:
             kept.append(dispatch)
     return kept, removals

@@ -17,11 +17,12 @@ import smtplib
 import ssl
 import time
 import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, getaddresses, make_msgid
-from contextlib import contextmanager
-from typing import Annotated, Callable, Iterator, Literal, cast
+from typing import Annotated, Literal, cast
 from urllib.parse import quote, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -56,11 +57,15 @@ def _unsubscribe_uri(text: str) -> str:
     """A mailto: or https: URI for List-Unsubscribe: it goes between angle brackets, unfolded."""
     scheme = text.partition(":")[0].lower()
     if scheme not in {"mailto", "https"}:
-        raise ValueError(f'"{_shown(text)}" is not a mailto: or https: URL (write it as '
-                         '"mailto:unsubscribe@example.org" or "https://example.org/unsubscribe?address={recipient}")')
+        raise ValueError(
+            f'"{_shown(text)}" is not a mailto: or https: URL (write it as '
+            '"mailto:unsubscribe@example.org" or "https://example.org/unsubscribe?address={recipient}")'
+        )
     if re.search(r"[\s<>\"\\\x00-\x1f\x7f]", text) or len(text) > 900:
-        raise ValueError(f'"{_shown(text)}" holds a space, angle bracket, quote or control character, or is over 900 '
-                         "characters (percent-encode it)")
+        raise ValueError(
+            f'"{_shown(text)}" holds a space, angle bracket, quote or control character, or is over 900 '
+            "characters (percent-encode it)"
+        )
     if scheme == "https" and not urlsplit(text.replace(RECIPIENT, "")).hostname:
         raise ValueError(f'"{_shown(text)}" has no host')
     if scheme == "mailto" and not ADDRESS.match(text.partition(":")[2].replace(RECIPIENT, "x")):
@@ -96,11 +101,15 @@ class EmailSettings(BaseModel):
     retry_delay: float = Field(10.0, ge=0, le=600, description="seconds before the first retry; doubled after each")
     send_empty: bool = Field(False, description="email a digest that has no story")
     alerts: list[EmailAddress] = Field(
-        default_factory=list, description="addresses emailed (through the same SMTP settings) when a run fails or a "
-        "source fails, once per run; empty: no alert email (the Prefect event is emitted either way)")
+        default_factory=list,
+        description="addresses emailed (through the same SMTP settings) when a run fails or a "
+        "source fails, once per run; empty: no alert email (the Prefect event is emitted either way)",
+    )
     unsubscribe: UnsubscribeURI | None = Field(
-        None, description="List-Unsubscribe of the digest's messages: a mailto: or https: URL, where {recipient} "
-        "stands for the recipient's address; an https one is also one-click (RFC 8058: List-Unsubscribe-Post)")
+        None,
+        description="List-Unsubscribe of the digest's messages: a mailto: or https: URL, where {recipient} "
+        "stands for the recipient's address; an https one is also one-click (RFC 8058: List-Unsubscribe-Post)",
+    )
 
     @field_validator("recipients")
     @classmethod
@@ -127,8 +136,9 @@ class RecipientRefused(DeliveryError):
     """The server refused the message's recipient (or cannot take its address): others may still be sent."""
 
 
-def build_message(subject: str, plain: str, html: str, settings: EmailSettings, recipients: list[str],
-                  unsubscribe: str | None = None) -> EmailMessage:
+def build_message(
+    subject: str, plain: str, html: str, settings: EmailSettings, recipients: list[str], unsubscribe: str | None = None
+) -> EmailMessage:
     """The message to `recipients`; with `unsubscribe` (a URI from `EmailSettings.unsubscribe_for`), its
     List-Unsubscribe header, and List-Unsubscribe-Post when the URI is https (RFC 8058 one-click)."""
     if not settings.sender:
@@ -162,28 +172,40 @@ def _classified(settings: EmailSettings) -> Iterator[None]:
     try:
         yield
     except smtplib.SMTPResponseException as exc:
-        raise DeliveryError(f"SMTP server answered {exc.smtp_code}: {_text(exc.smtp_error)}",
-                            temporary=400 <= exc.smtp_code < 500) from None
+        raise DeliveryError(
+            f"SMTP server answered {exc.smtp_code}: {_text(exc.smtp_error)}", temporary=400 <= exc.smtp_code < 500
+        ) from None
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         replies = "; ".join(f"{code} {_text(reply)}" for code, reply in exc.recipients.values())
-        raise RecipientRefused(f"recipients refused: {', '.join(sorted(exc.recipients))} ({replies})",
-                               temporary=all(400 <= c < 500 for c in codes)) from None
+        raise RecipientRefused(
+            f"recipients refused: {', '.join(sorted(exc.recipients))} ({replies})",
+            temporary=all(400 <= c < 500 for c in codes),
+        ) from None
     except smtplib.SMTPNotSupportedError as exc:  # AUTH or STARTTLS not offered: no retry changes that
-        raise DeliveryError(f"the SMTP server does not support what the settings ask: {exc} (check "
-                            "email.security, email.username)", temporary=False) from None
+        raise DeliveryError(
+            f"the SMTP server does not support what the settings ask: {exc} (check email.security, email.username)",
+            temporary=False,
+        ) from None
     except ssl.SSLError as exc:  # TLS spoken to a plain port or the reverse, or a certificate refused
-        raise DeliveryError(f"TLS with the SMTP server failed: {exc.reason or exc} (port 465 speaks "
-                            "security = \"ssl\", 587 \"starttls\", 25 \"none\")", temporary=False) from None
+        raise DeliveryError(
+            f"TLS with the SMTP server failed: {exc.reason or exc} (port 465 speaks "
+            'security = "ssl", 587 "starttls", 25 "none")',
+            temporary=False,
+        ) from None
     except ConnectionRefusedError:
-        raise DeliveryError(f"cannot reach the SMTP server: nothing listens on {settings.host}:"
-                            f"{smtp_port(settings)} (check email.host and email.port)", temporary=False) from None
+        raise DeliveryError(
+            f"cannot reach the SMTP server: nothing listens on {settings.host}:"
+            f"{smtp_port(settings)} (check email.host and email.port)",
+            temporary=False,
+        ) from None
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"cannot reach the SMTP server: {exc.__class__.__name__}: {exc}", temporary=True) from None
 
 
-def send_with_retries(message: EmailMessage, settings: EmailSettings,
-                      on_retry: Callable[[str, int, float], None]) -> str:
+def send_with_retries(
+    message: EmailMessage, settings: EmailSettings, on_retry: Callable[[str, int, float], None]
+) -> str:
     """`send`, tried again after a temporary failure (`retries` times, the delay doubled each time);
     `on_retry(reason, retry number, delay)` hears each retry before its wait."""
     retries = 0
@@ -199,9 +221,12 @@ def send_with_retries(message: EmailMessage, settings: EmailSettings,
             time.sleep(delay)
 
 
-def send_each(messages: list[tuple[str, EmailMessage]], settings: EmailSettings,
-              on_retry: Callable[[str, int, float], None],
-              on_sent: Callable[[str, str], None]) -> dict[str, DeliveryError]:
+def send_each(
+    messages: list[tuple[str, EmailMessage]],
+    settings: EmailSettings,
+    on_retry: Callable[[str, int, float], None],
+    on_sent: Callable[[str, str], None],
+) -> dict[str, DeliveryError]:
     """Send each (recipient, message) over one connection; `on_sent(recipient, Message-ID)` hears each
     delivery as it is made. Returns the recipients not sent to, with why.
 
@@ -276,8 +301,10 @@ def _require_smtputf8(server: smtplib.SMTP, message: EmailMessage) -> None:
 
 
 def without_smtputf8(addresses: list[str]) -> str:
-    return (f"{', '.join(addresses)}: the SMTP server does not offer SMTPUTF8, which a non-ASCII address needs "
-            "(use an ASCII address or a server that offers SMTPUTF8)")
+    return (
+        f"{', '.join(addresses)}: the SMTP server does not offer SMTPUTF8, which a non-ASCII address needs "
+        "(use an ASCII address or a server that offers SMTPUTF8)"
+    )
 
 
 def _connect(settings: EmailSettings) -> smtplib.SMTP:
@@ -304,8 +331,12 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
-def not_sent(messages: list[tuple[str, EmailMessage]], settings: EmailSettings,
-             on_retry: Callable[[str, int, float], None], on_sent: Callable[[str, str], None]) -> dict[str, str]:
+def not_sent(
+    messages: list[tuple[str, EmailMessage]],
+    settings: EmailSettings,
+    on_retry: Callable[[str, int, float], None],
+    on_sent: Callable[[str, str], None],
+) -> dict[str, str]:
     """`send_each`, the whole sending and its retries in one call (the flow's `send-emails` task: Prefect's
     own retries logged the same failure, with its traceback, once an attempt, and said nothing of the
     wait); the recipients not sent to, with why."""

@@ -47,7 +47,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -137,14 +137,15 @@ def _with_title_closed(page: str) -> str:
     """`page` with a <title> that a tag follows before its </title> closed before that tag: left open,
     a parser reads the rest of the page, scripts and all, as the title's text."""
     title = UNCLOSED_TITLE.search(page, 0, TITLE_SEARCH)
-    return page if title is None else f"{page[:title.end()]}</title>{page[title.end():]}"
+    return page if title is None else f"{page[: title.end()]}</title>{page[title.end() :]}"
 
 
 # --- metadata ---------------------------------------------------------------------------------
 
 
-def _metadata(tree: lxml.html.HtmlElement, need_date: bool,
-              url: str | None) -> tuple[dict[str, str | None], list[tuple[str, str]], list[str]]:
+def _metadata(
+    tree: lxml.html.HtmlElement, need_date: bool, url: str | None
+) -> tuple[dict[str, str | None], list[tuple[str, str]], list[str]]:
     """Date, URL, author and publisher of a page (its site's name when that looks like a name, else its
     domain), the candidates for its title with where each is (chosen once the text is known: see
     `_title`) and what it calls its site. As trafilatura's `extract_metadata`, but for its
@@ -158,14 +159,22 @@ def _metadata(tree: lxml.html.HtmlElement, need_date: bool,
     doc.date = _date(tree, url or doc.url) if need_date else None
     doc.clean_and_trim()
     names = site_names(tree, json_ld, url or doc.url)
-    candidates = [(doc.title, STATED), (json_ld.title, STATED), (extract_metainfo(tree, TITLE_XPATHS), "headline"),
-                  (next((t.text_content() for t in tree.iter("title")), None), "title"),  # in <head> or not
-                  *((h1.text_content(), "h1") for h1 in tree.iter("h1")),
-                  (next((h2.text_content() for h2 in tree.iter("h2")), None), "h1")]  # a page without <h1>s
-    publisher = next((name for name in names if looks_like_name(name) and not _subdomain(name, url or doc.url)),
-                     None)
-    meta = {"title": None, "date": doc.date, "url": doc.url, "author": doc.author,
-            "site": publisher or registrable_domain(url or doc.url)}
+    candidates = [
+        (doc.title, STATED),
+        (json_ld.title, STATED),
+        (extract_metainfo(tree, TITLE_XPATHS), "headline"),
+        (next((t.text_content() for t in tree.iter("title")), None), "title"),  # in <head> or not
+        *((h1.text_content(), "h1") for h1 in tree.iter("h1")),
+        (next((h2.text_content() for h2 in tree.iter("h2")), None), "h1"),
+    ]  # a page without <h1>s
+    publisher = next((name for name in names if looks_like_name(name) and not _subdomain(name, url or doc.url)), None)
+    meta = {
+        "title": None,
+        "date": doc.date,
+        "url": doc.url,
+        "author": doc.author,
+        "site": publisher or registrable_domain(url or doc.url),
+    }
     return meta, [(" ".join(html.unescape(title).split()), where) for title, where in candidates if title], names
 
 
@@ -181,9 +190,15 @@ def _json_ld(tree: lxml.html.HtmlElement) -> Metadata:
 def _date(tree: lxml.html.HtmlElement, url: str | None) -> str | None:
     """Publication date from the markup (meta tags, JSON-LD, <time>, the URL), None when it has none.
     The run has no digest day here: a date after tomorrow (of the clock) is a mistake or a sidebar's."""
-    latest = datetime.now(timezone.utc) + timedelta(days=1)
-    return find_date(tree, url=url, extensive_search=False, max_date=latest.strftime("%Y-%m-%d"), outputformat=DATE_FORMAT,
-                     original_date=True)
+    latest = datetime.now(UTC) + timedelta(days=1)
+    return find_date(
+        tree,
+        url=url,
+        extensive_search=False,
+        max_date=latest.strftime("%Y-%m-%d"),
+        outputformat=DATE_FORMAT,
+        original_date=True,
+    )
 
 
 # --- markup left as text -------------------------------------------------------------------------
@@ -192,8 +207,10 @@ def _date(tree: lxml.html.HtmlElement, url: str | None) -> str | None:
 HTML_TAG = re.compile(r"</?[a-zA-Z][\w:-]*\s*/?>|<[a-zA-Z][\w:-]*[\s/][^<>]*=[^<>]*>|<!--|-->")
 SCRIPT_BLOCK = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE)
 # a script's idioms; strings joined around a name ('…' + OAS_query + '…'), not 70"+ TV
-SCRIPT = re.compile(r"\bfunction\s*\(|\b(?:document|window)\.\w|\bvar\s+\w+\s*=|['\"]\s*\+\s*[\w.()]+\s*\+\s*['\"]|"
-                    r"=>|&&|\|\|")
+SCRIPT = re.compile(
+    r"\bfunction\s*\(|\b(?:document|window)\.\w|\bvar\s+\w+\s*=|['\"]\s*\+\s*[\w.()]+\s*\+\s*['\"]|"
+    r"=>|&&|\|\|"
+)
 # a statement or a style rule ends with ; { } or opens with } // @import
 STATEMENT = re.compile(r"(?:[;{}]|\*/)\s*$|^\s*(?:[{}]|//|/\*|@import\b|@media\b)")
 CODE_CHARS = re.compile(r"[{}()\[\];:#=<>+$&|\\\"']")
@@ -277,16 +294,18 @@ def _title(candidates: list[tuple[str, str]], names: list[str | None], text: str
         evidence, support = _evidence(title, where, candidates), _support(title, found)
         if support >= NEEDED_SUPPORT[evidence] and (evidence == STATED or len(title.split()) > 1):
             level = {STATED: 0, AGREED: 1}.get(evidence, ALONE)
-            ranked.append((len(title.split()) <= SECTION_MAX_WORDS, level, -support if level == ALONE else 0,
-                           index, title))
+            ranked.append(
+                (len(title.split()) <= SECTION_MAX_WORDS, level, -support if level == ALONE else 0, index, title)
+            )
     return min(ranked)[-1] if ranked else None
 
 
 def _evidence(title: str, where: str, candidates: list[tuple[str, str]]) -> str:
     """`where` the title is, or AGREED when a candidate from elsewhere in the page holds it too."""
     compact = _compact(title)
-    agreed = where != STATED and any(other != where and compact in _compact(candidate)
-                                     for candidate, other in candidates)
+    agreed = where != STATED and any(
+        other != where and compact in _compact(candidate) for candidate, other in candidates
+    )
     return AGREED if agreed else where
 
 
@@ -328,8 +347,13 @@ def _name_keys(names: list[str | None], url: str | None) -> set[str]:
     name and a motto ("LinkNaija | Nigeria's popular news platform"; not of a headline a page gives as
     its publisher), and of its domain's own label (bbc.co.uk: bbc)."""
     domain = registrable_domain(url) or ""
-    parts = [part for name in names if name for part in SEPARATOR.split(name)
-             if looks_like_name(name) or SEPARATOR.search(name)]
+    parts = [
+        part
+        for name in names
+        if name
+        for part in SEPARATOR.split(name)
+        if looks_like_name(name) or SEPARATOR.search(name)
+    ]
     keys = {_compact(part) for part in parts} | {_compact(domain.split(".")[0]), _compact(domain)}
     return {key for key in keys if len(key) >= 3}
 
@@ -342,7 +366,8 @@ def _site_like(segment: str, keys: set[str]) -> bool:
     if compact in keys:
         return True
     return len(segment.split()) <= SECTION_MAX_WORDS + 1 and any(
-        compact.startswith(key) or compact.endswith(key) or (len(compact) >= 3 and compact in key) for key in keys)
+        compact.startswith(key) or compact.endswith(key) or (len(compact) >= 3 and compact in key) for key in keys
+    )
 
 
 def _compact(text: str) -> str:
@@ -381,8 +406,11 @@ def site_names(tree: lxml.html.HtmlElement, json_ld: Metadata, url: str | None) 
     """What the page calls its site (og:site_name, JSON-LD publisher.name, application-name), as it says
     it; application-name only when its domain agrees (it is as often the software's: "Blogger")."""
     label = _compact((registrable_domain(url) or "").split(".")[0])
-    application = [name for name in tree.xpath("//meta[@name='application-name']/@content")
-                   if label and label[:3] in _compact(name)]
+    application = [
+        name
+        for name in tree.xpath("//meta[@name='application-name']/@content")
+        if label and label[:3] in _compact(name)
+    ]
     named = [*tree.xpath("//meta[@property='og:site_name']/@content"), json_ld.sitename, *application]
     return [name for name in (" ".join(html.unescape(n or "").split()) for n in named) if name]
 
@@ -390,9 +418,14 @@ def site_names(tree: lxml.html.HtmlElement, json_ld: Metadata, url: str | None) 
 def looks_like_name(text: str) -> bool:
     """A publisher's name: a few words, not a copyright line, a date, a version, a section path, a
     sentence or markup, not a bare lower-case slug ("nj"; a domain name is a name)."""
-    return (0 < len(text.split()) <= NAME_MAX_WORDS and WORD.search(text) is not None
-            and NOT_A_NAME.search(text) is None and not text.endswith((".", "!", "?")) and not is_code(text)
-            and (text != text.lower() or DOMAIN_NAME.match(text) is not None))
+    return (
+        0 < len(text.split()) <= NAME_MAX_WORDS
+        and WORD.search(text) is not None
+        and NOT_A_NAME.search(text) is None
+        and not text.endswith((".", "!", "?"))
+        and not is_code(text)
+        and (text != text.lower() or DOMAIN_NAME.match(text) is not None)
+    )
 
 
 def _subdomain(name: str, url: str | None) -> bool:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import gzip
 import io
 from calendar import timegm
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterator, cast
+from datetime import UTC, datetime
+from typing import cast
 from urllib.parse import urljoin
 
 import feedparser
@@ -15,7 +16,6 @@ from lxml import etree
 
 from tasks.errors import ExtractionError
 from tasks.models import parse_datetime
-
 
 FEED_ROOTS = {"rss", "feed", "RDF"}
 SITEMAP_ITEMS = {"urlset": "url", "sitemapindex": "sitemap"}  # root element: its items
@@ -54,12 +54,14 @@ def parse_feed(content: bytes, base_url: str, content_type: str = "") -> list[En
         moment = item.get("published_parsed") or item.get("updated_parsed")
         body = item["content"][0].get("value") if item.get("content") else item.get("summary")
         if item.get("link"):
-            entries.append(Entry(
-                url=urljoin(base_url, item["link"]),
-                title=item.get("title"),
-                published=datetime.fromtimestamp(timegm(moment), tz=timezone.utc) if moment else None,
-                content=body or None,
-            ))
+            entries.append(
+                Entry(
+                    url=urljoin(base_url, item["link"]),
+                    title=item.get("title"),
+                    published=datetime.fromtimestamp(timegm(moment), tz=UTC) if moment else None,
+                    content=body or None,
+                )
+            )
     return entries
 
 
@@ -80,8 +82,14 @@ def sitemap_items(content: bytes, max_bytes: int) -> Iterator[ChildSitemap | Ent
     """The child sitemaps of an index, or the entries of a URL set (news sitemaps give titles and
     dates), one at a time as they are parsed: a sitemap of 50,000 URLs is never held whole."""
     # Only <url> and <sitemap> reach Python: three times faster than every element's start and end.
-    events = etree.iterparse(io.BytesIO(_gunzip(content, max_bytes)), events=("end",), tag=("{*}url", "{*}sitemap"),
-                             resolve_entities=False, no_network=True, huge_tree=False)
+    events = etree.iterparse(
+        io.BytesIO(_gunzip(content, max_bytes)),
+        events=("end",),
+        tag=("{*}url", "{*}sitemap"),
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+    )
     try:
         for _, node in events:
             parent = node.getparent()
@@ -109,8 +117,11 @@ def _sitemap_entry(node: etree._Element) -> Entry | None:
     if "loc" not in texts:
         return None
     news = next((_texts(child) for child in node if isinstance(child.tag, str) and _name(child) == "news"), {})
-    return Entry(url=texts["loc"], title=news.get("title"),
-                 published=parse_datetime(news.get("publication_date") or texts.get("lastmod")))
+    return Entry(
+        url=texts["loc"],
+        title=news.get("title"),
+        published=parse_datetime(news.get("publication_date") or texts.get("lastmod")),
+    )
 
 
 def _texts(node: etree._Element) -> dict[str, str]:

@@ -107,8 +107,15 @@ def unsafe_address(host: str) -> str | None:
     for info in infos:
         address = ipaddress.ip_address(cast(str, info[4][0]).split("%")[0])  # IPv4 and IPv6: the host is a str
         # not is_global: also the shared address space 100.64.0.0/10 (carrier NAT, some cloud metadata).
-        if (address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
-                or address.is_reserved or address.is_unspecified or not address.is_global):
+        if (
+            address.is_private
+            or address.is_loopback
+            or address.is_link_local
+            or address.is_multicast
+            or address.is_reserved
+            or address.is_unspecified
+            or not address.is_global
+        ):
             return str(address)
     return None
 
@@ -131,7 +138,7 @@ class Fetcher:
         self._robots: dict[str, RobotFileParser] = {}
         self._client: httpx.AsyncClient | None = None
 
-    async def __aenter__(self) -> "Fetcher":
+    async def __aenter__(self) -> Fetcher:
         o = self.options
         self._client = httpx.AsyncClient(
             headers={"User-Agent": o.user_agent, "Accept-Encoding": "gzip, deflate"},
@@ -145,8 +152,15 @@ class Fetcher:
     async def __aexit__(self, *exc: object) -> None:
         await cast(httpx.AsyncClient, self._client).aclose()  # opened by __aenter__
 
-    async def get(self, url: str, *, local: bool = False, accept: tuple[str, ...] = (),
-                  etag: str | None = None, last_modified: str | None = None) -> Fetched:
+    async def get(
+        self,
+        url: str,
+        *,
+        local: bool = False,
+        accept: tuple[str, ...] = (),
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> Fetched:
         """GET with redirects checked hop by hop; `accept` lists content types (prefixes) allowed."""
         headers = {}
         if etag:
@@ -197,8 +211,10 @@ class Fetcher:
         if not local:
             bad = await asyncio.to_thread(unsafe_address, parts.hostname)
             if bad:
-                raise FetchError(f"refused {parts.hostname}: it resolves to a non-public address ({bad}); "
-                                 "mark the source `local = true` to allow it")
+                raise FetchError(
+                    f"refused {parts.hostname}: it resolves to a non-public address ({bad}); "
+                    "mark the source `local = true` to allow it"
+                )
 
     async def _with_retries(self, url: str, headers: dict[str, str]) -> tuple[Fetched, str | None]:
         reason = ""
@@ -228,7 +244,9 @@ class Fetcher:
                 reason, answered = f"HTTP {status}", status
                 if retry_after is not None:
                     if retry_after > self.options.max_retry_after:
-                        raise FetchError(f"{reason}, Retry-After {retry_after:g} s is longer than allowed", status=status)
+                        raise FetchError(
+                            f"{reason}, Retry-After {retry_after:g} s is longer than allowed", status=status
+                        )
                     delay = retry_after
             if attempt < self.options.retries:
                 await asyncio.sleep(delay)
@@ -243,8 +261,10 @@ class Fetcher:
                     await asyncio.sleep(wait)
                 host.next_request = time.monotonic() + self.options.host_delay
             # The read timeout is per read: a server trickling a byte at a time would hold the run forever.
-            async with asyncio.timeout(self.options.total_timeout), \
-                    cast(httpx.AsyncClient, self._client).stream("GET", url, headers=headers) as response:
+            async with (
+                asyncio.timeout(self.options.total_timeout),
+                cast(httpx.AsyncClient, self._client).stream("GET", url, headers=headers) as response,
+            ):
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.options.max_bytes:
                     raise FetchError(f"body of {declared} bytes is over the {self.options.max_bytes} byte cap")

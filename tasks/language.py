@@ -144,7 +144,8 @@ def split_at_segments(text: str, copy: str, segments: list[str]) -> list[str]:
 # then closing quotes or brackets (French spaces its »), then whatever space, then a sentence's start: an
 # opening quote, a capital or a figure.
 SENTENCE_BREAK = re.compile(
-    r"(?<=\S)(?P<space>\s?)(?P<end>[.!?…]+)(?:[\"”’)\]]|\s?»)*(?P<gap>\s*)(?=[\"“«„]*\s?(?P<next>[A-ZÀ-ÖØ-ÞŒ0-9]))")
+    r"(?<=\S)(?P<space>\s?)(?P<end>[.!?…]+)(?:[\"”’)\]]|\s?»)*(?P<gap>\s*)(?=[\"“«„]*\s?(?P<next>[A-ZÀ-ÖØ-ÞŒ0-9]))"
+)
 CLOSED_GLUED = re.compile(r"(?<=\w)\s?[»”](?=[A-ZÀ-ÖØ-ÞŒ])")  # `toutes ces vies »L'architecture`
 LEADING_END = re.compile(r"[.!?…,;:]+[\"”»’)\]]*(?=\s*\S)")
 WORD_BEFORE = re.compile(r"([\w.’'-]*\w)[\"”»’)\]\s]*$")
@@ -166,7 +167,7 @@ def sentence_ends(text: str, abbreviations: frozenset[str]) -> list[tuple[int, s
             continue
         if match.group("next").isdigit() and not (word.isalpha() and len(word) > 1):
             continue
-        if match.end() >= len(text) or not any(c.isalnum() for c in text[match.end():match.end() + 3]):
+        if match.end() >= len(text) or not any(c.isalnum() for c in text[match.end() : match.end() + 3]):
             continue
         # French spaces its `!` and `?` (and some an ellipsis): only a lone full stop is spaced by mistake
         spaced = match.group("space") and match.group("end") == "."
@@ -189,7 +190,8 @@ def abbreviated(word: str, abbreviations: frozenset[str]) -> bool:
         return True
     parts = word.split(".")
     return word.casefold() in abbreviations or (
-        len(parts) > 1 and all(len(p) <= 3 and not any(c.isdigit() for c in p) for p in parts))
+        len(parts) > 1 and all(len(p) <= 3 and not any(c.isdigit() for c in p) for p in parts)
+    )
 
 
 def quotes_pair(text: str) -> bool:
@@ -199,8 +201,10 @@ def quotes_pair(text: str) -> bool:
     marks = [m.start() for m in re.finditer('"', text)]
     if len(marks) % 2 or any(text.count(a) != text.count(b) for a, b in QUOTE_PAIRS):
         return False
-    return not any(MID_SENTENCE_CLOSE.match(text, close - 1) and QUOTED_END.search(text, start, close)
-                   for start, close in zip(marks[::2], marks[1::2]))
+    return not any(
+        MID_SENTENCE_CLOSE.match(text, close - 1) and QUOTED_END.search(text, start, close)
+        for start, close in zip(marks[::2], marks[1::2])
+    )
 
 
 def words(text: str) -> list[str]:

@@ -6,9 +6,9 @@ Data walks one way: RawDispatch -> Dispatch -> Story -> StorySummary -> Digest.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Sequence
+from datetime import UTC, date, datetime
 
 
 @dataclass(frozen=True)
@@ -161,8 +161,10 @@ class RunReport:
         return sum(1 for r in self.removals if r.level == level)
 
     def languages_left_out(self) -> str:
-        """"ru 3, pt 2": how many dispatches were left out for each language, most first."""
-        counts = Counter(r.reason.removeprefix(f"{LANGUAGE_LEFT_OUT}: ") for r in self.removals if r.level == "language")
+        """ "ru 3, pt 2": how many dispatches were left out for each language, most first."""
+        counts = Counter(
+            r.reason.removeprefix(f"{LANGUAGE_LEFT_OUT}: ") for r in self.removals if r.level == "language"
+        )
         return ", ".join(f"{code} {n}" for code, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
@@ -190,4 +192,4 @@ def parse_datetime(value: object) -> datetime | None:
             moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError:
             return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

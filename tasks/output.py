@@ -8,10 +8,9 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
-
 
 from tasks.errors import OutputError  # defined there, with the other errors; imported from here too
 from tasks.render import ArchiveEntry, to_archive_html, to_atom
@@ -110,9 +109,17 @@ def archive_entries(out_dir: Path, with_body: int = FEED_ENTRIES, body_bytes: in
                     body = None
             updated = _updated(day, stories)
             lead = stories[0].get("headline") if stories and isinstance(stories[0], dict) else ""
-            entries.append(ArchiveEntry(day=match[1], title=str(data.get("title") or ""),
-                                        language=str(data.get("language") or ""), stories=len(stories),
-                                        lead=str(lead or ""), updated=updated, body=body))
+            entries.append(
+                ArchiveEntry(
+                    day=match[1],
+                    title=str(data.get("title") or ""),
+                    language=str(data.get("language") or ""),
+                    stories=len(stories),
+                    lead=str(lead or ""),
+                    updated=updated,
+                    body=body,
+                )
+            )
         except (OSError, ValueError, AttributeError, TypeError):  # not a digest, or half of one
             continue
     return entries
@@ -122,26 +129,35 @@ def _updated(day: date, stories: list[Any]) -> datetime:  # the stories of a dig
     """An entry's `updated`: its digest's latest dispatch time within the day and the next (the span the
     flow keeps dated), else the day's start, UTC. Drawn from the digest, not the clock, so that a re-run
     that gives the same digest gives the same feed, byte for byte; one with later news moves it on."""
-    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     times = [start]
     for story in stories:
         try:
             moment = datetime.fromisoformat(story["last_published"])
         except (TypeError, KeyError, ValueError):
             continue
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         if start <= moment < start + timedelta(days=2):
-            times.append(moment.astimezone(timezone.utc))
+            times.append(moment.astimezone(UTC))
     return max(times)
 
 
-def write_archive(out_dir: Path, title: str, language: str = "auto", public_url: str | None = None,
-                  overrides: Mapping[str, str] | None = None) -> list[Path]:
+def write_archive(
+    out_dir: Path,
+    title: str,
+    language: str = "auto",
+    public_url: str | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> list[Path]:
     """`out_dir/index.html` and `out_dir/feed.xml`, rebuilt from the digests in `out_dir`, so that a re-run
     or a backfill leaves them right; each written atomically. `language` and `overrides` are
     `digest.language` and `digest.labels`. Returns their paths."""
     out_dir = Path(out_dir)
     entries = archive_entries(out_dir)
-    return _write_together({out_dir / "index.html": to_archive_html(entries, title, language, overrides),
-                            out_dir / "feed.xml": to_atom(entries, title, language, public_url, overrides)},
-                           f"the archive to {out_dir}")
+    return _write_together(
+        {
+            out_dir / "index.html": to_archive_html(entries, title, language, overrides),
+            out_dir / "feed.xml": to_atom(entries, title, language, public_url, overrides),
+        },
+        f"the archive to {out_dir}",
+    )

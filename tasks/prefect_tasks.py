@@ -12,7 +12,8 @@ fails, and is retried once, alone.
 
 from __future__ import annotations
 
-from typing import Callable, ParamSpec, TypeVar
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE

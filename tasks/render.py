@@ -9,7 +9,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -159,8 +159,15 @@ def safe_url(url: object) -> str:
         return ""
     if parts.scheme not in {"http", "https"}:
         return ""
-    return urlunsplit((parts.scheme, _percent_encoded(parts.netloc, "[]"), _percent_encoded(parts.path, "/"),
-                       _percent_encoded(parts.query, "/?"), _percent_encoded(parts.fragment, "/?")))
+    return urlunsplit(
+        (
+            parts.scheme,
+            _percent_encoded(parts.netloc, "[]"),
+            _percent_encoded(parts.path, "/"),
+            _percent_encoded(parts.query, "/?"),
+            _percent_encoded(parts.fragment, "/?"),
+        )
+    )
 
 
 def markdown_url(url: object) -> str:
@@ -206,8 +213,9 @@ def _environment(autoescape: bool) -> Environment:
     return env
 
 
-def _render(template: str, digest: Digest, labels: Labels | None, anchors: bool = True,
-            online: str | None = None) -> str:
+def _render(
+    template: str, digest: Digest, labels: Labels | None, anchors: bool = True, online: str | None = None
+) -> str:
     env = _environment(template.endswith(".html.j2"))
     shown = digest.stories[: digest.max_stories]
     return env.get_template(template).render(
@@ -264,24 +272,38 @@ class ArchiveEntry:
     body: str | None  # what the digest's HTML page shows (its <body>); None: not in the feed
 
 
-def _archive_words(entries: list[ArchiveEntry], language: str, overrides: Mapping[str, str] | None) -> dict[str, object]:
+def _archive_words(
+    entries: list[ArchiveEntry], language: str, overrides: Mapping[str, str] | None
+) -> dict[str, object]:
     """The archive's own labels (`language`; "auto": the newest digest's) and each day's story count in
     its digest's language: a day in English does not turn the French days' counts into English."""
     if language == "auto":
         language = entries[0].language if entries else "en"
-    return {"language": language, "labels": labels_for(language, overrides),
-            "count": lambda e: labels_for(e.language, overrides).stories_count(e.stories)}
+    return {
+        "language": language,
+        "labels": labels_for(language, overrides),
+        "count": lambda e: labels_for(e.language, overrides).stories_count(e.stories),
+    }
 
 
-def to_archive_html(entries: list[ArchiveEntry], title: str, language: str,
-                    overrides: Mapping[str, str] | None = None) -> str:
+def to_archive_html(
+    entries: list[ArchiveEntry], title: str, language: str, overrides: Mapping[str, str] | None = None
+) -> str:
     """The archive's index page: the days, newest first, each linked to its page (relative links)."""
-    return _environment(True).get_template("archive.html.j2").render(
-        title=title, entries=entries, **_archive_words(entries, language, overrides))
+    return (
+        _environment(True)
+        .get_template("archive.html.j2")
+        .render(title=title, entries=entries, **_archive_words(entries, language, overrides))
+    )
 
 
-def to_atom(entries: list[ArchiveEntry], title: str, language: str, public_url: str | None = None,
-            overrides: Mapping[str, str] | None = None) -> str:
+def to_atom(
+    entries: list[ArchiveEntry],
+    title: str,
+    language: str,
+    public_url: str | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> str:
     """An Atom 1.0 feed of `entries`, each with its digest's HTML as content. With `public_url`, links
     and ids are that site's addresses; without, links are relative to the feed and ids are URNs drawn
     from the title and the day (the same on every run)."""
@@ -291,21 +313,33 @@ def to_atom(entries: list[ArchiveEntry], title: str, language: str, public_url: 
     def urn(name: str) -> str:
         return uuid.uuid5(uuid.NAMESPACE_URL, f"{identity}:{name}").urn
 
-    env = Environment(loader=PackageLoader("tasks", "templates"), autoescape=True, undefined=StrictUndefined,
-                      keep_trailing_newline=True, finalize=lambda value: NOT_XML.sub("", str(value)))
+    env = Environment(
+        loader=PackageLoader("tasks", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        finalize=lambda value: NOT_XML.sub("", str(value)),
+    )
     env.filters.update(one_line=one_line)
     words = _archive_words(entries, language, overrides)
     entries = [e for e in entries if e.body is not None]
-    updated = max((e.updated for e in entries), default=datetime.now(timezone.utc))
+    updated = max((e.updated for e in entries), default=datetime.now(UTC))
     return env.get_template("feed.xml.j2").render(
-        title=title, entries=entries, updated=_atom_time(updated), **words,
-        feed_id=f"{base}feed.xml" if public_url else urn("feed"), self_url=f"{base}feed.xml" if public_url else "",
-        index_url=f"{base}index.html", link=lambda e: f"{base}{e.day}.html",
-        entry_id=lambda e: f"{base}{e.day}.html" if public_url else urn(e.day), time=_atom_time)
+        title=title,
+        entries=entries,
+        updated=_atom_time(updated),
+        **words,
+        feed_id=f"{base}feed.xml" if public_url else urn("feed"),
+        self_url=f"{base}feed.xml" if public_url else "",
+        index_url=f"{base}index.html",
+        link=lambda e: f"{base}{e.day}.html",
+        entry_id=lambda e: f"{base}{e.day}.html" if public_url else urn(e.day),
+        time=_atom_time,
+    )
 
 
 def _atom_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def to_json(digest: Digest) -> str:
@@ -323,8 +357,15 @@ def to_json(digest: Digest) -> str:
                 "last_published": _iso(s.story.last_published),
                 "sources": s.story.sources,
                 "dispatches": [
-                    {"id": d.id, "source": d.source, "location": d.location, "url": d.url, "title": d.title,
-                     "published": _iso(d.published), "language": d.language}
+                    {
+                        "id": d.id,
+                        "source": d.source,
+                        "location": d.location,
+                        "url": d.url,
+                        "title": d.title,
+                        "published": _iso(d.published),
+                        "language": d.language,
+                    }
                     for d in s.story.dispatches
                 ],
                 "summary": [
@@ -337,8 +378,10 @@ def to_json(digest: Digest) -> str:
         "report": {
             "dispatches_read": report.dispatches_read,
             "dispatches_kept": report.dispatches_kept,
-            "removed": {level: report.removed_count(level)
-                        for level in ("clean", "paragraph", "sentence", "dispatch", "story", "history")},
+            "removed": {
+                level: report.removed_count(level)
+                for level in ("clean", "paragraph", "sentence", "dispatch", "story", "history")
+            },
             "failures": [asdict(f) for f in report.failures],
             "removals": [asdict(r) for r in report.removals],
         },

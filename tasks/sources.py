@@ -18,33 +18,41 @@ import asyncio
 import heapq
 import json
 import os
+import re
 import stat
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from email import policy as email_policy
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
-import re
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
 from itertools import chain
 from pathlib import Path
-from typing import Any, Awaitable, BinaryIO, Callable, Coroutine, Iterator, Literal, cast
+from typing import Any, BinaryIO, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tasks.feeds import ChildSitemap, Entry, NotAFeed, looks_like_feed, looks_like_sitemap, parse_feed, sitemap_items
 from tasks.errors import FetchError
+from tasks.feeds import ChildSitemap, Entry, NotAFeed, looks_like_feed, looks_like_sitemap, parse_feed, sitemap_items
 from tasks.fetch import HTML_TYPES, Fetcher, FetchOptions
 from tasks.models import Failure, RawDispatch, parse_datetime
 
-DATE_LINE = re.compile(r"^\s*date\s*:?\s*(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)[ \t]*")
+DATE_LINE = re.compile(
+    r"^\s*date\s*:?\s*(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)[ \t]*"
+)
 FIELD_LINE = re.compile(r"^\s*(title|source|url)\s*:\s*(.+?)\s*$", re.IGNORECASE)
 CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.IGNORECASE)
 SUFFIXES = {".txt", ".html", ".htm", ".json", ".jsonl", ".eml"}
 DEFAULT_MAX_BYTES = FetchOptions.model_fields["max_bytes"].default
-FILE_TYPES = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-              stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket"}
+FILE_TYPES = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a folder",
+    stat.S_IFSOCK: "a socket",
+}
 MAX_CHILD_SITEMAPS = 50  # read per sitemap index, newest first
-OLDEST = datetime.min.replace(tzinfo=timezone.utc)
+OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
 MAX_DAYS = 3650  # ten years: more is a typo, and dates that far back overflow
@@ -63,8 +71,9 @@ class SourceSpec(BaseModel):
 
     name: str = Field(min_length=1)
     kind: SourceKind = "files"
-    outlet: str | None = Field(None, min_length=1,
-                               description="who publishes what this source gives, when its records do not say")
+    outlet: str | None = Field(
+        None, min_length=1, description="who publishes what this source gives, when its records do not say"
+    )
     path: Path | None = Field(None, description="files: a file or a folder of .txt, .html, .json, .jsonl dispatches")
     url: str | None = Field(None, description="feed, sitemap or auto: its URL")
     urls: list[str] = Field(default_factory=list, description="urls: article pages")
@@ -72,14 +81,20 @@ class SourceSpec(BaseModel):
     local: bool = Field(False, description="allow hosts on loopback or private addresses (tests, intranets)")
     follow_links: bool = Field(False, description="files: read symlinks that lead out of the folder")
     entry_content: bool = Field(False, description="feed: use each entry's own content instead of its page")
-    window_days: int = Field(2, ge=1, le=MAX_DAYS,
-                             description="feed and sitemap: keep items dated within this many days")
+    window_days: int = Field(
+        2, ge=1, le=MAX_DAYS, description="feed and sitemap: keep items dated within this many days"
+    )
     max_items: int = Field(100, ge=1, description="articles fetched at most from this source")
 
     @model_validator(mode="after")
-    def _needs_a_location(self) -> "SourceSpec":
-        needed = {"files": self.path, "feed": self.url, "sitemap": self.url, "auto": self.url,
-                  "urls": self.urls or self.urls_file}
+    def _needs_a_location(self) -> SourceSpec:
+        needed = {
+            "files": self.path,
+            "feed": self.url,
+            "sitemap": self.url,
+            "auto": self.url,
+            "urls": self.urls or self.urls_file,
+        }
         if not needed[self.kind]:
             what = {"files": "path", "urls": "urls or urls_file"}.get(self.kind, "url")
             raise ValueError(f"a {self.kind} source needs {what}")
@@ -113,16 +128,24 @@ def load_source(spec: SourceSpec, emit: Hand, max_bytes: int = DEFAULT_MAX_BYTES
         return [Failure(spec.name, str(spec.path), "path does not exist")]
     folder = cast(Path, spec.path).is_dir()
     # rglob does not enter symlinked folders; is_dir() stats, so a FIFO named x.txt is listed, never opened here.
-    files = sorted(p for p in cast(Path, spec.path).rglob("*") if p.suffix.lower() in SUFFIXES and not p.is_dir()) \
-        if folder else [cast(Path, spec.path)]
+    files = (
+        sorted(p for p in cast(Path, spec.path).rglob("*") if p.suffix.lower() in SUFFIXES and not p.is_dir())
+        if folder
+        else [cast(Path, spec.path)]
+    )
     if folder and not files:
         return [Failure(spec.name, str(spec.path), "folder holds no .txt, .html, .json or .jsonl file")]
     inside = os.path.realpath(cast(Path, spec.path))
     failures = []
     for number, path in enumerate(files):
         if folder and not spec.follow_links and not Path(os.path.realpath(path)).is_relative_to(inside):
-            failures.append(Failure(spec.name, str(path), "symlink leading out of the source's folder: not read "
-                                                          "(set follow_links = true to read it)"))
+            failures.append(
+                Failure(
+                    spec.name,
+                    str(path),
+                    "symlink leading out of the source's folder: not read (set follow_links = true to read it)",
+                )
+            )
             continue
         try:
             for record, item in enumerate(read_file(path, spec.name, max_bytes)):
@@ -287,15 +310,16 @@ class Window:
     """The dates a feed or sitemap item may carry to be read for a digest day."""
 
     def __init__(self, day: date, days: int):
-        self.end = datetime.combine(day + timedelta(days=1), time(), tzinfo=timezone.utc)
+        self.end = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
         self.start = self.end - timedelta(days=days)
 
     def __contains__(self, moment: datetime | None) -> bool:
         return moment is None or self.start <= moment < self.end
 
 
-async def read_source(spec: SourceSpec, fetcher: Fetcher, validators: dict[str, dict[str, str]],
-                      day: date, emit: Emit | None = None) -> SourceResult:
+async def read_source(
+    spec: SourceSpec, fetcher: Fetcher, validators: dict[str, dict[str, str]], day: date, emit: Emit | None = None
+) -> SourceResult:
     """Read one source of any kind; nothing raises except a failure of the whole source.
 
     Each dispatch goes to `emit` with its position in the source as soon as it is read (so a
@@ -322,8 +346,14 @@ async def read_source(spec: SourceSpec, fetcher: Fetcher, validators: dict[str, 
     return result
 
 
-async def _read_web_source(spec: SourceSpec, fetcher: Fetcher, validators: dict[str, dict[str, str]], day: date,
-                           result: SourceResult, emit: Emit) -> None:
+async def _read_web_source(
+    spec: SourceSpec,
+    fetcher: Fetcher,
+    validators: dict[str, dict[str, str]],
+    day: date,
+    result: SourceResult,
+    emit: Emit,
+) -> None:
     if spec.kind == "urls":
         urls = list(spec.urls)
         if spec.urls_file:
@@ -335,19 +365,28 @@ async def _read_web_source(spec: SourceSpec, fetcher: Fetcher, validators: dict[
     await _read_articles(spec, fetcher, entries[: spec.max_items], result, emit)
 
 
-async def _listing(spec: SourceSpec, fetcher: Fetcher, validators: dict[str, dict[str, str]], day: date,
-                   result: SourceResult, emit: Emit) -> list[Entry]:
+async def _listing(
+    spec: SourceSpec,
+    fetcher: Fetcher,
+    validators: dict[str, dict[str, str]],
+    day: date,
+    result: SourceResult,
+    emit: Emit,
+) -> list[Entry]:
     """The articles a feed or sitemap lists for the window; [] when it is unchanged (HTTP 304)."""
     # A feed, sitemap or auto source has a URL (SourceSpec's validator): the casts below.
     known = validators.get(cast(str, spec.url), {})
-    fetched = await fetcher.get(cast(str, spec.url), local=spec.local, etag=known.get("etag"),
-                                last_modified=known.get("last_modified"))
+    fetched = await fetcher.get(
+        cast(str, spec.url), local=spec.local, etag=known.get("etag"), last_modified=known.get("last_modified")
+    )
     if fetched.not_modified:
         result.validators[cast(str, spec.url)] = known
         return []
     kind: SourceKind | Literal["page"] = spec.kind
     if kind == "auto":
-        kind = "feed" if looks_like_feed(fetched.content) else "sitemap" if looks_like_sitemap(fetched.content) else "page"
+        kind = (
+            "feed" if looks_like_feed(fetched.content) else "sitemap" if looks_like_sitemap(fetched.content) else "page"
+        )
     if kind == "page":
         await emit(_page(spec, fetched.url, fetched.text, Entry(cast(str, spec.url))), (0,))
         return []
@@ -360,13 +399,15 @@ async def _listing(spec: SourceSpec, fetcher: Fetcher, validators: dict[str, dic
         entries = [entry for entry in listed if entry.published in window]
     else:  # the sitemap's entries are chosen within the window as they are parsed
         entries = await _sitemap_entries(spec, fetcher, fetched.content, window, result)
-    result.validators[cast(str, spec.url)] = {k: v for k, v in
-                                   (("etag", fetched.etag), ("last_modified", fetched.last_modified)) if v}
+    result.validators[cast(str, spec.url)] = {
+        k: v for k, v in (("etag", fetched.etag), ("last_modified", fetched.last_modified)) if v
+    }
     return entries
 
 
-async def _sitemap_entries(spec: SourceSpec, fetcher: Fetcher, content: bytes, window: Window,
-                           result: SourceResult) -> list[Entry]:
+async def _sitemap_entries(
+    spec: SourceSpec, fetcher: Fetcher, content: bytes, window: Window, result: SourceResult
+) -> list[Entry]:
     """The newest `max_items` entries of a sitemap in the window, newest first; for an index, from its
     children changed within the window, newest first (a child that fails is a failure of its own)."""
     children: list[ChildSitemap]
@@ -379,8 +420,14 @@ async def _sitemap_entries(spec: SourceSpec, fetcher: Fetcher, content: bytes, w
     if old:  # every day's index lists past days: reading none of those is the point of the window
         result.notes.append(f"sitemap index: {old} of {len(children)} children not read (older than the window)")
     if over_cap:  # something of the window is not read: a failure the report shows
-        result.failures.append(Failure(spec.name, spec.location, f"sitemap index: {over_cap} of {len(children)} "
-                                       f"children not read (only the {MAX_CHILD_SITEMAPS} newest are read)"))
+        result.failures.append(
+            Failure(
+                spec.name,
+                spec.location,
+                f"sitemap index: {over_cap} of {len(children)} "
+                f"children not read (only the {MAX_CHILD_SITEMAPS} newest are read)",
+            )
+        )
     for child in to_read:
         try:
             fetched = await fetcher.get(child.url, local=spec.local)
@@ -413,8 +460,9 @@ def _children_to_read(children: list[ChildSitemap], window: Window) -> tuple[lis
     return recent[:MAX_CHILD_SITEMAPS], len(children) - len(recent), max(0, len(recent) - MAX_CHILD_SITEMAPS)
 
 
-async def _read_articles(spec: SourceSpec, fetcher: Fetcher, entries: list[Entry], result: SourceResult,
-                         emit: Emit) -> None:
+async def _read_articles(
+    spec: SourceSpec, fetcher: Fetcher, entries: list[Entry], result: SourceResult, emit: Emit
+) -> None:
     async def one(entry: Entry) -> RawDispatch | Failure:
         if spec.entry_content and entry.content:
             return _page(spec, entry.url, entry.content, entry)
@@ -442,6 +490,7 @@ def _counted(emit: Emit, result: SourceResult) -> Callable[[RawDispatch, tuple[i
     async def counting(raw: RawDispatch, position: tuple[int, ...]) -> None:
         result.read += 1
         await emit(raw, position)
+
     return counting
 
 
@@ -453,8 +502,16 @@ def without_credentials(text: str) -> str:
 
 def _page(spec: SourceSpec, url: str, html: str, entry: Entry) -> RawDispatch:
     url = without_credentials(url)
-    return RawDispatch(source=spec.name, location=url, body=html, kind="html", outlet=spec.outlet,
-                       title=entry.title, published=entry.published, url=url)
+    return RawDispatch(
+        source=spec.name,
+        location=url,
+        body=html,
+        kind="html",
+        outlet=spec.outlet,
+        title=entry.title,
+        published=entry.published,
+        url=url,
+    )
 
 
 # Reads one source: `read_source`, or the flow's task of it (tasks/prefect_tasks.py: a source that raises
@@ -462,18 +519,26 @@ def _page(spec: SourceSpec, url: str, html: str, entry: Entry) -> RawDispatch:
 Read = Callable[[SourceSpec, Fetcher, dict[str, dict[str, str]], date, Emit | None], Awaitable[SourceResult]]
 
 
-async def read_sources(specs: list[SourceSpec], options: FetchOptions, validators: dict[str, dict[str, str]],
-                       day: date, emit: Emit | None = None, read: Read = read_source) -> list[SourceResult]:
+async def read_sources(
+    specs: list[SourceSpec],
+    options: FetchOptions,
+    validators: dict[str, dict[str, str]],
+    day: date,
+    emit: Emit | None = None,
+    read: Read = read_source,
+) -> list[SourceResult]:
     """Every source concurrently over one HTTP client, each by `read`; a failed source becomes a failure,
     not an exception.
 
     `emit` gets each dispatch with its position (source number first) as it is read."""
+
     def emit_for(number: int) -> Emit | None:
         if emit is None:
             return None
 
         def numbered(raw: RawDispatch, position: tuple[int, ...]) -> Awaitable[None]:
             return emit(raw, (number, *position))
+
         return numbered
 
     async def guarded(number: int, spec: SourceSpec) -> SourceResult:

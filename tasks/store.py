@@ -14,16 +14,33 @@ import os
 import re
 import socket
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar, Unpack, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from sqlalchemy import (
-    Column, Date, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, create_engine, delete,
-    bindparam, event, func, insert, select, text, update,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
 )
 from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext, Row, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -39,7 +56,8 @@ metadata = MetaData()
 
 schema = Table("schema_version", metadata, Column("version", Integer, primary_key=True))
 dispatches = Table(
-    "dispatches", metadata,
+    "dispatches",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("source", Text, nullable=False),
     Column("location", Text, nullable=False),
@@ -58,20 +76,23 @@ dispatches = Table(
     Column("stored_at", DateTime(timezone=True), nullable=False),
 )
 validators = Table(
-    "feed_validators", metadata,
+    "feed_validators",
+    metadata,
     Column("url", Text, primary_key=True),
     Column("etag", Text),
     Column("last_modified", Text),
 )
 digests = Table(
-    "digests", metadata,
+    "digests",
+    metadata,
     Column("day", Date, primary_key=True),
     Column("stories", Integer, nullable=False),
     Column("content", Text, nullable=False),  # the digest's JSON
     Column("written_at", DateTime(timezone=True), nullable=False),
 )
 deliveries = Table(
-    "deliveries", metadata,
+    "deliveries",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("day", Date, nullable=False),
     Column("channel", String(32), nullable=False),
@@ -80,7 +101,8 @@ deliveries = Table(
     Column("sent_at", DateTime(timezone=True), nullable=False),  # a resend is one more row
 )
 runs = Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("day", Date, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
@@ -135,7 +157,7 @@ class RunRecord:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def store_url(data_dir: Path) -> str:
@@ -147,7 +169,7 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str, *, new_store: bool = False, lock_wait: float = LOCK_WAIT_SECONDS) -> "Store":
+    def open(cls, url: str, *, new_store: bool = False, lock_wait: float = LOCK_WAIT_SECONDS) -> Store:
         """Connect, and create or migrate the schema under the store's lock (two first runs at once
         both tried to create it); SQLite files get WAL mode and a busy timeout. An existing empty
         SQLite file is refused unless `new_store`: it is more often a store lost than a new one."""
@@ -163,8 +185,9 @@ class Store:
         return store
 
     @contextmanager
-    def locked(self, holder: str, wait: float = LOCK_WAIT_SECONDS,
-               on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    def locked(
+        self, holder: str, wait: float = LOCK_WAIT_SECONDS, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
         """Hold the store's lock: one run (or `forget`) at a time on a store, across processes and
         hosts, so that no two runs record, store or email the same dispatches. Waits `wait` seconds at
         most, then raises StoreBusy naming the holder. The lock dies with its process (flock next to
@@ -179,8 +202,10 @@ class Store:
             if time.monotonic() >= deadline:
                 held_by = lock.holder()
                 lock.release()
-                raise StoreBusy(f"store {_safe_url(self.engine.url)} is busy: {held_by or 'another run'} has held it "
-                                f"for more than the {wait:g} s this one may wait (digest.lock_wait)")
+                raise StoreBusy(
+                    f"store {_safe_url(self.engine.url)} is busy: {held_by or 'another run'} has held it "
+                    f"for more than the {wait:g} s this one may wait (digest.lock_wait)"
+                )
             time.sleep(0.2)
         try:
             yield
@@ -201,9 +226,11 @@ class Store:
     def _refuse_empty_file(self, new_store: bool) -> None:
         path = _sqlite_path(self.engine)
         if not new_store and path is not None and path.exists() and path.stat().st_size == 0:
-            raise StoreError(f"store {path}: the file is empty (0 bytes), not a store; a new store would lose "
-                             "the history of earlier digests. Restore it, or delete it or run with --new-store "
-                             "to start a new one")
+            raise StoreError(
+                f"store {path}: the file is empty (0 bytes), not a store; a new store would lose "
+                "the history of earlier digests. Restore it, or delete it or run with --new-store "
+                "to start a new one"
+            )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -211,24 +238,32 @@ class Store:
     # Feed validators (conditional GET)
     def validators(self) -> dict[str, dict[str, str]]:
         with self.engine.connect() as db:
-            return {row.url: {k: v for k, v in (("etag", row.etag), ("last_modified", row.last_modified)) if v}
-                    for row in db.execute(select(validators))}
+            return {
+                row.url: {k: v for k, v in (("etag", row.etag), ("last_modified", row.last_modified)) if v}
+                for row in db.execute(select(validators))
+            }
 
     def save_validators(self, values: dict[str, dict[str, str]]) -> None:
         with self.engine.begin() as db:
             for url, known in values.items():
                 db.execute(delete(validators).where(validators.c.url == url))
-                db.execute(insert(validators).values(url=url, etag=known.get("etag"),
-                                                     last_modified=known.get("last_modified")))
+                db.execute(
+                    insert(validators).values(url=url, etag=known.get("etag"), last_modified=known.get("last_modified"))
+                )
 
     # Dispatches
     def first_seen_on(self, day: date) -> list[Dispatch]:
         """Dispatches an earlier run of `day` recorded and no other day's digest carried: a re-run of
         the day takes them back, even when its sources no longer list them."""
-        query = select(dispatches).where(
-            dispatches.c.first_seen == day, dispatches.c.blocks.is_not(None),
-            (dispatches.c.digest_date.is_(None)) | (dispatches.c.digest_date == day),
-        ).order_by(dispatches.c.id)
+        query = (
+            select(dispatches)
+            .where(
+                dispatches.c.first_seen == day,
+                dispatches.c.blocks.is_not(None),
+                (dispatches.c.digest_date.is_(None)) | (dispatches.c.digest_date == day),
+            )
+            .order_by(dispatches.c.id)
+        )
         with self.engine.connect() as db:
             return [_dispatch(row) for row in db.execute(query)]
 
@@ -236,15 +271,20 @@ class Store:
         """Dispatches another day's digest carried, within `days` of `day` on either side. A later day
         counts too: a backfill of earlier days, or two days run at once, must not send them twice."""
         query = select(dispatches.c.id, dispatches.c.title, dispatches.c.digest_date, dispatches.c.signature).where(
-            dispatches.c.digest_date != day, dispatches.c.digest_date >= day - timedelta(days=days),
-            dispatches.c.digest_date <= day + timedelta(days=days))
+            dispatches.c.digest_date != day,
+            dispatches.c.digest_date >= day - timedelta(days=days),
+            dispatches.c.digest_date <= day + timedelta(days=days),
+        )
         with self.engine.connect() as db:
-            return [Seen(r.id, r.title, r.digest_date, np.frombuffer(r.signature, dtype=np.uint64))
-                    for r in db.execute(query.order_by(dispatches.c.id))]
+            return [
+                Seen(r.id, r.title, r.digest_date, np.frombuffer(r.signature, dtype=np.uint64))
+                for r in db.execute(query.order_by(dispatches.c.id))
+            ]
 
     # Digests, deliveries, runs
-    def save_digest(self, day: date, stories: int, content: str,
-                    carried: Iterable[tuple[Dispatch, np.ndarray]]) -> None:
+    def save_digest(
+        self, day: date, stories: int, content: str, carried: Iterable[tuple[Dispatch, np.ndarray]]
+    ) -> None:
         """The digest and the dispatches it carried (with their prints), in one transaction: what a
         digest carried is history exactly when the digest is stored. A dispatch belongs to the first
         digest written that carried it, so re-running a day after a backfill of earlier days gives
@@ -256,8 +296,11 @@ class Store:
             db.execute(insert(digests).values(day=day, stories=stories, content=content, written_at=now()))
             db.execute(update(dispatches).where(dispatches.c.digest_date == day).values(digest_date=None))
             for chunk in _chunks([dispatch.id for dispatch, _ in carried], 500):
-                db.execute(update(dispatches).where(dispatches.c.id.in_(chunk), dispatches.c.digest_date.is_(None))
-                           .values(digest_date=day))
+                db.execute(
+                    update(dispatches)
+                    .where(dispatches.c.id.in_(chunk), dispatches.c.digest_date.is_(None))
+                    .values(digest_date=day)
+                )
 
     def stored_stories(self, day: date) -> int | None:
         """How many stories the digest stored for `day` has; None when there is none."""
@@ -271,17 +314,25 @@ class Store:
     def delivered(self, day: date, channel: str) -> list[str]:
         """Recipients a digest was already sent to."""
         with self.engine.connect() as db:
-            rows = db.execute(select(deliveries.c.recipients).where(deliveries.c.day == day,
-                                                                     deliveries.c.channel == channel))
+            rows = db.execute(
+                select(deliveries.c.recipients).where(deliveries.c.day == day, deliveries.c.channel == channel)
+            )
             return [r for row in rows for r in json.loads(row.recipients)]
 
     def record_delivery(self, day: date, channel: str, recipients: list[str], message_id: str | None) -> None:
         with self.engine.begin() as db:
-            db.execute(insert(deliveries).values(day=day, channel=channel, recipients=json.dumps(sorted(recipients)),
-                                                 message_id=message_id, sent_at=now()))
+            db.execute(
+                insert(deliveries).values(
+                    day=day,
+                    channel=channel,
+                    recipients=json.dumps(sorted(recipients)),
+                    message_id=message_id,
+                    sent_at=now(),
+                )
+            )
 
     @contextmanager
-    def run(self, day: date) -> Iterator["RunRecord"]:
+    def run(self, day: date) -> Iterator[RunRecord]:
         """A run of `day` in the runs table, "running" until the block ends: then "failed" when anything
         raised (even after the files were written: a run is never left "running"), else the status and
         counts the block set on the record."""
@@ -292,27 +343,45 @@ class Store:
             self.finish_run(record.id, "failed")
             raise
         report = record.report
-        self.finish_run(record.id, record.status, report.dispatches_read, report.dispatches_kept, record.stories,
-                        report.failures)
+        self.finish_run(
+            record.id, record.status, report.dispatches_read, report.dispatches_kept, record.stories, report.failures
+        )
 
     def start_run(self, day: date) -> int:
         with self.engine.begin() as db:
-            key = db.execute(insert(runs).values(day=day, started_at=now(), status="running", host=socket.gethostname(),
-                                                 pid=os.getpid())).inserted_primary_key
+            key = db.execute(
+                insert(runs).values(
+                    day=day, started_at=now(), status="running", host=socket.gethostname(), pid=os.getpid()
+                )
+            ).inserted_primary_key
         assert key is not None  # an insert's
         return int(key[0])
 
-    def finish_run(self, run_id: int, status: str, read: int = 0, kept: int = 0, stories: int = 0,
-                   failures: Sequence[Failure] = ()) -> None:
+    def finish_run(
+        self, run_id: int, status: str, read: int = 0, kept: int = 0, stories: int = 0, failures: Sequence[Failure] = ()
+    ) -> None:
         with self.engine.begin() as db:
-            db.execute(update(runs).where(runs.c.id == run_id).values(
-                finished_at=now(), status=status, dispatches_read=read, dispatches_kept=kept, stories=stories,
-                failures=json.dumps([asdict(f) for f in failures], ensure_ascii=False)))
+            db.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(
+                    finished_at=now(),
+                    status=status,
+                    dispatches_read=read,
+                    dispatches_kept=kept,
+                    stories=stories,
+                    failures=json.dumps([asdict(f) for f in failures], ensure_ascii=False),
+                )
+            )
 
     def history(self, limit: int = 20) -> list[dict[str, Any]]:  # a runs table row, by column
         """The latest runs, newest first; one still marked running whose process is gone is "interrupted"."""
-        query = select(runs, digests.c.stories.label("digest_stories"), digests.c.written_at).join(
-            digests, digests.c.day == runs.c.day, isouter=True).order_by(runs.c.id.desc()).limit(limit)
+        query = (
+            select(runs, digests.c.stories.label("digest_stories"), digests.c.written_at)
+            .join(digests, digests.c.day == runs.c.day, isouter=True)
+            .order_by(runs.c.id.desc())
+            .limit(limit)
+        )
         with self.engine.connect() as db:
             rows = [dict(row._mapping) for row in db.execute(query)]
         for row in rows:
@@ -320,28 +389,35 @@ class Store:
                 row["status"] = "interrupted"
         return rows
 
-    def forget(self, day: date | None = None, source: str | None = None,
-               wait: float = LOCK_WAIT_SECONDS) -> dict[str, int]:
+    def forget(
+        self, day: date | None = None, source: str | None = None, wait: float = LOCK_WAIT_SECONDS
+    ) -> dict[str, int]:
         """Reset state so a day (or a source) is rebuilt: its dispatches, digest and deliveries. Under
         the store's lock: a run in progress would store its digest over what was just forgotten."""
         counts = {}
         with self.locked("forget", wait), self.engine.begin() as db:
             if day is not None:
-                counts["dispatches"] = db.execute(delete(dispatches).where(
-                    (dispatches.c.first_seen == day) | (dispatches.c.digest_date == day))).rowcount
+                counts["dispatches"] = db.execute(
+                    delete(dispatches).where((dispatches.c.first_seen == day) | (dispatches.c.digest_date == day))
+                ).rowcount
                 counts["digests"] = db.execute(delete(digests).where(digests.c.day == day)).rowcount
                 counts["deliveries"] = db.execute(delete(deliveries).where(deliveries.c.day == day)).rowcount
             if source is not None:
-                counts["dispatches"] = counts.get("dispatches", 0) + db.execute(
-                    delete(dispatches).where(dispatches.c.source == source)).rowcount
+                counts["dispatches"] = (
+                    counts.get("dispatches", 0)
+                    + db.execute(delete(dispatches).where(dispatches.c.source == source)).rowcount
+                )
         return counts
 
     def prune(self, older_than_days: int, today: date) -> int:
         """Drop the texts of dispatches first seen long ago; fingerprints and signatures stay."""
         limit = today - timedelta(days=older_than_days)
         with self.engine.begin() as db:
-            return db.execute(update(dispatches).where(dispatches.c.first_seen < limit,
-                                                       dispatches.c.blocks.is_not(None)).values(blocks=None)).rowcount
+            return db.execute(
+                update(dispatches)
+                .where(dispatches.c.first_seen < limit, dispatches.c.blocks.is_not(None))
+                .values(blocks=None)
+            ).rowcount
 
     def count(self, table: str) -> int:
         with self.engine.connect() as db:
@@ -390,9 +466,16 @@ class _AdvisoryLock:
         return bool(acquired)
 
     def holder(self) -> str:
-        return self.db.execute(text(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.objid = :key AND l.granted"), {"key": ADVISORY_KEY}).scalar() or ""
+        return (
+            self.db.execute(
+                text(
+                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.objid = :key AND l.granted"
+                ),
+                {"key": ADVISORY_KEY},
+            ).scalar()
+            or ""
+        )
 
     def release(self) -> None:
         self.db.close()  # ending the session releases its advisory locks
@@ -402,8 +485,10 @@ def _engine(url: str) -> Engine:
     try:
         engine = create_engine(url, future=True, pool_pre_ping=True)
     except (ArgumentError, ImportError) as exc:
-        raise StoreError(f"store {_safe_url(url)}: not a usable store URL ({_first_line(exc)}); "
-                         "use sqlite:///path/to/file or postgresql+psycopg://user@host/db") from None
+        raise StoreError(
+            f"store {_safe_url(url)}: not a usable store URL ({_first_line(exc)}); "
+            "use sqlite:///path/to/file or postgresql+psycopg://user@host/db"
+        ) from None
     path = _sqlite_path(engine)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -433,8 +518,11 @@ def _record(db: Connection, items: Iterable[tuple[Dispatch, np.ndarray]], day: d
     """Insert new dispatches, update known ones (keeping their first day). Rows go in batches: a
     statement a row cost ~1 ms each, at 10,000 dispatches a day."""
     rows = {dispatch.id: _row(dispatch, signature) for dispatch, signature in items}
-    known = {found for chunk in _chunks(list(rows), 500)
-             for found in db.execute(select(dispatches.c.id).where(dispatches.c.id.in_(chunk))).scalars()}
+    known = {
+        found
+        for chunk in _chunks(list(rows), 500)
+        for found in db.execute(select(dispatches.c.id).where(dispatches.c.id.in_(chunk))).scalars()
+    }
     new = [{"id": id_, **row, "first_seen": day, "stored_at": now()} for id_, row in rows.items() if id_ not in known]
     changed = [{"stored_id": id_, **row} for id_, row in rows.items() if id_ in known]
     if new:
@@ -459,20 +547,29 @@ def _process_gone(host: str | None, pid: int | None) -> bool:
 
 def _row(dispatch: Dispatch, signature: np.ndarray) -> dict[str, object]:
     return {
-        "source": dispatch.source, "location": dispatch.location, "url": dispatch.url, "title": dispatch.title,
-        "published": dispatch.published, "language": dispatch.language,
+        "source": dispatch.source,
+        "location": dispatch.location,
+        "url": dispatch.url,
+        "title": dispatch.title,
+        "published": dispatch.published,
+        "language": dispatch.language,
         "blocks": json.dumps([[b.heading, list(b.sentences)] for b in dispatch.blocks], ensure_ascii=False),
         "copies": json.dumps([asdict(c) for c in dispatch.copies], ensure_ascii=False),
         "signature": signature.astype(np.uint64).tobytes(),
     }
 
 
-def _dispatch(row: Row[Unpack[tuple[Any, ...]]]) -> Dispatch:  # a dispatches table row
+def _dispatch(row: Row[*tuple[Any, ...]]) -> Dispatch:  # a dispatches table row
     published = row.published
     if published is not None and published.tzinfo is None:  # SQLite returns naive UTC
-        published = published.replace(tzinfo=timezone.utc)
+        published = published.replace(tzinfo=UTC)
     return Dispatch(
-        id=row.id, source=row.source, location=row.location, url=row.url, title=row.title, published=published,
+        id=row.id,
+        source=row.source,
+        location=row.location,
+        url=row.url,
+        title=row.title,
+        published=published,
         language=row.language,
         blocks=tuple(Block(tuple(sentences), heading) for heading, sentences in json.loads(row.blocks)),
         copies=tuple(Attribution(**c) for c in json.loads(row.copies)),

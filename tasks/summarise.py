@@ -10,7 +10,8 @@ is already chosen).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable, Literal, Sequence, cast
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -89,8 +90,9 @@ class WordBudget:
 class LeadSummarizer(AbstractSummarizer):  # type: ignore[misc]  # sumy has no types: its classes are Any
     """Lead baseline: round-robin over dispatches (first sentence of each, then the second...)."""
 
-    def __call__(self, document: ObjectDocumentModel,
-                 sentences_count: int | Callable[..., Any]) -> tuple[Sentence, ...]:
+    def __call__(
+        self, document: ObjectDocumentModel, sentences_count: int | Callable[..., Any]
+    ) -> tuple[Sentence, ...]:
         origins = getattr(document, "origins", None) or [(0, i) for i in range(len(document.sentences))]
         ranks = {s: (pos, d) for s, (d, pos) in zip(document.sentences, origins)}
         return best_sentences(document.sentences, sentences_count, lambda s: -_rank(ranks[s]))
@@ -105,18 +107,81 @@ def _rank(pos_and_dispatch: tuple[int, int]) -> float:
 # connective): such a sentence reads badly alone, so it is chosen only after its predecessor.
 # Keyed by language code; one- or two-word openings, lower-cased, as `tasks.language.words` splits them.
 DANGLING_OPENINGS: dict[str, frozenset[str]] = {
-    "en": frozenset({
-        "he", "she", "it", "they", "him", "them", "his", "her", "its", "their",
-        "and", "or", "but", "however", "also", "yet", "still", "instead", "nevertheless", "nonetheless", "meanwhile",
-        "moreover", "furthermore", "besides", "otherwise", "thus", "hence", "therefore",
-        "in addition", "as well", "the latter", "the former",
-    }),
-    "fr": frozenset({
-        "il", "elle", "ils", "elles", "lui", "eux", "leur", "leurs", "son", "sa", "ses",
-        "cela", "ça", "ceci", "celui-ci", "celle-ci", "ceux-ci", "celles-ci",
-        "et", "ou", "mais", "cependant", "pourtant", "toutefois", "néanmoins", "or", "donc", "ainsi", "aussi", "également",
-        "en outre", "de plus", "par ailleurs", "en revanche", "du coup",
-    }),
+    "en": frozenset(
+        {
+            "he",
+            "she",
+            "it",
+            "they",
+            "him",
+            "them",
+            "his",
+            "her",
+            "its",
+            "their",
+            "and",
+            "or",
+            "but",
+            "however",
+            "also",
+            "yet",
+            "still",
+            "instead",
+            "nevertheless",
+            "nonetheless",
+            "meanwhile",
+            "moreover",
+            "furthermore",
+            "besides",
+            "otherwise",
+            "thus",
+            "hence",
+            "therefore",
+            "in addition",
+            "as well",
+            "the latter",
+            "the former",
+        }
+    ),
+    "fr": frozenset(
+        {
+            "il",
+            "elle",
+            "ils",
+            "elles",
+            "lui",
+            "eux",
+            "leur",
+            "leurs",
+            "son",
+            "sa",
+            "ses",
+            "cela",
+            "ça",
+            "ceci",
+            "celui-ci",
+            "celle-ci",
+            "ceux-ci",
+            "celles-ci",
+            "et",
+            "ou",
+            "mais",
+            "cependant",
+            "pourtant",
+            "toutefois",
+            "néanmoins",
+            "or",
+            "donc",
+            "ainsi",
+            "aussi",
+            "également",
+            "en outre",
+            "de plus",
+            "par ailleurs",
+            "en revanche",
+            "du coup",
+        }
+    ),
 }
 
 
@@ -212,8 +277,9 @@ class NewsSummarizer(AbstractSummarizer):  # type: ignore[misc]  # sumy has no t
         self._openings = DANGLING_OPENINGS.get(self._lang.code, frozenset())
         self._demonstratives = DEMONSTRATIVES.get(self._lang.code, frozenset())
 
-    def __call__(self, document: ObjectDocumentModel,
-                 sentences_count: int | Callable[..., Any]) -> tuple[Sentence, ...]:
+    def __call__(
+        self, document: ObjectDocumentModel, sentences_count: int | Callable[..., Any]
+    ) -> tuple[Sentence, ...]:
         sentences = list(document.sentences)
         if not sentences:
             return ()
@@ -248,7 +314,9 @@ class NewsSummarizer(AbstractSummarizer):  # type: ignore[misc]  # sumy has no t
                 terms.append(cast(str, memo[word]))
         return terms
 
-    def _tfidf(self, sentence_terms: list[list[str]], vocabulary: dict[str, int]) -> tuple[sparse.csr_matrix, np.ndarray]:
+    def _tfidf(
+        self, sentence_terms: list[list[str]], vocabulary: dict[str, int]
+    ) -> tuple[sparse.csr_matrix, np.ndarray]:
         """Unit-length TF-IDF rows and the IDF (over the story's sentences); fills `vocabulary`."""
         rows, cols = [], []
         for row, terms in enumerate(sentence_terms):
@@ -262,8 +330,9 @@ class NewsSummarizer(AbstractSummarizer):  # type: ignore[misc]  # sumy has no t
         idf = np.log((1 + n) / (1 + document_frequency)) + 1
         return _unit_rows(counts.multiply(idf).tocsr()), idf
 
-    def _title_vector(self, document: ObjectDocumentModel, vocabulary: dict[str, int],
-                      idf: np.ndarray) -> np.ndarray | None:
+    def _title_vector(
+        self, document: ObjectDocumentModel, vocabulary: dict[str, int], idf: np.ndarray
+    ) -> np.ndarray | None:
         """Unit TF-IDF vector of the dispatches' titles (a plain sumy document: its headings), or None."""
         dispatches = getattr(document, "dispatches", None)
         if dispatches is not None:
@@ -284,8 +353,9 @@ class NewsSummarizer(AbstractSummarizer):  # type: ignore[misc]  # sumy has no t
             return ConceptCoverage(vectors, dispatch_of, self.length_penalty)
         return Centrality(vectors)
 
-    def _relevance(self, vectors: sparse.csr_matrix, titles: np.ndarray | None, positions: np.ndarray,
-                   lengths: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    def _relevance(
+        self, vectors: sparse.csr_matrix, titles: np.ndarray | None, positions: np.ndarray, lengths: np.ndarray
+    ) -> Callable[[np.ndarray], np.ndarray]:
         """Relevance as a function of the content scores (which change as the summary grows)."""
         prior = self.position_weight / np.sqrt(1 + positions)
         if titles is not None:
@@ -299,14 +369,27 @@ class NewsSummarizer(AbstractSummarizer):  # type: ignore[misc]  # sumy has no t
         flags = np.zeros(len(sentences), dtype=bool)
         for i, sentence in enumerate(sentences):
             opening = [w.lower() for w in sentence.words[:2]]
-            flags[i] = positions[i] > 0 and bool(opening) and (
-                opening[0] in self._openings or " ".join(opening) in self._openings
-                or (opening[0] in self._demonstratives and opening[1:] != [] and opening[1] in self.stop_words))
+            flags[i] = (
+                positions[i] > 0
+                and bool(opening)
+                and (
+                    opening[0] in self._openings
+                    or " ".join(opening) in self._openings
+                    or (opening[0] in self._demonstratives and opening[1:] != [] and opening[1] in self.stop_words)
+                )
+            )
         return flags
 
-    def _select(self, sentences: list[Sentence], vectors: sparse.csr_matrix, content: ConceptCoverage | Centrality,
-                relevance: Callable[[np.ndarray], np.ndarray], dangling: np.ndarray, lengths: np.ndarray,
-                count: int | Callable[..., Any]) -> list[int]:
+    def _select(
+        self,
+        sentences: list[Sentence],
+        vectors: sparse.csr_matrix,
+        content: ConceptCoverage | Centrality,
+        relevance: Callable[[np.ndarray], np.ndarray],
+        dangling: np.ndarray,
+        lengths: np.ndarray,
+        count: int | Callable[..., Any],
+    ) -> list[int]:
         """Indices in the order chosen."""
         n = len(sentences)
         budget = count.words if isinstance(count, WordBudget) else None
@@ -453,7 +536,9 @@ def make_summarizer(algorithm: str, language: str, repeats: DedupOptions = Dedup
 
 
 def summarise_dispatches(
-    dispatches: Sequence[Dispatch], options: SummaryOptions, language: str | None = None,
+    dispatches: Sequence[Dispatch],
+    options: SummaryOptions,
+    language: str | None = None,
     repeats: DedupOptions = DedupOptions(),
 ) -> list[tuple[str, int, int]]:
     """Chosen sentences as (text, dispatch index, position), in reading order; no two that say the
@@ -472,8 +557,13 @@ def _time_key(dispatch: Dispatch) -> float:
     return dispatch.published.timestamp() if dispatch.published else float("inf")
 
 
-def attribute(sentence: str, origin: Dispatch, story: Sequence[Dispatch], repeats: DedupOptions,
-              said_in: Callable[[Dispatch], list[Signature]]) -> tuple[Attribution, ...]:
+def attribute(
+    sentence: str,
+    origin: Dispatch,
+    story: Sequence[Dispatch],
+    repeats: DedupOptions,
+    said_in: Callable[[Dispatch], list[Signature]],
+) -> tuple[Attribution, ...]:
     """The dispatch a sentence was taken from, and every other one that says the same.
 
     `said_in` gives a dispatch's sentence signatures: a story's summary asks for them once per
@@ -507,8 +597,7 @@ def summarise_story(story: Story, options: SummaryOptions, repeats: DedupOptions
         return signatures[id(dispatch)]
 
     sentences = tuple(
-        SummarySentence(text, attribute(text, dispatches[d], dispatches, cited, said_in))
-        for text, d, _ in picked
+        SummarySentence(text, attribute(text, dispatches[d], dispatches, cited, said_in)) for text, d, _ in picked
     )
     return StorySummary(story=story, sentences=sentences)
 
@@ -517,8 +606,9 @@ def summarise_batch(stories: list[Story], options: SummaryOptions, repeats: Dedu
     return [summarise_story(story, options, repeats) for story in stories]
 
 
-def summarise_spread(stories: list[Story], options: SummaryOptions, repeats: DedupOptions,
-                     executor: str) -> list[StorySummary]:
+def summarise_spread(
+    stories: list[Story], options: SummaryOptions, repeats: DedupOptions, executor: str
+) -> list[StorySummary]:
     """`summarise_batch` on the workers of `executor` (a Dask scheduler's address), 8 stories a piece."""
     with open_executor(executor) as workers:
         return spread(workers, summarise_stories, stories, options, repeats)

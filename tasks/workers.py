@@ -24,10 +24,11 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
-from typing import TYPE_CHECKING, Callable, Sequence, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 from urllib.parse import urlsplit
 
 from tasks.errors import DigestError
@@ -57,11 +58,16 @@ class WorkerDied(DigestError, BrokenProcessPool):  # cleaning catches a BrokenPr
     """The work killed every worker that ran it (a Dask task that lost `allowed-failures` workers)."""
 
 
-def spread(executor: "WorkerPool | DaskExecutor", fn: Callable[..., list[_T]], items: Sequence[object], *args: object,
-           batch: int = 8) -> list[_T]:
+def spread(
+    executor: WorkerPool | DaskExecutor,
+    fn: Callable[..., list[_T]],
+    items: Sequence[object],
+    *args: object,
+    batch: int = 8,
+) -> list[_T]:
     """`fn(part, *args)` on `executor` for each part of `batch` items (each returning a list), at most two
     parts a worker in flight; the results in the items' order."""
-    parts = [items[start:start + batch] for start in range(0, len(items), batch)]
+    parts = [items[start : start + batch] for start in range(0, len(items), batch)]
     results: list[list[_T] | None] = [None] * len(parts)
     pending: dict[Future[list[_T]], int] = {}
     following = 0
@@ -83,7 +89,7 @@ def summarise_stories(stories: list[Story], options: SummaryOptions, repeats: De
     return [summarise_story(story, options, repeats) for story in stories]
 
 
-def open_executor(executor: str = LOCAL, workers: int = 0) -> "WorkerPool | DaskExecutor":
+def open_executor(executor: str = LOCAL, workers: int = 0) -> WorkerPool | DaskExecutor:
     """A `WorkerPool` of `workers` processes for "local", else a `DaskExecutor` connected to that scheduler."""
     return WorkerPool(workers) if executor == LOCAL else DaskExecutor(executor)
 
@@ -98,7 +104,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> "WorkerPool":
+    def __enter__(self) -> WorkerPool:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -159,11 +165,12 @@ class DaskExecutor:
             self._client.wait_for_workers(1, timeout=timeout)
         except (OSError, TimeoutError):
             self.close()
-            raise ExecutorUnreachable(f"the Dask scheduler at {address} has no workers (waited {timeout:g} s for one)"
-                                      ) from None
+            raise ExecutorUnreachable(
+                f"the Dask scheduler at {address} has no workers (waited {timeout:g} s for one)"
+            ) from None
         self.size: int = max(sum(self._client.nthreads().values()), 1)  # type: ignore[no-untyped-call]
 
-    def __enter__(self) -> "DaskExecutor":
+    def __enter__(self) -> DaskExecutor:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -206,8 +213,9 @@ class DaskExecutor:
         if isinstance(exc, KilledWorker):
             return WorkerDied(f"the Dask workers running it died: {exc}")
         if isinstance(exc, (OSError, TimeoutError, CancelledError)):
-            return ExecutorUnreachable(f"the Dask scheduler at {self.address} was lost mid-run: "
-                                       f"{exc.__class__.__name__}: {exc}")
+            return ExecutorUnreachable(
+                f"the Dask scheduler at {self.address} was lost mid-run: {exc.__class__.__name__}: {exc}"
+            )
         return exc
 
 
@@ -221,13 +229,15 @@ def _probe(address: str, timeout: float) -> None:
     except ValueError as exc:
         raise ExecutorUnreachable(f"the Dask scheduler at {address} cannot be reached: {exc}") from None
     if not host or not port:
-        raise ExecutorUnreachable(f"the Dask scheduler at {address} cannot be reached: the address needs a host "
-                                  "and a port (tcp://host:8786)")
+        raise ExecutorUnreachable(
+            f"the Dask scheduler at {address} cannot be reached: the address needs a host and a port (tcp://host:8786)"
+        )
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except socket.gaierror as exc:
-        raise ExecutorUnreachable(f"the Dask scheduler at {address} cannot be reached: unknown host {host} "
-                                  f"({exc.strerror})") from None
+        raise ExecutorUnreachable(
+            f"the Dask scheduler at {address} cannot be reached: unknown host {host} ({exc.strerror})"
+        ) from None
     except OSError as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
         raise ExecutorUnreachable(f"the Dask scheduler at {address} cannot be reached: {reason}") from None

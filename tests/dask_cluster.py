@@ -35,18 +35,43 @@ def dask_cluster(tmp_path: Path, workers: int = 2, scheduler_env: dict[str, str]
 
     def start(name: str, *args: str, more: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(logs / f"{name}.log", "wb")
-        started.append(subprocess.Popen([str(DASK), *args], cwd=tmp_path, env=env | (more or {}), stdout=log,
-                                        stderr=log))
+        started.append(
+            subprocess.Popen([str(DASK), *args], cwd=tmp_path, env=env | (more or {}), stdout=log, stderr=log)
+        )
         log.close()
         return started[-1]
 
     try:
-        start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard",
-              more=scheduler_env)
-        processes = {f"w{n}": start(f"w{n}", "worker", address, "--name", f"w{n}", "--nthreads", "1", "--no-nanny",
-                                    "--no-dashboard", "--host", "127.0.0.1", "--memory-limit", "0",
-                                    "--local-directory", str(tmp_path / f"w{n}"))
-                     for n in range(1, workers + 1)}
+        start(
+            "scheduler",
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            address.rsplit(":", 1)[1],
+            "--no-dashboard",
+            more=scheduler_env,
+        )
+        processes = {
+            f"w{n}": start(
+                f"w{n}",
+                "worker",
+                address,
+                "--name",
+                f"w{n}",
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+                "--memory-limit",
+                "0",
+                "--local-directory",
+                str(tmp_path / f"w{n}"),
+            )
+            for n in range(1, workers + 1)
+        }
         from distributed import Client
 
         deadline = time.monotonic() + 60

@@ -26,12 +26,28 @@ FRENCH_SAMPLES = ("lyon-crue-afp.txt", "lyon-crue-progres.html", "senat-budget-a
 # --- dispatches: the one builder (a raw dispatch, cleaned, then without its repeats) ----------------
 
 
-def raw_dispatch(body: str, kind: str = "text", *, outlet: str | None = None, title: str | None = None,
-                 published: str | None = None, url: str | None = None, source: str = "test",
-                 location: str | None = None) -> RawDispatch:
+def raw_dispatch(
+    body: str,
+    kind: str = "text",
+    *,
+    outlet: str | None = None,
+    title: str | None = None,
+    published: str | None = None,
+    url: str | None = None,
+    source: str = "test",
+    location: str | None = None,
+) -> RawDispatch:
     """A dispatch as a source hands it over: `body` (text or HTML) and what the source says of it."""
-    return RawDispatch(source=source, location=location or url or f"test:{outlet}:{title}", body=body, kind=kind,
-                       outlet=outlet, title=title, published=parse_datetime(published), url=url)
+    return RawDispatch(
+        source=source,
+        location=location or url or f"test:{outlet}:{title}",
+        body=body,
+        kind=kind,
+        outlet=outlet,
+        title=title,
+        published=parse_datetime(published),
+        url=url,
+    )
 
 
 def rules_for(language: str | None = None, **rules) -> CleaningRules:
@@ -41,8 +57,9 @@ def rules_for(language: str | None = None, **rules) -> CleaningRules:
     return CleaningRules(**rules)
 
 
-def cleaned(body: str, kind: str = "text", *, language: str | None = None, rules: CleaningRules | None = None,
-            **raw) -> tuple[Dispatch | None, list[Removal], Failure | None]:
+def cleaned(
+    body: str, kind: str = "text", *, language: str | None = None, rules: CleaningRules | None = None, **raw
+) -> tuple[Dispatch | None, list[Removal], Failure | None]:
     """`clean` of `raw_dispatch(body, kind, **raw)`: (dispatch, removals, failure)."""
     return clean(raw_dispatch(body, kind, **raw), rules or rules_for(language))
 
@@ -54,8 +71,9 @@ def deduped(body: str, kind: str = "text", **options) -> tuple[Dispatch, list[Re
     return dedup_within(dispatch, DedupOptions())
 
 
-def make_dispatch(text: str, outlet: str = "Test", title: str | None = None, published: str | None = None,
-                  language: str | None = None) -> Dispatch:
+def make_dispatch(
+    text: str, outlet: str = "Test", title: str | None = None, published: str | None = None, language: str | None = None
+) -> Dispatch:
     """A dispatch as the pipeline gives it to clustering: cleaned and without repeats."""
     return deduped(text, outlet=outlet, title=title, published=published, language=language)[0]
 
@@ -101,16 +119,19 @@ def french_samples(folder: Path) -> Path:
     return folder
 
 
-def french_config(tmp_path: Path, port: int, recipients=("a@desk.example", "b@desk.example"), digest: str = "",
-                  email: str = "") -> str:
+def french_config(
+    tmp_path: Path, port: int, recipients=("a@desk.example", "b@desk.example"), digest: str = "", email: str = ""
+) -> str:
     """A config of the three French samples, emailed through 127.0.0.1:`port`."""
     folder = french_samples(tmp_path / "fr")
     config = tmp_path / "digest.toml"
     config.write_text(
         f'[digest]\ntitle = "Revue de presse"\nout_dir = "{tmp_path / "digests"}"\ndata_dir = "{tmp_path / "data"}"\n'
         f'{digest}[email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nsender = "digest@desk.example"\n{email}'
-        f'recipients = {json.dumps(list(recipients), ensure_ascii=False)}\nretries = 2\nretry_delay = 0.2\n'
-        f'[[sources]]\nname = "fr"\npath = "{folder}"\n', encoding="utf-8")
+        f"recipients = {json.dumps(list(recipients), ensure_ascii=False)}\nretries = 2\nretry_delay = 0.2\n"
+        f'[[sources]]\nname = "fr"\npath = "{folder}"\n',
+        encoding="utf-8",
+    )
     return str(config)
 
 
@@ -188,20 +209,26 @@ FAST = FetchOptions(host_delay=0, backoff=0.01, read_timeout=1, connect_timeout=
 def article(title: str, *paragraphs: str, charset: str = "utf-8", meta: bool = True) -> str:
     head = f'<meta charset="{charset}">' if meta else ""
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return (f"<!DOCTYPE html><html><head>{head}<title>{title}</title></head><body>"
-            f"<nav><a href='/'>Home</a></nav><article><h1>{title}</h1>{body}</article></body></html>")
+    return (
+        f"<!DOCTYPE html><html><head>{head}<title>{title}</title></head><body>"
+        f"<nav><a href='/'>Home</a></nav><article><h1>{title}</h1>{body}</article></body></html>"
+    )
 
 
-PAGE = article("Storm hits the coast",
-               "A powerful storm hit the northern coast on Friday, cutting power to 40,000 homes, officials said.",
-               "Emergency services evacuated two villages overnight as the river rose above its banks.",
-               "Forecasters expect the wind to ease by Saturday evening, but warned of more rain next week.")
+PAGE = article(
+    "Storm hits the coast",
+    "A powerful storm hit the northern coast on Friday, cutting power to 40,000 homes, officials said.",
+    "Emergency services evacuated two villages overnight as the river rose above its banks.",
+    "Forecasters expect the wind to ease by Saturday evening, but warned of more rain next week.",
+)
 
 
 def rss(*items: tuple[str, str, str]) -> str:
-    body = "".join(f"<item><title>{t}</title><link>{link}</link><pubDate>{d}</pubDate>"
-                   f"<description>&lt;p&gt;Summary of {t} carried by the feed itself, long enough to read.&lt;/p&gt;</description></item>"
-                   for t, link, d in items)
+    body = "".join(
+        f"<item><title>{t}</title><link>{link}</link><pubDate>{d}</pubDate>"
+        f"<description>&lt;p&gt;Summary of {t} carried by the feed itself, long enough to read.&lt;/p&gt;</description></item>"
+        for t, link, d in items
+    )
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Desk</title>{body}</channel></rss>'
 
 
@@ -239,8 +266,9 @@ def require_browser() -> None:
 
 # --- a digest -----------------------------------------------------------------------------------------
 
-HOSTILE_SENTENCE = ('Le « maire » a dit <script>alert("x")</script> & <img src=x onerror=alert(1)> *gras* '
-                    '[lien](javascript:alert(1))')
+HOSTILE_SENTENCE = (
+    'Le « maire » a dit <script>alert("x")</script> & <img src=x onerror=alert(1)> *gras* [lien](javascript:alert(1))'
+)
 
 
 def hostile_digest(url: str = "javascript:alert(1)", language: str = "fr"):
@@ -250,8 +278,11 @@ def hostile_digest(url: str = "javascript:alert(1)", language: str = "fr"):
     dispatch = make_dispatch("Le conseil a voté le budget lundi soir.", outlet="L'Écho <b>", language="fr")
     attribution = Attribution(dispatch.id, dispatch.source, dispatch.location, url, "t")
     story = Story(1, (dispatch,), "Budget : « vote » <b>serré</b>", 1.0)
-    report = RunReport(dispatches_read=3, dispatches_kept=1,
-                       failures=[Failure("feed <x>", "https://bad.example/", "HTTP 404")],
-                       removals=[Removal("clean", dispatch.id, "s", "(Photo AFP)", "photo caption or credit")])
+    report = RunReport(
+        dispatches_read=3,
+        dispatches_kept=1,
+        failures=[Failure("feed <x>", "https://bad.example/", "HTTP 404")],
+        removals=[Removal("clean", dispatch.id, "s", "(Photo AFP)", "photo caption or credit")],
+    )
     summary = StorySummary(story, (SummarySentence(HOSTILE_SENTENCE, (attribution,)),))
     return Digest(date(2026, 11, 27), "Revue de presse", language, [summary], report)

@@ -68,7 +68,7 @@ class FixtureServer:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def __enter__(self) -> "FixtureServer":
+    def __enter__(self) -> FixtureServer:
         self._thread.start()
         return self
 

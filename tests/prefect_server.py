@@ -8,9 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import httpx
 
@@ -56,14 +57,24 @@ def prefect_server(home: Path) -> Iterator[dict[str, str]]:
     """`prefect server start` with its database in `home`; yields the environment that points at it."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_API_HOST="127.0.0.1",
-               PREFECT_SERVER_API_PORT=str(port), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_API_URL=f"http://127.0.0.1:{port}/api", PREFECT_RUNNER_POLL_FREQUENCY="2",
-               PREFECT_LOGGING_LEVEL="INFO")
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_API_HOST="127.0.0.1",
+        PREFECT_SERVER_API_PORT=str(port),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+        PREFECT_RUNNER_POLL_FREQUENCY="2",
+        PREFECT_LOGGING_LEVEL="INFO",
+    )
     home.mkdir(parents=True, exist_ok=True)
     with (home / "server.log").open("w") as log:
-        server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start"], env=env,
-                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "prefect"), "server", "start"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             wait_for(lambda: healthy(env["PREFECT_API_URL"]), 120, "the Prefect server")
             yield env

@@ -34,12 +34,16 @@ def _config(tmp_path, port, sources: str, recipients=()) -> str:
         f'[digest]\ntitle = "Desk"\nout_dir = "{tmp_path / "digests"}"\ndata_dir = "{tmp_path / "data"}"\n'
         f'[email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nsender = "digest@desk.example"\n'
         f'recipients = {list(recipients)!r}\nalerts = ["oncall@desk.example", "chief@desk.example"]\n'
-        f'retries = 0\n{sources}', encoding="utf-8")
+        f"retries = 0\n{sources}",
+        encoding="utf-8",
+    )
     return str(config)
 
 
 GONE = '[[sources]]\nname = "gone"\npath = "nowhere"\n'
-SAMPLES_AND_BROKEN = f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n[[sources]]\nname = "broken"\npath = "does-not-exist"\n'
+SAMPLES_AND_BROKEN = (
+    f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n[[sources]]\nname = "broken"\npath = "does-not-exist"\n'
+)
 
 
 def test_alert_message_names_the_date_the_error_the_sources_and_the_run():
@@ -49,15 +53,29 @@ def test_alert_message_names_the_date_the_error_the_sources_and_the_run():
 
     settings = EmailSettings(sender="digest@desk.example")
     run = RunInfo("1234", "daily-digest-2026-11-27", "http://127.0.0.1:4200/runs/flow-run/1234")
-    message = compose("Desk", "2026-11-27", run, None, [Failure("feeds", "https://x.example/rss", "HTTP 503")],
-                      settings, ["oncall@desk.example"])
+    message = compose(
+        "Desk",
+        "2026-11-27",
+        run,
+        None,
+        [Failure("feeds", "https://x.example/rss", "HTTP 503")],
+        settings,
+        ["oncall@desk.example"],
+    )
     assert message["Subject"] == "[alert] Desk — 2026-11-27: 1 source failure"
     assert message["To"] == "oncall@desk.example"
     plain = message.get_body(("plain",)).get_content()
     assert "- feeds (https://x.example/rss): HTTP 503" in plain
     assert "Run: daily-digest-2026-11-27 (http://127.0.0.1:4200/runs/flow-run/1234)" in plain
-    failed = compose("Desk", "2026-11-27", run, "Flow run encountered an exception: AllSourcesFailed: a\nb", [],
-                     settings, ["oncall@desk.example"])
+    failed = compose(
+        "Desk",
+        "2026-11-27",
+        run,
+        "Flow run encountered an exception: AllSourcesFailed: a\nb",
+        [],
+        settings,
+        ["oncall@desk.example"],
+    )
     assert failed["Subject"] == "[alert] Desk — 2026-11-27: the run failed"
     assert "AllSourcesFailed: a\nb" in failed.get_body(("plain",)).get_content()
 
@@ -101,8 +119,9 @@ def test_a_run_where_a_source_failed_completes_and_alerts_once(prefect_api, tmp_
     from flows.daily_digest import run_daily_digest
 
     box, port = inbox
-    state = run_daily_digest(date="2026-11-27", config_path=_config(tmp_path, port, SAMPLES_AND_BROKEN),
-                             return_state=True)
+    state = run_daily_digest(
+        date="2026-11-27", config_path=_config(tmp_path, port, SAMPLES_AND_BROKEN), return_state=True
+    )
     assert state.is_completed() and state.result()["stories"] == 4
     [(_, message)] = box.messages
     assert message["Subject"] == "[alert] Desk — 2026-11-27: 1 source failure"
@@ -120,8 +139,9 @@ def test_an_alert_that_cannot_be_sent_masks_nothing(prefect_api, tmp_path):
     (tmp_path / "b").mkdir()
     state = run_daily_digest(date="2026-11-27", config_path=_config(tmp_path / "a", closed, GONE), return_state=True)
     assert state.is_failed() and "AllSourcesFailed: gone: path does not exist" in state.message
-    state = run_daily_digest(date="2026-11-27", config_path=_config(tmp_path / "b", closed, SAMPLES_AND_BROKEN),
-                             return_state=True)
+    state = run_daily_digest(
+        date="2026-11-27", config_path=_config(tmp_path / "b", closed, SAMPLES_AND_BROKEN), return_state=True
+    )
     assert state.is_completed() and state.result()["failures"] == 1
 
 
@@ -144,8 +164,14 @@ def _events(name: str, flow_run_id, timeout: float = 30) -> list[dict]:
 
     async def query():
         async with get_client() as client:
-            response = await client.request("POST", "/events/filter", json={"filter": {
-                "event": {"name": [name]}, "resource": {"id": [f"prefect.flow-run.{flow_run_id}"]}}, "limit": 10})
+            response = await client.request(
+                "POST",
+                "/events/filter",
+                json={
+                    "filter": {"event": {"name": [name]}, "resource": {"id": [f"prefect.flow-run.{flow_run_id}"]}},
+                    "limit": 10,
+                },
+            )
             return response.json()["events"]
 
     deadline = time.monotonic() + timeout
@@ -162,7 +188,6 @@ def test_the_readme_s_automation_on_the_event_calls_a_webhook_when_a_run_fails(t
     on a real server, with a webhook notification block pointing at a local HTTP server: a failing
     `digest run` calls it."""
     import json
-    import os
     import re
     import subprocess
     import sys
@@ -188,25 +213,52 @@ def test_the_readme_s_automation_on_the_event_calls_a_webhook_when_a_run_fails(t
     try:
         with prefect_server(tmp_path / "prefect-home") as env:
             env = {k: v for k, v in env.items() if k != "PREFECT_LOGGING_LEVEL"}
-            block = subprocess.run([sys.executable, "-c", (
-                "from prefect.blocks.notifications import CustomWebhookNotificationBlock as B; "
-                f"print(B(name='desk', url='http://127.0.0.1:{hook.server_address[1]}/hook', "
-                "json_data={'subject': '{{subject}}', 'body': '{{body}}'}).save('desk'))")],
-                env=env, capture_output=True, text=True, timeout=120)
+            block = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    (
+                        "from prefect.blocks.notifications import CustomWebhookNotificationBlock as B; "
+                        f"print(B(name='desk', url='http://127.0.0.1:{hook.server_address[1]}/hook', "
+                        "json_data={'subject': '{{subject}}', 'body': '{{body}}'}).save('desk'))"
+                    ),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert block.returncode == 0, block.stderr[-2000:]
             readme = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
             automation = re.search(r"## Alerts.*?```yaml\n(.*?)```", readme, re.S).group(1)
             (tmp_path / "automation.yaml").write_text(
-                automation.replace("<id of a notification block>", block.stdout.strip()), encoding="utf-8")
-            created = subprocess.run([str(Path(sys.executable).parent / "prefect"), "automation", "create",
-                                      "--from-file", str(tmp_path / "automation.yaml")],
-                                     env=env, capture_output=True, text=True, timeout=120)
+                automation.replace("<id of a notification block>", block.stdout.strip()), encoding="utf-8"
+            )
+            created = subprocess.run(
+                [
+                    str(Path(sys.executable).parent / "prefect"),
+                    "automation",
+                    "create",
+                    "--from-file",
+                    str(tmp_path / "automation.yaml"),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert created.returncode == 0, created.stdout + created.stderr
 
             config = tmp_path / "digest.toml"
             config.write_text(f'[digest]\ndata_dir = "{tmp_path / "data"}"\n{GONE}', encoding="utf-8")
-            run = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--date",
-                                  "2026-11-27"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+            run = subprocess.run(
+                [sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--date", "2026-11-27"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             assert run.returncode == 1 and "gone: path does not exist" in run.stderr
             wait_for(lambda: received, 90, "the automation's webhook call")
             sent = json.loads(received[0])

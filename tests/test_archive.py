@@ -11,9 +11,7 @@ import pytest
 
 from tasks.output import archive_entries, write_archive, write_digest
 from tasks.render import render
-from tests.helpers import french_samples
-from tests.helpers import hostile_digest as _digest
-
+from tests.helpers import french_samples, hostile_digest as _digest
 
 
 def _write_day(out: Path, day: date, stories: int = 1, headline: str | None = None):
@@ -40,14 +38,18 @@ def test_index_and_feed_list_the_days_newest_first(tmp_path):
 
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.index('href="2026-11-28.html"') < index.index('href="2026-11-27.html"')
-    assert "2026-11-28</a> — Revue de presse · 2 sujets" in index and "2026-11-27</a> — Revue de presse · 1 sujet" in index
+    assert (
+        "2026-11-28</a> — Revue de presse · 2 sujets" in index and "2026-11-27</a> — Revue de presse · 1 sujet" in index
+    )
     assert '<link rel="alternate" type="application/atom+xml" title="Revue de presse" href="feed.xml">' in index
 
     feed = _feed(out)
     assert feed.feed.title == "Revue de presse" and feed.feed.id.startswith("urn:uuid:")
     assert feed.feed.updated == "2026-11-28T00:00:00Z"  # the newest entry's: undated dispatches, the day's start
-    assert [e.title for e in feed.entries] == ["Revue de presse — 2026-11-28 — 2 sujets",
-                                               "Revue de presse — 2026-11-27 — 1 sujet"]
+    assert [e.title for e in feed.entries] == [
+        "Revue de presse — 2026-11-28 — 2 sujets",
+        "Revue de presse — 2026-11-27 — 1 sujet",
+    ]
     assert [e.link for e in feed.entries] == ["2026-11-28.html", "2026-11-27.html"]  # relative without public_url
     assert all(e.id.startswith("urn:uuid:") for e in feed.entries) and len({e.id for e in feed.entries}) == 2
     [content] = feed.entries[0].content
@@ -63,7 +65,9 @@ def test_with_a_public_url_links_and_ids_are_absolute(tmp_path):
     feed = _feed(out)
     assert feed.feed.id == "https://desk.example/revue/feed.xml"
     assert {(link.rel, link.href) for link in feed.feed.links} == {
-        ("self", "https://desk.example/revue/feed.xml"), ("alternate", "https://desk.example/revue/index.html")}
+        ("self", "https://desk.example/revue/feed.xml"),
+        ("alternate", "https://desk.example/revue/index.html"),
+    }
     [entry] = feed.entries
     assert entry.link == entry.id == "https://desk.example/revue/2026-11-27.html"
     # the index links stay relative: it works where it is published and on disk alike
@@ -149,7 +153,9 @@ def test_the_flow_rebuilds_the_archive_after_each_day_and_a_re_run(prefect_api, 
     config = tmp_path / "digest.toml"
     config.write_text(
         f'[digest]\ntitle = "Revue de presse"\nout_dir = "{tmp_path / "digests"}"\ndata_dir = "{tmp_path / "data"}"\n'
-        f'public_url = "https://desk.example/revue/"\n[[sources]]\nname = "fr"\npath = "{folder}"\n', encoding="utf-8")
+        f'public_url = "https://desk.example/revue/"\n[[sources]]\nname = "fr"\npath = "{folder}"\n',
+        encoding="utf-8",
+    )
     out = tmp_path / "digests"
     run_daily_digest(date="2026-11-27", config_path=str(config))
     first = _feed(out).entries
@@ -157,7 +163,9 @@ def test_the_flow_rebuilds_the_archive_after_each_day_and_a_re_run(prefect_api, 
     run_daily_digest(date="2026-11-28", config_path=str(config))  # the same dispatches: already digested
     feed = _feed(out)
     assert [(e.link.rsplit("/", 1)[1], e.title.rsplit(" — ", 1)[1]) for e in feed.entries] == [
-        ("2026-11-28.html", "0 stories"), ("2026-11-27.html", "2 sujets")]  # each in its digest's language
+        ("2026-11-28.html", "0 stories"),
+        ("2026-11-27.html", "2 sujets"),
+    ]  # each in its digest's language
     run_daily_digest(date="2026-11-27", config_path=str(config))  # a re-run of the first day
     again = _feed(out).entries
     assert [e.id for e in again] == [e.id for e in feed.entries] and len(again) == 2

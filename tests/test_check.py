@@ -39,25 +39,44 @@ def test_a_good_config_has_no_problem(tmp_path):
     assert check_config(_config(tmp_path, GOOD), offline=False) == []
 
 
-@pytest.mark.parametrize("text, key, fix", [
-    (GOOD + '[digest]\ncolour = "blue"\n', "digest.colour", "unknown key (remove it or check its spelling)"),
-    (GOOD + '[[schedules]]\ncron = "0 25 * * *"\n', "schedules.0.cron", "hour 25 is out of range (0-23)"),
-    (GOOD + '[[schedules]]\ncron = "0 6 * * * *"\n', "schedules.0.cron", "has 6 fields, not five"),
-    (GOOD + '[[schedules]]\ntimezone = "Europe/Pariss"\n', "schedules.0.timezone", 'such as "Europe/Paris"'),
-    (GOOD + '[[schedules]]\nsources = ["sample"]\n', "schedules.0.sources", 'no source named "sample"'),
-    (GOOD + '[[sources]]\nname = "x"\nkind = "feed"\nurl = "htp://example.org/rss"\n', "sources.1.url",
-     "is not an http(s) URL"),
-    (GOOD + '[[sources]]\nname = "x"\nkind = "urls"\nurls = ["https://a.example/1", "www.b.example/2"]\n',
-     "sources.1.urls.1", "write it in full"),
-    ('[[sources]]\nname = "x"\npath = "no-such-folder"\n', "sources.0.path", "relative to the config file's folder"),
-    (GOOD + GOOD, "sources.1.name", "give each source its own name"),
-    (GOOD + '[digest.labels]\nreprot = "Bilan"\n', "digest.labels", "unknown label reprot"),
-    (GOOD + '[email]\nrecipients = ["desk@example.org"]\nhost = "smtp.example.org"\n', "email.sender",
-     "DIGEST_EMAIL_FROM"),
-    (GOOD + '[email]\nport = 465\nsecurity = "starttls"\n', "email.security", 'set security = "ssl"'),
-    (GOOD + '[email]\nalerts = ["desk@example.org"]\nsender = "d@example.org"\n', "email.host",
-     "alerts are set but no SMTP server"),
-])
+@pytest.mark.parametrize(
+    "text, key, fix",
+    [
+        (GOOD + '[digest]\ncolour = "blue"\n', "digest.colour", "unknown key (remove it or check its spelling)"),
+        (GOOD + '[[schedules]]\ncron = "0 25 * * *"\n', "schedules.0.cron", "hour 25 is out of range (0-23)"),
+        (GOOD + '[[schedules]]\ncron = "0 6 * * * *"\n', "schedules.0.cron", "has 6 fields, not five"),
+        (GOOD + '[[schedules]]\ntimezone = "Europe/Pariss"\n', "schedules.0.timezone", 'such as "Europe/Paris"'),
+        (GOOD + '[[schedules]]\nsources = ["sample"]\n', "schedules.0.sources", 'no source named "sample"'),
+        (
+            GOOD + '[[sources]]\nname = "x"\nkind = "feed"\nurl = "htp://example.org/rss"\n',
+            "sources.1.url",
+            "is not an http(s) URL",
+        ),
+        (
+            GOOD + '[[sources]]\nname = "x"\nkind = "urls"\nurls = ["https://a.example/1", "www.b.example/2"]\n',
+            "sources.1.urls.1",
+            "write it in full",
+        ),
+        (
+            '[[sources]]\nname = "x"\npath = "no-such-folder"\n',
+            "sources.0.path",
+            "relative to the config file's folder",
+        ),
+        (GOOD + GOOD, "sources.1.name", "give each source its own name"),
+        (GOOD + '[digest.labels]\nreprot = "Bilan"\n', "digest.labels", "unknown label reprot"),
+        (
+            GOOD + '[email]\nrecipients = ["desk@example.org"]\nhost = "smtp.example.org"\n',
+            "email.sender",
+            "DIGEST_EMAIL_FROM",
+        ),
+        (GOOD + '[email]\nport = 465\nsecurity = "starttls"\n', "email.security", 'set security = "ssl"'),
+        (
+            GOOD + '[email]\nalerts = ["desk@example.org"]\nsender = "d@example.org"\n',
+            "email.host",
+            "alerts are set but no SMTP server",
+        ),
+    ],
+)
 def test_each_kind_of_problem_names_its_key_and_the_fix(tmp_path, text, key, fix):
     assert fix in _only(check_config(_config(tmp_path, text)), key)
 
@@ -66,37 +85,58 @@ FEED = '[[sources]]\nname = "feed"\nkind = "feed"\nurl = "https://example.org/rs
 EMAIL = '[email]\nhost = "smtp.example.org"\nsender = "digest@example.org"\n'
 
 
-@pytest.mark.parametrize("text, key, reason", [
-    (GOOD + "[cleaning]\nworkers = 10000\n", "cleaning.workers", "less than or equal to 64"),
-    (GOOD + "[digest]\nhistory_days = 1e9\n", "digest.history_days", "less than or equal to 3650"),
-    (GOOD + "[digest]\nretention_days = 1e9\n", "digest.retention_days", "less than or equal to 3650"),
-    (GOOD + FEED + "window_days = 1e9\n", "sources.1.window_days", "less than or equal to 3650"),
-    (GOOD + "[cleaning]\nlanguages = []\n", "cleaning.languages", "no language (list one or more of de, en"),
-    (GOOD + '[cleaning]\nlanguages = ["fr", "xx"]\n', "cleaning.languages", '"xx" is not a supported language'),
-    (GOOD + '[cleaning]\ndefault_language = "xx"\n', "cleaning.default_language", '"xx" is not a supported'),
-    (GOOD + '[cleaning]\ncaptions = ["^Photo", "(unclosed"]\n', "cleaning.captions",
-     '"(unclosed" is not a regular expression: missing ), unterminated subpattern'),
-    (GOOD + '[cleaning]\ndatelines = ["[a-"]\n', "cleaning.datelines", '"[a-" is not a regular expression'),
-    (GOOD + '[digest]\ntitle = "Digest\\r\\nBcc: spy@example.org"\n', "digest.title", "line break"),
-    (GOOD + '[digest.labels]\nstories = "{n}\\nstories"\n', "digest.labels.stories", "line break"),
-    (GOOD + EMAIL + 'sender_name = "Desk\\nBcc: spy@example.org"\nrecipients = ["a@example.org"]\n',
-     "email.sender_name", "line break"),
-    (GOOD + EMAIL + 'recipients = ["a@example.org\\r\\nBcc: spy@example.org"]\n', "email.recipients.0",
-     "is not an email address"),
-    (GOOD + EMAIL + 'recipients = ["a@example.org", "not an address"]\n', "email.recipients.1",
-     '"not an address" is not an email address (write it as name@example.org)'),
-    (GOOD + EMAIL + 'recipients = ["a@example.org", "b@example.org", "A@example.org"]\n', "email.recipients",
-     '"A@example.org" is listed twice'),
-    (GOOD + EMAIL.replace("digest@example.org", "digest desk") + 'recipients = ["a@example.org"]\n',
-     "email.sender", '"digest desk" is not an email address'),
-    (GOOD + "[fetch]\nconnect_timeout = inf\n", "fetch.connect_timeout", "less than or equal to 60"),
-    (GOOD + "[fetch]\ntotal_timeout = inf\n", "fetch.total_timeout", "less than or equal to 3600"),
-    (GOOD + "[fetch]\nbackoff = 1e9\n", "fetch.backoff", "less than or equal to 60"),
-    (GOOD + "[fetch]\nhost_delay = 1e9\n", "fetch.host_delay", "less than or equal to 60"),
-    (GOOD + "[fetch]\nconcurrency = 100000\n", "fetch.concurrency", "less than or equal to 256"),
-    (GOOD + "[email]\ntimeout = inf\n", "email.timeout", "less than or equal to 600"),
-    (GOOD + "[email]\nretry_delay = 1e9\n", "email.retry_delay", "less than or equal to 600"),
-])
+@pytest.mark.parametrize(
+    "text, key, reason",
+    [
+        (GOOD + "[cleaning]\nworkers = 10000\n", "cleaning.workers", "less than or equal to 64"),
+        (GOOD + "[digest]\nhistory_days = 1e9\n", "digest.history_days", "less than or equal to 3650"),
+        (GOOD + "[digest]\nretention_days = 1e9\n", "digest.retention_days", "less than or equal to 3650"),
+        (GOOD + FEED + "window_days = 1e9\n", "sources.1.window_days", "less than or equal to 3650"),
+        (GOOD + "[cleaning]\nlanguages = []\n", "cleaning.languages", "no language (list one or more of de, en"),
+        (GOOD + '[cleaning]\nlanguages = ["fr", "xx"]\n', "cleaning.languages", '"xx" is not a supported language'),
+        (GOOD + '[cleaning]\ndefault_language = "xx"\n', "cleaning.default_language", '"xx" is not a supported'),
+        (
+            GOOD + '[cleaning]\ncaptions = ["^Photo", "(unclosed"]\n',
+            "cleaning.captions",
+            '"(unclosed" is not a regular expression: missing ), unterminated subpattern',
+        ),
+        (GOOD + '[cleaning]\ndatelines = ["[a-"]\n', "cleaning.datelines", '"[a-" is not a regular expression'),
+        (GOOD + '[digest]\ntitle = "Digest\\r\\nBcc: spy@example.org"\n', "digest.title", "line break"),
+        (GOOD + '[digest.labels]\nstories = "{n}\\nstories"\n', "digest.labels.stories", "line break"),
+        (
+            GOOD + EMAIL + 'sender_name = "Desk\\nBcc: spy@example.org"\nrecipients = ["a@example.org"]\n',
+            "email.sender_name",
+            "line break",
+        ),
+        (
+            GOOD + EMAIL + 'recipients = ["a@example.org\\r\\nBcc: spy@example.org"]\n',
+            "email.recipients.0",
+            "is not an email address",
+        ),
+        (
+            GOOD + EMAIL + 'recipients = ["a@example.org", "not an address"]\n',
+            "email.recipients.1",
+            '"not an address" is not an email address (write it as name@example.org)',
+        ),
+        (
+            GOOD + EMAIL + 'recipients = ["a@example.org", "b@example.org", "A@example.org"]\n',
+            "email.recipients",
+            '"A@example.org" is listed twice',
+        ),
+        (
+            GOOD + EMAIL.replace("digest@example.org", "digest desk") + 'recipients = ["a@example.org"]\n',
+            "email.sender",
+            '"digest desk" is not an email address',
+        ),
+        (GOOD + "[fetch]\nconnect_timeout = inf\n", "fetch.connect_timeout", "less than or equal to 60"),
+        (GOOD + "[fetch]\ntotal_timeout = inf\n", "fetch.total_timeout", "less than or equal to 3600"),
+        (GOOD + "[fetch]\nbackoff = 1e9\n", "fetch.backoff", "less than or equal to 60"),
+        (GOOD + "[fetch]\nhost_delay = 1e9\n", "fetch.host_delay", "less than or equal to 60"),
+        (GOOD + "[fetch]\nconcurrency = 100000\n", "fetch.concurrency", "less than or equal to 256"),
+        (GOOD + "[email]\ntimeout = inf\n", "email.timeout", "less than or equal to 600"),
+        (GOOD + "[email]\nretry_delay = 1e9\n", "email.retry_delay", "less than or equal to 600"),
+    ],
+)
 def test_limits_the_run_would_trip_over_are_rejected(tmp_path, text, key, reason):
     assert reason in _only(check_config(_config(tmp_path, text)), key)
 
@@ -107,7 +147,8 @@ def test_a_byte_order_mark_is_named(tmp_path):
     result = runner.invoke(app, ["check", "--config", str(config), "--offline"])
     assert result.exit_code == 2, result.output
     assert result.stderr.splitlines()[1:] == [
-        f"{config}: starts with a byte-order mark (BOM); save it as UTF-8 without a BOM"]
+        f"{config}: starts with a byte-order mark (BOM); save it as UTF-8 without a BOM"
+    ]
 
 
 def test_a_file_that_is_not_utf8_is_named(tmp_path):
@@ -144,8 +185,9 @@ def test_output_and_data_folders_must_be_writable(tmp_path):
     assert "is a file" in _only(check_config(config), "digest.out_dir")
     config = _config(tmp_path, GOOD + f'[digest]\ndata_dir = "{tmp_path / "a-file" / "data"}"\n')
     assert "is a file" in _only(check_config(config), "digest.data_dir")
-    assert "digest.out_dir" in _only(check_config(_config(tmp_path, GOOD), out_dir=tmp_path / "a-file"),
-                                     "digest.out_dir")
+    assert "digest.out_dir" in _only(
+        check_config(_config(tmp_path, GOOD), out_dir=tmp_path / "a-file"), "digest.out_dir"
+    )
 
 
 def test_unreachable_and_refused_urls_are_found_unless_offline(tmp_path):
@@ -154,10 +196,14 @@ def test_unreachable_and_refused_urls_are_found_unless_offline(tmp_path):
         server.routes["/private.xml"] = Reply(403, "go away")
         text = GOOD + "".join(
             f'[[sources]]\nname = "{name}"\nkind = "feed"\nurl = "{url}"\nlocal = {local}\n'
-            for name, url, local in [("ok", server.url("/feed.xml"), "true"), ("gone", server.url("/gone.xml"), "true"),
-                                     ("refused", server.url("/private.xml"), "true"),
-                                     ("down", f"http://127.0.0.1:{_free_port()}/rss", "true"),
-                                     ("loopback", server.url("/feed.xml"), "false")])
+            for name, url, local in [
+                ("ok", server.url("/feed.xml"), "true"),
+                ("gone", server.url("/gone.xml"), "true"),
+                ("refused", server.url("/private.xml"), "true"),
+                ("down", f"http://127.0.0.1:{_free_port()}/rss", "true"),
+                ("loopback", server.url("/feed.xml"), "false"),
+            ]
+        )
         config = _config(tmp_path, text)
         problems = check_config(config, offline=False)
         assert check_config(config, offline=True) == []
@@ -177,6 +223,7 @@ class _Quiet:
 @pytest.fixture
 def smtp_server():
     """Starts aiosmtpd servers on 127.0.0.1 (Controller's options, e.g. enable_SMTPUTF8); stops them after."""
+
     def start(**options) -> int:
         port = _free_port()
         controller = Controller(_Quiet(), hostname="127.0.0.1", port=port, **options)
@@ -207,8 +254,11 @@ def test_smtp_is_tried_only_with_smtp(tmp_path, smtp_port):
 
 def test_smtp_check_finds_a_server_without_smtputf8_for_a_non_ascii_address(tmp_path, smtp_server):
     def config(port: int) -> Path:
-        return _config(tmp_path, GOOD + f'[email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
-                       'sender = "d@example.org"\nrecipients = ["a@example.org", "josé@example.org"]\n')
+        return _config(
+            tmp_path,
+            GOOD + f'[email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+            'sender = "d@example.org"\nrecipients = ["a@example.org", "josé@example.org"]\n',
+        )
 
     without = config(smtp_server(enable_SMTPUTF8=False))
     assert check_config(without) == []  # found only by talking to the server
@@ -247,17 +297,25 @@ def test_smtp_check_takes_the_prefect_email_block_that_sending_takes(prefect_api
     from tasks.deliver import build_message, send
 
     port = smtp_server()
-    EmailServerCredentials(smtp_server="127.0.0.1", smtp_port=port, smtp_type="INSECURE").save("desk-smtp", overwrite=True)
-    config = _config(tmp_path, GOOD + '[email]\nblock = "desk-smtp"\nsender = "d@example.org"\nrecipients = ["a@example.org"]\n')
+    EmailServerCredentials(smtp_server="127.0.0.1", smtp_port=port, smtp_type="INSECURE").save(
+        "desk-smtp", overwrite=True
+    )
+    config = _config(
+        tmp_path, GOOD + '[email]\nblock = "desk-smtp"\nsender = "d@example.org"\nrecipients = ["a@example.org"]\n'
+    )
     email = load_settings(config).email
     assert send(build_message("subject", "text", "<p>text</p>", email, email.recipients), email)  # sending takes it
     assert check_config(config, smtp=True) == []
     result = runner.invoke(app, ["check", "--config", str(config), "--offline", "--smtp"])
     assert result.exit_code == 0, result.output
 
-    EmailServerCredentials(smtp_server="127.0.0.1", smtp_port=_free_port(), smtp_type="INSECURE").save("closed", overwrite=True)
+    EmailServerCredentials(smtp_server="127.0.0.1", smtp_port=_free_port(), smtp_type="INSECURE").save(
+        "closed", overwrite=True
+    )
     closed = _config(tmp_path, config.read_text().replace('"desk-smtp"', '"closed"'))
     line = _only(check_config(closed, smtp=True), "email.block")
     assert "cannot talk to 127.0.0.1:" in line and "the block's smtp_server, smtp_port and smtp_type" in line
     missing = _config(tmp_path, config.read_text().replace('"closed"', '"no-such-block"'))
-    assert 'cannot load the prefect-email block "no-such-block"' in _only(check_config(missing, smtp=True), "email.block")
+    assert 'cannot load the prefect-email block "no-such-block"' in _only(
+        check_config(missing, smtp=True), "email.block"
+    )

@@ -26,7 +26,7 @@ def test_captions_credits_datelines_signatures_and_headings():
     text = (
         "Le président russe Vladimir Poutine à Moscou, le 18 août 2025 ( POOL / Viacheslav PROKOFIEV )\n\n"
         "PARIS (AFP) - Le gouvernement a présenté mercredi son projet de loi sur l’énergie.\n\n"
-        "- \"Concessions territoriales\" -\n\n"
+        '- "Concessions territoriales" -\n\n'
         "Lire aussi : Le nucléaire en débat\n\n"
         "Le texte sera examiné en janvier par les députés, a précisé le ministre.\n\n"
         "Un titre intermédiaire sans point\n\n"
@@ -38,22 +38,33 @@ def test_captions_credits_datelines_signatures_and_headings():
         "Le gouvernement a présenté mercredi son projet de loi sur l’énergie.",
         "Le texte sera examiné en janvier par les députés, a précisé le ministre.",
     ]
-    assert [b.text for b in dispatch.blocks if b.heading] == ['"Concessions territoriales"', "Un titre intermédiaire sans point"]
+    assert [b.text for b in dispatch.blocks if b.heading] == [
+        '"Concessions territoriales"',
+        "Un titre intermédiaire sans point",
+    ]
     reasons = sorted(r.reason for r in removals)
     assert reasons == ["boilerplate line", "boilerplate line", "photo caption or credit"]
     assert dispatch.language == "fr"
 
 
-@pytest.mark.parametrize("first, kept", [
-    ("LONDON — The Bank of England held rates on Thursday.", "The Bank of England held rates on Thursday."),
-    ("NEW YORK, Nov. 27 -- Stocks rose for a third day.", "Stocks rose for a third day."),
-    ("Texas, États-Unis -- Le soldat a été déclaré coupable.", "Le soldat a été déclaré coupable."),
-    ("Meadow Lake, Saskatchewan – Le conseil municipal a voté.", "Le conseil municipal a voté."),
-    # Not datelines: a name and a lower-case title; a mixed-case opening without a region.
-    ("Emmanuel Macron, président de la République — a-t-il dit — veut un accord.",
-     "Emmanuel Macron, président de la République — a-t-il dit — veut un accord."),
-    ("Le Monde — comme d’autres titres — a publié la lettre.", "Le Monde — comme d’autres titres — a publié la lettre."),
-])
+@pytest.mark.parametrize(
+    "first, kept",
+    [
+        ("LONDON — The Bank of England held rates on Thursday.", "The Bank of England held rates on Thursday."),
+        ("NEW YORK, Nov. 27 -- Stocks rose for a third day.", "Stocks rose for a third day."),
+        ("Texas, États-Unis -- Le soldat a été déclaré coupable.", "Le soldat a été déclaré coupable."),
+        ("Meadow Lake, Saskatchewan – Le conseil municipal a voté.", "Le conseil municipal a voté."),
+        # Not datelines: a name and a lower-case title; a mixed-case opening without a region.
+        (
+            "Emmanuel Macron, président de la République — a-t-il dit — veut un accord.",
+            "Emmanuel Macron, président de la République — a-t-il dit — veut un accord.",
+        ),
+        (
+            "Le Monde — comme d’autres titres — a publié la lettre.",
+            "Le Monde — comme d’autres titres — a publié la lettre.",
+        ),
+    ],
+)
 def test_datelines_without_an_agency(first, kept):
     dispatch, _, _ = cleaned(f"{first}\n\nLe texte continue ici avec une deuxième phrase complète.")
     assert dispatch.sentences[0] == kept
@@ -120,10 +131,12 @@ def test_seeds_captions_gone_date_read(seeds: list[Path]):
 
 
 def _page(n: int) -> RawDispatch:
-    html = (f"<html><head><title>Page {n}</title></head><body><nav>Menu</nav><article><h1>Page {n}</h1>"
-            f"<p>Le conseil municipal numéro {n} a voté mardi un budget de {n} millions d’euros pour les écoles.</p>"
-            f"<p>La séance a duré {n} heures, a précisé la mairie dans un communiqué publié mercredi.</p>"
-            "</article></body></html>")
+    html = (
+        f"<html><head><title>Page {n}</title></head><body><nav>Menu</nav><article><h1>Page {n}</h1>"
+        f"<p>Le conseil municipal numéro {n} a voté mardi un budget de {n} millions d’euros pour les écoles.</p>"
+        f"<p>La séance a duré {n} heures, a précisé la mairie dans un communiqué publié mercredi.</p>"
+        "</article></body></html>"
+    )
     return raw_dispatch(html, "html", source="site", location=f"https://example.org/{n}")
 
 
@@ -146,6 +159,7 @@ def _add(cleaner: Cleaner, pages: list[tuple[RawDispatch, tuple]]) -> None:
     async def add_all():
         for raw, key in pages:
             await cleaner.add(raw, key)
+
     asyncio.run(add_all())
 
 
@@ -193,45 +207,54 @@ def test_a_page_that_kills_its_worker_fails_alone_and_the_run_goes_on(monkeypatc
         _add(cleaner, [(_page(1), (0, 1))])
         cleaned = cleaner.results()
     assert [(f.location, f.reason) for f in cleaned.failures] == [
-        ("https://example.org/bad", "cleaning failed: the worker process cleaning it died")]
+        ("https://example.org/bad", "cleaning failed: the worker process cleaning it died")
+    ]
     assert [d.title for d in cleaned.dispatches] == ["Page 1"]
 
 
 def test_a_portuguese_page_is_left_out_when_languages_are_french_and_english():
-    page = ("<html><head><title>Inflação no Brasil</title></head><body><article><h1>Inflação no Brasil</h1>"
-            "<p>O governo anunciou nesta quarta-feira um novo pacote de medidas para conter a inflação, que atingiu "
-            "o maior nível em dois anos, segundo dados divulgados pelo instituto de estatística.</p>"
-            "<p>O ministro da Fazenda disse que as medidas entram em vigor na próxima semana e que o impacto "
-            "sobre os preços deve ser sentido até o fim do ano.</p></article></body></html>")
+    page = (
+        "<html><head><title>Inflação no Brasil</title></head><body><article><h1>Inflação no Brasil</h1>"
+        "<p>O governo anunciou nesta quarta-feira um novo pacote de medidas para conter a inflação, que atingiu "
+        "o maior nível em dois anos, segundo dados divulgados pelo instituto de estatística.</p>"
+        "<p>O ministro da Fazenda disse que as medidas entram em vigor na próxima semana e que o impacto "
+        "sobre os preços deve ser sentido até o fim do ano.</p></article></body></html>"
+    )
     raw = RawDispatch("crawl", "https://example.com.br/a", page, "html", url="https://example.com.br/a")
     dispatch, removals, failure = clean(raw, CleaningRules(languages=("fr", "en")))
     assert dispatch is None and failure is None
     assert [(r.level, r.reason) for r in removals] == [("language", "language not in cleaning.languages: pt")]
-    report = RunReport(removals=removals + removals[:1] + [replace(removals[0], reason="language not in cleaning.languages: ru")])
+    report = RunReport(
+        removals=removals + removals[:1] + [replace(removals[0], reason="language not in cleaning.languages: ru")]
+    )
     assert report.languages_left_out() == "pt 2, ru 1"
     assert "- Left out, language not in cleaning.languages: pt 2, ru 1\n" in to_markdown(
-        Digest(date(2026, 11, 27), "D", "en", [], report))
+        Digest(date(2026, 11, 27), "D", "en", [], report)
+    )
 
 
-@pytest.mark.parametrize("line", [
-    "© 2008 Rural Press Ltd.",
-    "Copyright 2008 The Associated Press. All rights reserved. This material may not be published, broadcast, "
-    "rewritten or redistributed.",
-    "Tous droits réservés.",
-    "Click here to bet on football with Sky Bet!",
-    "(Reporting by Michael Shields; Editing by Rory Channing)",
-    "Subscribe to our morning briefing for the day's top stories.",
-    "Abonnez-vous pour lire la suite de cet article.",
-    "Leave a comment",
-    "Comments (12)",
-    "Réagissez à cet article.",
-    "More...",
-    "Comments Print Email",
-    "As always, you are welcome to email us at desk@example.org with feedback or questions.",
-    "(AP Photo/Charles Dharapak)",
-    "Cover image: artist’s impression of the lighting installation at the festival",
-    "AP Photo XAN101, GFX729 AP Graphic YEMEN ATTACK",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "© 2008 Rural Press Ltd.",
+        "Copyright 2008 The Associated Press. All rights reserved. This material may not be published, broadcast, "
+        "rewritten or redistributed.",
+        "Tous droits réservés.",
+        "Click here to bet on football with Sky Bet!",
+        "(Reporting by Michael Shields; Editing by Rory Channing)",
+        "Subscribe to our morning briefing for the day's top stories.",
+        "Abonnez-vous pour lire la suite de cet article.",
+        "Leave a comment",
+        "Comments (12)",
+        "Réagissez à cet article.",
+        "More...",
+        "Comments Print Email",
+        "As always, you are welcome to email us at desk@example.org with feedback or questions.",
+        "(AP Photo/Charles Dharapak)",
+        "Cover image: artist’s impression of the lighting installation at the festival",
+        "AP Photo XAN101, GFX729 AP Graphic YEMEN ATTACK",
+    ],
+)
 def test_boilerplate_and_captions_never_reach_a_summary(line):
     news = "The council approved the new budget on Tuesday after a long debate."
     dispatch, removals, _ = cleaned(f"{news}\n{line}\nThe mayor said the vote was a relief for the city.")
@@ -239,12 +262,25 @@ def test_boilerplate_and_captions_never_reach_a_summary(line):
     assert [r.text for r in removals] == [line]
 
 
-@pytest.mark.parametrize("dateline", [
-    "OTTAWA - ", "LAS VEGAS -- ", "NEWCASTLE, England - ", "NEW YORK, NY (Sports Network) - ",
-    "DENVER (Billboard) - ", "KUALA LUMPUR, Malaysia (AP) -- ", "Meadow Lake, Saskatchewan - ", "- ",
-    "NEW DELHI: ", "New Delhi, Jan 13 (IANS): ", "TORONTO (AP) ", "Fairfield (AP) _ ", "(Sports Network) - ",
-    "Hong Kong (CNN Business)",
-])
+@pytest.mark.parametrize(
+    "dateline",
+    [
+        "OTTAWA - ",
+        "LAS VEGAS -- ",
+        "NEWCASTLE, England - ",
+        "NEW YORK, NY (Sports Network) - ",
+        "DENVER (Billboard) - ",
+        "KUALA LUMPUR, Malaysia (AP) -- ",
+        "Meadow Lake, Saskatchewan - ",
+        "- ",
+        "NEW DELHI: ",
+        "New Delhi, Jan 13 (IANS): ",
+        "TORONTO (AP) ",
+        "Fairfield (AP) _ ",
+        "(Sports Network) - ",
+        "Hong Kong (CNN Business)",
+    ],
+)
 def test_datelines_of_any_form_are_cut_wherever_the_story_starts(dateline):
     standfirst = "Ministers face a vote on the budget this week, the first test of the new government."
     dispatch, _, _ = cleaned(f"Budget vote\n{standfirst}\n{dateline}The finance minister defended the plan on Monday.")
@@ -255,21 +291,23 @@ def test_datelines_of_any_form_are_cut_wherever_the_story_starts(dateline):
 
 
 def test_hard_wrapped_text_is_joined_into_paragraphs_not_taken_for_headings():
-    text = ("FRANKFURT, Jan 9 (Reuters) - U.S. software group Microsoft\n"
-            "will not launch a product that competes directly with Apple\n"
-            "Inc's iPhone, Chairman Bill Gates said in an interview with\n"
-            "Germany's Frankfurter Allgemeine Zeitung.\n"
-            "\"No, we won't do that. In the so-called smart phone business\n"
-            "we will concentrate solely on software,\" Gates was quoted as\n"
-            "saying in the interview published on Wednesday.\n"
-            "Apple's iPhone, which also plays music and lets users browse\n"
-            "the internet, has been a big hit.\n")
+    text = (
+        "FRANKFURT, Jan 9 (Reuters) - U.S. software group Microsoft\n"
+        "will not launch a product that competes directly with Apple\n"
+        "Inc's iPhone, Chairman Bill Gates said in an interview with\n"
+        "Germany's Frankfurter Allgemeine Zeitung.\n"
+        "\"No, we won't do that. In the so-called smart phone business\n"
+        'we will concentrate solely on software," Gates was quoted as\n'
+        "saying in the interview published on Wednesday.\n"
+        "Apple's iPhone, which also plays music and lets users browse\n"
+        "the internet, has been a big hit.\n"
+    )
     dispatch, _, _ = cleaned(text)
     assert all(sentence in text for sentence in dispatch.sentences)  # the wraps stay, read as spaces
     assert [" ".join(sentence.split()) for sentence in dispatch.sentences] == [
         "U.S. software group Microsoft will not launch a product that competes directly with Apple Inc's iPhone, "
         "Chairman Bill Gates said in an interview with Germany's Frankfurter Allgemeine Zeitung.",
-        "\"No, we won't do that. In the so-called smart phone business we will concentrate solely on software,\" "
+        '"No, we won\'t do that. In the so-called smart phone business we will concentrate solely on software," '
         "Gates was quoted as saying in the interview published on Wednesday.",
         "Apple's iPhone, which also plays music and lets users browse the internet, has been a big hit.",
     ]
@@ -281,8 +319,12 @@ def test_a_date_after_the_digest_day_plus_one_is_taken_off():
 
     from tasks.clean import without_future_dates
 
-    dated = {when: make_dispatch(f"The council met on {when} to vote the budget for the coming year, its chair said.",
-                                 published=when) for when in ("2026-11-28T23:00:00Z", "2026-11-29T00:00:00Z")}
+    dated = {
+        when: make_dispatch(
+            f"The council met on {when} to vote the budget for the coming year, its chair said.", published=when
+        )
+        for when in ("2026-11-28T23:00:00Z", "2026-11-29T00:00:00Z")
+    }
     kept = without_future_dates(list(dated.values()), date(2026, 11, 27))
     assert [d.published.isoformat() if d.published else None for d in kept] == ["2026-11-28T23:00:00+00:00", None]
     assert [d.id for d in kept] == [d.id for d in dated.values()]

@@ -50,9 +50,11 @@ def test_summarise_rejects_both_lengths_and_unreadable_input(tmp_path):
 
 def test_help_answers_without_importing_prefect_or_sumy():
     # Those imports take ~5 s; help and option errors must not wait for them.
-    probe = ("import sys\nfrom typer.testing import CliRunner\nfrom flows.cli import app\n"
-             "result = CliRunner().invoke(app, ['run', '--help'])\n"
-             "print(result.exit_code, '--sentences' in result.output, sorted({m.split('.')[0] for m in sys.modules} & {'prefect', 'sumy', 'nltk'}))")
+    probe = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom flows.cli import app\n"
+        "result = CliRunner().invoke(app, ['run', '--help'])\n"
+        "print(result.exit_code, '--sentences' in result.output, sorted({m.split('.')[0] for m in sys.modules} & {'prefect', 'sumy', 'nltk'}))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "0 True []", out.stdout + out.stderr
 
@@ -65,9 +67,28 @@ def _run(config_text: str, tmp_path, *options: str) -> subprocess.CompletedProce
     config.write_text(config_text, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_LOGGING_LEVEL"}
     env["PREFECT_API_URL"] = prefect.settings.PREFECT_API_URL.value()
-    return subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--date", "2026-11-27",
-                           "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"), *options],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "run",
+            "--config",
+            str(config),
+            "--date",
+            "2026-11-27",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "out"),
+            *options,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 SAMPLES_CONFIG = f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n'
@@ -78,8 +99,12 @@ def test_run_shows_each_stage_then_a_summary_and_the_paths(prefect_api, tmp_path
     run = _run(SAMPLES_CONFIG, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stderr == ""  # Prefect's own lines give way to the display
-    for stage, result in [("Sources", "read 6 dispatches from 1/1 source"), ("Cleaning", "cleaned 6 dispatches"),
-                          ("Duplicates", "removed repeated sentences: 1"), ("Stories", "stories: 4")]:
+    for stage, result in [
+        ("Sources", "read 6 dispatches from 1/1 source"),
+        ("Cleaning", "cleaned 6 dispatches"),
+        ("Duplicates", "removed repeated sentences: 1"),
+        ("Stories", "stories: 4"),
+    ]:
         assert re.search(rf"│ {stage} +│ {re.escape(result)}", run.stdout), run.stdout
     lines = run.stdout.splitlines()
     assert re.fullmatch(r"4 stories for 2026-11-27; 0 failures; \d+\.\d s", lines[-4])
@@ -107,14 +132,18 @@ def test_run_quiet_prints_only_the_error_when_the_run_fails(prefect_api, tmp_pat
     assert run.stderr == "Run failed: empty: folder holds no .txt, .html, .json or .jsonl file\n"
 
 
-@pytest.mark.parametrize("command", [["history"], ["export", "--date", "2026-11-27"],
-                                     ["forget", "--date", "2026-11-27"]])
-@pytest.mark.parametrize("store, reason", [
-    (["--store", "notadialect://x"], "not a usable store URL"),
-    (["--data-dir", "{tmp}/file"], "store sqlite:///{tmp}/file/digest.sqlite3: "),
-    (["--data-dir", "{tmp}/damaged"], "file is not a database"),
-    (["--data-dir", "{tmp}/empty"], "the file is empty (0 bytes)"),
-])
+@pytest.mark.parametrize(
+    "command", [["history"], ["export", "--date", "2026-11-27"], ["forget", "--date", "2026-11-27"]]
+)
+@pytest.mark.parametrize(
+    "store, reason",
+    [
+        (["--store", "notadialect://x"], "not a usable store URL"),
+        (["--data-dir", "{tmp}/file"], "store sqlite:///{tmp}/file/digest.sqlite3: "),
+        (["--data-dir", "{tmp}/damaged"], "file is not a database"),
+        (["--data-dir", "{tmp}/empty"], "the file is empty (0 bytes)"),
+    ],
+)
 def test_a_bad_store_is_one_line_for_every_store_command(tmp_path, command, store, reason):
     (tmp_path / "file").write_text("a file, not a folder")
     for folder, content in (("damaged", b"not a database, but text"), ("empty", b"")):
@@ -163,8 +192,9 @@ def test_history_fits_80_columns_without_cutting_a_date(tmp_path):
     store.close()
     config = tmp_path / "digest.toml"
     config.write_text(SAMPLES_CONFIG, encoding="utf-8")
-    result = runner.invoke(app, ["history", "--config", str(config), "--data-dir", str(tmp_path / "data")],
-                           env={"COLUMNS": "80"})
+    result = runner.invoke(
+        app, ["history", "--config", str(config), "--data-dir", str(tmp_path / "data")], env={"COLUMNS": "80"}
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert max(map(len, lines)) <= 80 and "…" not in result.stdout, result.stdout
@@ -195,8 +225,9 @@ def test_forget_counts_in_the_singular_and_the_plural(tmp_path):
     store.close()
     config = tmp_path / "digest.toml"
     config.write_text(SAMPLES_CONFIG, encoding="utf-8")
-    result = runner.invoke(app, ["forget", "--config", str(config), "--data-dir", str(tmp_path / "data"),
-                                 "--date", "2026-11-27"])
+    result = runner.invoke(
+        app, ["forget", "--config", str(config), "--data-dir", str(tmp_path / "data"), "--date", "2026-11-27"]
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout == "0 dispatches, 1 digest, 2 deliveries forgotten\n"
 

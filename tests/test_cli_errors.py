@@ -24,8 +24,9 @@ def _run_raising(monkeypatch, tmp_path, error: BaseException, *options: str):
 
     api = types.SimpleNamespace(describe=lambda: "stand-in")
     monkeypatch.setitem(sys.modules, "flows.daily_digest", types.SimpleNamespace(run_daily_digest=run_daily_digest))
-    monkeypatch.setitem(sys.modules, "flows.progress", types.SimpleNamespace(
-        RunProgress=None, quiet_prefect_console=lambda: None))
+    monkeypatch.setitem(
+        sys.modules, "flows.progress", types.SimpleNamespace(RunProgress=None, quiet_prefect_console=lambda: None)
+    )
     monkeypatch.setattr(flows.prefect_api, "choose_api", lambda temporary_allowed: api)
     monkeypatch.setattr(flows.prefect_api, "using", lambda api: nullcontext())
     monkeypatch.setattr(flows.cli, "_check_config", lambda config, **options: None)
@@ -40,7 +41,9 @@ def test_a_digest_error_is_one_line(monkeypatch, tmp_path):
     assert isinstance(result.exception, SystemExit)
 
 
-@pytest.mark.parametrize("bug", [KeyError("id"), TypeError("'NoneType' object is not subscriptable"), OSError(5, "EIO")])
+@pytest.mark.parametrize(
+    "bug", [KeyError("id"), TypeError("'NoneType' object is not subscriptable"), OSError(5, "EIO")]
+)
 def test_an_unexpected_error_is_not_swallowed(monkeypatch, tmp_path, bug):
     result = _run_raising(monkeypatch, tmp_path, bug)
     assert result.exception is bug and result.exit_code == 1  # raised through: Python prints its traceback
@@ -49,8 +52,11 @@ def test_an_unexpected_error_is_not_swallowed(monkeypatch, tmp_path, bug):
 
 
 def test_a_bad_summary_option_is_a_usage_error_before_the_run(monkeypatch, tmp_path):
-    for options, said in [(["--sentences", "51"], "less than or equal to 50"),
-                          (["--words", "5000"], "less than or equal to 2000"), (["--algorithm", "bogus"], "'news'")]:
+    for options, said in [
+        (["--sentences", "51"], "less than or equal to 50"),
+        (["--words", "5000"], "less than or equal to 2000"),
+        (["--algorithm", "bogus"], "'news'"),
+    ]:
         result = _run_raising(monkeypatch, tmp_path, AssertionError("the run must not start"), *options)
         assert result.exit_code == 2, result.output
         assert f"Invalid value for '{options[0]}'" in result.stderr and said in result.stderr
@@ -61,8 +67,10 @@ def test_a_traceback_shows_no_locals():
     assert app.pretty_exceptions_show_locals is False
 
 
-@pytest.mark.parametrize("error, one_line", [
-    (OutputError(13, "cannot write config/digest.toml: Permission denied"), True), (KeyError("folder"), False)])
+@pytest.mark.parametrize(
+    "error, one_line",
+    [(OutputError(13, "cannot write config/digest.toml: Permission denied"), True), (KeyError("folder"), False)],
+)
 def test_every_command_shows_a_digest_error_as_one_line_and_raises_the_rest(monkeypatch, tmp_path, error, one_line):
     import flows.starter
 

@@ -18,8 +18,10 @@ from tests.conftest import ROOT
 
 STORY = "The council approved the new budget on Tuesday after a long debate about school funding and roads."
 # A short text among many links: trafilatura's recall escalation (4) runs on it when it is on.
-LINKS = "".join(f"<div class='related'><a href='/s{i}'>Another story number {i} that readers liked this week on the "
-                "site</a></div>" for i in range(80))
+LINKS = "".join(
+    f"<div class='related'><a href='/s{i}'>Another story number {i} that readers liked this week on the site</a></div>"
+    for i in range(80)
+)
 SHORT_AMONG_LINKS = f"<html><body><div class='main'><h1>Budget</h1><p>{STORY * 3}</p></div>{LINKS}</body></html>"
 
 
@@ -53,7 +55,8 @@ def test_a_renamed_escalation_gate_fails_loudly(monkeypatch):
             pass
 
 
-PAGE = """<html><head><title>Budget approved | City News</title>
+PAGE = (
+    """<html><head><title>Budget approved | City News</title>
 <meta property="og:title" content="Council approves the city budget"><meta name="author" content="Jane Smith">
 <link rel="canonical" href="https://news.example/city/budget-approved">
 <script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle",
@@ -63,7 +66,9 @@ PAGE = """<html><head><title>Budget approved | City News</title>
 <article><h1 class="entry-title">Council approves the budget</h1><p>%s</p>
 <p>The vote was seven to two, and the mayor said the spending plan would take effect in January next year.</p>
 <p>Opponents said the plan did too little for the bus network, which has lost riders every year since 2019.</p>
-</article></body></html>""" % STORY
+</article></body></html>"""
+    % STORY
+)
 
 
 def test_trafilatura_metadata_helpers_read_what_they_read():
@@ -72,7 +77,10 @@ def test_trafilatura_metadata_helpers_read_what_they_read():
     assert (meta.title, meta.author) == ("Council approves the city budget", "Jane Smith")
     json_ld = compat.extract_meta_json(tree, compat.Metadata())
     assert (json_ld.title, json_ld.author, json_ld.sitename) == (
-        "Council approves budget after long debate", "John Doe", "City News")
+        "Council approves budget after long debate",
+        "John Doe",
+        "City News",
+    )
     assert compat.extract_metainfo(tree, compat.TITLE_XPATHS) == "Council approves the budget"  # a "headline" element
     assert compat.extract_url(tree) == "https://news.example/city/budget-approved"
     assert compat.Metadata is trafilatura.bare_extraction(trafilatura.load_html(PAGE)).__class__
@@ -151,4 +159,5 @@ def test_the_line_prefect_logs_as_a_task_ends_is_recognised(prefect_api, monkeyp
         logger.setLevel(level)
     finished = [r for r in records if compat.task_finished(r.getMessage())]
     assert [getattr(r, "task_name", None) for r in finished] == ["read-source", "read-source"], [
-        r.getMessage() for r in records]
+        r.getMessage() for r in records
+    ]

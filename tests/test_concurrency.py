@@ -51,8 +51,10 @@ def _config(tmp_path: Path, port: int, store: str) -> Path:
     config.write_text(
         f'[digest]\nout_dir = "{tmp_path / "digests"}"\nstore_url = "{store}"\n'
         f'[email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nsender = "digest@desk.example"\n'
-        f'recipients = {json.dumps(RECIPIENTS)}\nretries = 0\n'
-        f'[[sources]]\nname = "samples"\npath = "{sources}"\n', encoding="utf-8")
+        f"recipients = {json.dumps(RECIPIENTS)}\nretries = 0\n"
+        f'[[sources]]\nname = "samples"\npath = "{sources}"\n',
+        encoding="utf-8",
+    )
     return config
 
 
@@ -60,8 +62,14 @@ def _digest(*arguments: str) -> subprocess.Popen:
     import prefect.settings
 
     env = {**os.environ, "PREFECT_API_URL": prefect.settings.PREFECT_API_URL.value(), "PREFECT_LOGGING_LEVEL": "INFO"}
-    return subprocess.Popen([sys.executable, "-m", "flows.cli", *arguments], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", *arguments],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _finished(*processes: subprocess.Popen) -> list[str]:
@@ -100,8 +108,10 @@ def test_two_dates_at_once_carry_each_dispatch_once(prefect_api, tmp_path, store
     inbox = SlowInbox()
     with smtp_server(inbox) as controller:
         config = str(_config(tmp_path, controller.port, store_url))
-        _finished(_digest("run", "--config", config, "--date", "2026-11-27"),
-                  _digest("run", "--config", config, "--date", "2026-11-28"))
+        _finished(
+            _digest("run", "--config", config, "--date", "2026-11-27"),
+            _digest("run", "--config", config, "--date", "2026-11-28"),
+        )
     assert len(inbox.messages) == len(RECIPIENTS)  # the second run found everything in the first's digest
     message = inbox.messages[0][1]
     store = Store.open(store_url)
@@ -140,8 +150,10 @@ def test_a_rerun_gives_the_same_digest_whatever_ran_between(prefect_api, tmp_pat
             assert run_daily_digest(date=day, config_path=config)["stories"] == 0  # 11-27 carried them
         again = run_daily_digest(date="2026-11-27", config_path=config)
         assert (again["stories"], again["kept"]) == (first["stories"], first["kept"]) == (4, 6)
-        assert json.loads((tmp_path / "digests" / "2026-11-27.json").read_text())["stories"] == \
-            json.loads(stored)["stories"]
+        assert (
+            json.loads((tmp_path / "digests" / "2026-11-27.json").read_text())["stories"]
+            == json.loads(stored)["stories"]
+        )
         assert len(inbox.messages) == len(RECIPIENTS)  # empty digests are not emailed, nor the same one twice
 
         run_daily_digest(date="2027-06-01", config_path=config)  # retention: 11-27's texts are pruned

@@ -20,9 +20,11 @@ from tests.conftest import SAMPLES
 from tests.dask_cluster import dask_cluster, free_port
 from tests.helpers import SLOW_READ_SECONDS, SlowToRead
 
-WORDS = ("harbour council budget workers strike container terminal minister railway station bridge river flood "
-         "school teachers parliament election museum festival theatre orchestra farmers market hospital nurses "
-         "airport runway forest wildfire village mayor").split()
+WORDS = (
+    "harbour council budget workers strike container terminal minister railway station bridge river flood "
+    "school teachers parliament election museum festival theatre orchestra farmers market hospital nurses "
+    "airport runway forest wildfire village mayor"
+).split()
 
 
 def _pages(folder: Path, count: int) -> Path:
@@ -35,7 +37,9 @@ def _pages(folder: Path, count: int) -> Path:
         body = "".join(f"<p>{p}</p>" for p in paragraphs)
         (folder / f"{n:03d}.html").write_text(
             f"<html><head><title>{' '.join(event[:4]).title()} {n}</title></head><body><article>"
-            f"<h1>{' '.join(event[:4]).title()} {n}</h1>{body}</article></body></html>", encoding="utf-8")
+            f"<h1>{' '.join(event[:4]).title()} {n}</h1>{body}</article></body></html>",
+            encoding="utf-8",
+        )
     return folder
 
 
@@ -45,7 +49,9 @@ def _config(tmp_path: Path, name: str, executor: str, pages: Path) -> Path:
         f'[digest]\ntitle = "Test digest"\nout_dir = "{tmp_path / name / "digests"}"\n'
         f'data_dir = "{tmp_path / name / "data"}"\n\n'
         f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n\n[[sources]]\nname = "pages"\npath = "{pages}"\n\n'
-        f'[cleaning]\nexecutor = "{executor}"\n', encoding="utf-8")
+        f'[cleaning]\nexecutor = "{executor}"\n',
+        encoding="utf-8",
+    )
     return config
 
 
@@ -57,11 +63,13 @@ def test_the_digest_cleaned_on_a_dask_cluster_is_byte_identical_to_the_local_one
     monkeypatch.setattr(flows.daily_digest, "SPREAD_SUMMARIES_FROM", 2)  # summarised on the cluster too
 
     pages = _pages(tmp_path / "pages", 40)  # 46 pages: three batches of 16, the last one partial
-    local = run_daily_digest(date="2026-11-27", config_path=str(_config(tmp_path, "local", "local", pages)),
-                             email=False)
+    local = run_daily_digest(
+        date="2026-11-27", config_path=str(_config(tmp_path, "local", "local", pages)), email=False
+    )
     with dask_cluster(tmp_path) as (address, _):
-        spread = run_daily_digest(date="2026-11-27", config_path=str(_config(tmp_path, "dask", address, pages)),
-                                  email=False)
+        spread = run_daily_digest(
+            date="2026-11-27", config_path=str(_config(tmp_path, "dask", address, pages)), email=False
+        )
         from distributed import Client
 
         with Client(address, timeout=5, set_as_default=False) as client:  # both workers ran tasks: which ones
@@ -79,8 +87,12 @@ def test_the_digest_cleaned_on_a_dask_cluster_is_byte_identical_to_the_local_one
 
 @pytest.mark.slow  # a Dask cluster
 def test_a_worker_killed_mid_run_loses_nothing(tmp_path):
-    raws = [RawDispatch("s", f"page-{n}", SlowToRead(f"Dispatch {n}. " + " ".join(random.Random(n).sample(WORDS, 20))
-                                                     + "."), "text") for n in range(32)]
+    raws = [
+        RawDispatch(
+            "s", f"page-{n}", SlowToRead(f"Dispatch {n}. " + " ".join(random.Random(n).sample(WORDS, 20)) + "."), "text"
+        )
+        for n in range(32)
+    ]
     with Cleaner(CleaningRules(workers=1)) as cleaner:  # the reference: cleaned here, in order
         asyncio.run(_add_all(cleaner, raws))
         expected = cleaner.results()
@@ -134,7 +146,7 @@ def test_the_executor_setting_is_local_or_a_scheduler_address():
     assert CleaningRules().executor == "local"
     assert CleaningRules(executor="tcp://scheduler:8786").executor == "tcp://scheduler:8786"
     for wrong in ("dask", "tcp://scheduler", "http://scheduler:8786"):
-        with pytest.raises(ValueError, match="neither \"local\" nor a Dask scheduler's address"):
+        with pytest.raises(ValueError, match='neither "local" nor a Dask scheduler\'s address'):
             CleaningRules(executor=wrong)
 
 
@@ -147,10 +159,14 @@ def test_an_unreachable_scheduler_fails_the_run_before_any_page_is_read(prefect_
     with FixtureServer() as server:
         server.routes["/a"] = Reply(200, "<html><body><p>A page.</p></body></html>")
         config = tmp_path / "digest.toml"
-        config.write_text(f'[[sources]]\nname = "web"\nkind = "urls"\nurls = ["{server.url("/a")}"]\n\n'
-                          f'[fetch]\nrobots = false\n\n[cleaning]\nexecutor = "{address}"\n', encoding="utf-8")
-        state = run_daily_digest(date="2026-11-27", config_path=str(config), out_dir=str(tmp_path / "out"),
-                                 email=False, return_state=True)
+        config.write_text(
+            f'[[sources]]\nname = "web"\nkind = "urls"\nurls = ["{server.url("/a")}"]\n\n'
+            f'[fetch]\nrobots = false\n\n[cleaning]\nexecutor = "{address}"\n',
+            encoding="utf-8",
+        )
+        state = run_daily_digest(
+            date="2026-11-27", config_path=str(config), out_dir=str(tmp_path / "out"), email=False, return_state=True
+        )
         assert state.is_failed()
         assert f"the Dask scheduler at {address} cannot be reached: Connection refused" in state.message
         assert not server.requests  # not one page asked for

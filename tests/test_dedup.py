@@ -71,17 +71,26 @@ FIRST = "The storm killed 12 people in the region and destroyed hundreds of home
 NEW = "Rescue teams from three neighbouring countries arrived on Tuesday morning."
 
 
-@pytest.mark.parametrize("text, kept", [
-    # a quotation that spans the repeat and the sentences around it (pysbd keeps a quotation whole)
-    (f'{FIRST} The mayor said: "{NEW} {FIRST} We need help." The roads are closed.',
-     [FIRST, f'The mayor said: "{NEW}', 'We need help."', "The roads are closed."]),
-    # a repeat glued to the sentence before it, and re-punctuated
-    (f'{FIRST} {NEW}{FIRST.replace(",", " ,").replace("said", "“said”")} The roads are closed.',
-     [FIRST, NEW, "The roads are closed."]),
-    # a quotation mark opened and never closed, and a restated clause opening on a connective
-    (f'{FIRST} "{NEW} In other words, destroyed hundreds of homes, officials said on Monday. The roads are closed.',
-     [FIRST, f'"{NEW}', "The roads are closed."]),
-])
+@pytest.mark.parametrize(
+    "text, kept",
+    [
+        # a quotation that spans the repeat and the sentences around it (pysbd keeps a quotation whole)
+        (
+            f'{FIRST} The mayor said: "{NEW} {FIRST} We need help." The roads are closed.',
+            [FIRST, f'The mayor said: "{NEW}', 'We need help."', "The roads are closed."],
+        ),
+        # a repeat glued to the sentence before it, and re-punctuated
+        (
+            f"{FIRST} {NEW}{FIRST.replace(',', ' ,').replace('said', '“said”')} The roads are closed.",
+            [FIRST, NEW, "The roads are closed."],
+        ),
+        # a quotation mark opened and never closed, and a restated clause opening on a connective
+        (
+            f'{FIRST} "{NEW} In other words, destroyed hundreds of homes, officials said on Monday. The roads are closed.',
+            [FIRST, f'"{NEW}', "The roads are closed."],
+        ),
+    ],
+)
 def test_a_repeat_inside_text_run_together_is_cut_where_its_sentence_ends(text, kept):
     dispatch, removals = deduped(text, language="en")
     assert dispatch.sentences == kept
@@ -110,17 +119,22 @@ def test_a_changed_or_respaced_number_inside_a_quotation():
 def test_a_connective_that_names_something_is_not_a_connective():
     # "On Friday the company" is new information, not "According to the same source,".
     first = "Citigroup said it would continue to co-operate fully with the authorities."
-    dispatch, removals = deduped(f"{first} On Friday its lawyers said it would continue to co-operate fully with the "
-                                 f"authorities.", language="en")
+    dispatch, removals = deduped(
+        f"{first} On Friday its lawyers said it would continue to co-operate fully with the authorities.", language="en"
+    )
     assert removals == []
-    dispatch, removals = deduped(f"{first} According to the same source, it would continue to co-operate fully with "
-                                 f"the authorities.", language="en")
+    dispatch, removals = deduped(
+        f"{first} According to the same source, it would continue to co-operate fully with the authorities.",
+        language="en",
+    )
     assert len(removals) == 1 and removals[0].kept == first
 
 
 def test_a_phrase_from_the_middle_of_a_sentence_is_no_restated_clause():
     first = "Dalton has been working to reduce the deficit from the previous government, Mike Harris and Erin Eves."
-    dispatch, removals = deduped(f'{first} You first of all mention the "deficit from the previous government".', language="en")
+    dispatch, removals = deduped(
+        f'{first} You first of all mention the "deficit from the previous government".', language="en"
+    )
     assert removals == []
 
 
@@ -158,10 +172,17 @@ def test_same_dispatch_under_another_headline_is_kept_once_with_both_sources():
     from tasks.dedup import dedup
 
     a = _wire(WIRE, "AFP", "Le Sénat adopte le budget de la Sécu")
-    b = _wire(WIRE.replace("« injuste »", "\"injuste\""), "Le Figaro", "Budget de la Sécu : feu vert du Sénat",
-              "2026-11-27T18:30:00Z")
-    other = _wire("Le Rhône est monté de plus de deux mètres en vingt-quatre heures à Lyon, où les quais sont fermés.",
-                  "AFP", "Crue")
+    b = _wire(
+        WIRE.replace("« injuste »", '"injuste"'),
+        "Le Figaro",
+        "Budget de la Sécu : feu vert du Sénat",
+        "2026-11-27T18:30:00Z",
+    )
+    other = _wire(
+        "Le Rhône est monté de plus de deux mètres en vingt-quatre heures à Lyon, où les quais sont fermés.",
+        "AFP",
+        "Crue",
+    )
     kept, removals = dedup([b, other, a], DedupOptions())
     assert len(kept) == 2
     [wire] = [d for d in kept if d.copies]
@@ -174,7 +195,9 @@ def test_same_dispatch_under_another_headline_is_kept_once_with_both_sources():
 def test_shorter_version_folds_into_the_longer_one():
     from tasks.dedup import dedup
 
-    short = _wire(WIRE.split("\n\n", 2)[0] + "\n\n" + WIRE.split("\n\n")[1], "Ouest-France", "Budget", "2026-11-27T17:00:00Z")
+    short = _wire(
+        WIRE.split("\n\n", 2)[0] + "\n\n" + WIRE.split("\n\n")[1], "Ouest-France", "Budget", "2026-11-27T17:00:00Z"
+    )
     full = _wire(WIRE, "AFP", "Budget de la Sécu")
     kept, removals = dedup([short, full], DedupOptions())
     assert [d.source for d in kept] == ["AFP"] and [c.source for c in kept[0].copies] == ["Ouest-France"]
@@ -185,9 +208,13 @@ def test_related_but_different_dispatches_are_not_merged():
     from tasks.dedup import dedup
 
     a = _wire(WIRE, "AFP", "Budget")
-    b = _wire("Le Sénat a adopté jeudi soir en première lecture le projet de budget de la Sécurité sociale pour 2027. "
-              "Les syndicats de pharmaciens dénoncent une réforme qui fragilise les officines rurales et appellent à "
-              "une grève le 5 décembre.", "Le Monde", "Pharmaciens en grève")
+    b = _wire(
+        "Le Sénat a adopté jeudi soir en première lecture le projet de budget de la Sécurité sociale pour 2027. "
+        "Les syndicats de pharmaciens dénoncent une réforme qui fragilise les officines rurales et appellent à "
+        "une grève le 5 décembre.",
+        "Le Monde",
+        "Pharmaciens en grève",
+    )
     kept, removals = dedup([a, b], DedupOptions())
     assert len(kept) == 2 and removals == []
 
@@ -195,17 +222,22 @@ def test_related_but_different_dispatches_are_not_merged():
 def test_cross_dispatch_dedup_does_not_depend_on_input_order():
     from tasks.dedup import dedup
 
-    items = [_wire(WIRE, "AFP", "A"), _wire(WIRE, "Libération", "B", "2026-11-27T19:00:00Z"),
-             _wire(WIRE.replace("201", "210"), "Le Monde", "C")]
+    items = [
+        _wire(WIRE, "AFP", "A"),
+        _wire(WIRE, "Libération", "B", "2026-11-27T19:00:00Z"),
+        _wire(WIRE.replace("201", "210"), "Le Monde", "C"),
+    ]
     first = dedup(items, DedupOptions())
     second = dedup(list(reversed(items)), DedupOptions())
-    assert [(d.id, [c.source for c in d.copies]) for d in first[0]] == [(d.id, [c.source for c in d.copies]) for d in second[0]]
+    assert [(d.id, [c.source for c in d.copies]) for d in first[0]] == [
+        (d.id, [c.source for c in d.copies]) for d in second[0]
+    ]
 
 
 def test_repeats_found_inside_a_copy_dropped_later_are_not_counted_twice():
     from tasks.dedup import repeats_of_kept
-    from tests.helpers import make_dispatch
     from tasks.models import Removal
+    from tests.helpers import make_dispatch
 
     kept = make_dispatch("Le Sénat a voté le budget mardi soir après trois jours de débats.", outlet="AFP")
     repeat = Removal("sentence", kept.id, "AFP", "Le budget a été voté.", "already said in this dispatch")
@@ -214,16 +246,22 @@ def test_repeats_found_inside_a_copy_dropped_later_are_not_counted_twice():
     assert repeats_of_kept([repeat, in_copy, caption, repeat], [kept]) == [repeat, caption]
 
 
-SHARED = ("Le Sénat a adopté mardi le projet de budget de la Sécurité sociale par 205 voix contre 108, "
-          "après trois semaines de débats tendus sur les retraites.")
+SHARED = (
+    "Le Sénat a adopté mardi le projet de budget de la Sécurité sociale par 205 voix contre 108, "
+    "après trois semaines de débats tendus sur les retraites."
+)
 
 
 def test_a_paragraph_two_outlets_of_a_story_share_is_recorded_once_with_whose_it_was():
     from tasks.dedup import shared_paragraphs
 
     first = _wire(f"{SHARED}\n\nLa ministre a salué « un texte de responsabilité » devant les sénateurs.", "AFP", "A")
-    second = _wire(f"La gauche dénonce un budget « injuste » et promet de saisir le Conseil constitutionnel.\n\n"
-                   f"{SHARED.replace('mardi', 'ce mardi')}", "Le Figaro", "B")
+    second = _wire(
+        f"La gauche dénonce un budget « injuste » et promet de saisir le Conseil constitutionnel.\n\n"
+        f"{SHARED.replace('mardi', 'ce mardi')}",
+        "Le Figaro",
+        "B",
+    )
     same_outlet = _wire(SHARED, "AFP", "C")  # its own outlet's copy: a repeat for dedup across, not wire copy
     changed = _wire(SHARED.replace("205", "215"), "Libération", "D")  # a changed number is news
     removals = shared_paragraphs([first, second, same_outlet, changed], DedupOptions())

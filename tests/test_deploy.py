@@ -16,10 +16,12 @@ def test_each_schedule_is_a_deployment_with_its_parameters(tmp_path):
     from flows.serve import deployments
 
     config = tmp_path / "digest.toml"
-    config.write_text('[summary]\nsentences = 3\n[[sources]]\nname = "a"\npath = "."\n[[sources]]\nname = "b"\npath = "."\n'
-                      '[[schedules]]\nname = "morning"\ncron = "0 6 * * *"\ntimezone = "Europe/Paris"\n'
-                      '[[schedules]]\nname = "evening-fr"\ncron = "30 18 * * 1-5"\ntimezone = "Europe/Paris"\n'
-                      'sources = ["b"]\nwords = 80\nemail = false\n')
+    config.write_text(
+        '[summary]\nsentences = 3\n[[sources]]\nname = "a"\npath = "."\n[[sources]]\nname = "b"\npath = "."\n'
+        '[[schedules]]\nname = "morning"\ncron = "0 6 * * *"\ntimezone = "Europe/Paris"\n'
+        '[[schedules]]\nname = "evening-fr"\ncron = "30 18 * * 1-5"\ntimezone = "Europe/Paris"\n'
+        'sources = ["b"]\nwords = 80\nemail = false\n'
+    )
     morning, evening = deployments(load_settings(config), config)
     assert (morning.name, evening.name) == ("morning", "evening-fr")
     assert morning.entrypoint == "flows.daily_digest.daily_digest"
@@ -42,8 +44,10 @@ def test_the_run_takes_the_config_as_it_reads_then_the_schedule_then_the_paramet
     from flows.daily_digest import with_schedule
 
     config = tmp_path / "digest.toml"
-    config.write_text('[summary]\nsentences = 3\nalgorithm = "lead"\n[[sources]]\nname = "a"\npath = "."\n'
-                      '[[schedules]]\nname = "morning"\n[[schedules]]\nname = "short"\nwords = 40\n')
+    config.write_text(
+        '[summary]\nsentences = 3\nalgorithm = "lead"\n[[sources]]\nname = "a"\npath = "."\n'
+        '[[schedules]]\nname = "morning"\n[[schedules]]\nname = "short"\nwords = 40\n'
+    )
     settings = load_settings(config)
     assert with_schedule(settings, "morning", None, None, None)[0].summary.sentences == 3
     short, entry = with_schedule(settings, "short", None, None, None)
@@ -84,8 +88,9 @@ def test_prefect_yaml_is_generated_from_the_config_s_schedules_for_the_required_
     written = (ROOT / "prefect.yaml").read_text(encoding="utf-8")
     project = yaml.safe_load(written)
     # A newer Prefect within the requirement leaves the file as it is.
-    expected = prefect_yaml(load_settings(ROOT / "config" / "digest.toml"), "config/digest.toml",
-                            project["prefect-version"])
+    expected = prefect_yaml(
+        load_settings(ROOT / "config" / "digest.toml"), "config/digest.toml", project["prefect-version"]
+    )
     assert written == expected, "prefect.yaml is out of date: run `python -m flows.serve prefect-yaml`"
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
     [prefect] = [Requirement(d) for d in dependencies if Requirement(d).name == "prefect"]
@@ -96,8 +101,10 @@ def test_prefect_yaml_has_a_pool_deployment_per_schedule(tmp_path):
     from flows.serve import main
 
     config = tmp_path / "digest.toml"
-    config.write_text('[[sources]]\nname = "a"\npath = "."\n[[schedules]]\nname = "morning"\ncron = "0 6 * * 1-5"\n'
-                      'timezone = "Europe/Paris"\n[[schedules]]\nname = "evening"\ncron = "0 18 * * *"\n')
+    config.write_text(
+        '[[sources]]\nname = "a"\npath = "."\n[[schedules]]\nname = "morning"\ncron = "0 6 * * 1-5"\n'
+        'timezone = "Europe/Paris"\n[[schedules]]\nname = "evening"\ncron = "0 18 * * *"\n'
+    )
     main(["prefect-yaml", "--config", str(config), "--output", str(tmp_path / "prefect.yaml")])
     morning, evening = yaml.safe_load((tmp_path / "prefect.yaml").read_text())["deployments"]
     assert (morning["name"], evening["name"]) == ("morning-pool", "evening-pool")
@@ -122,8 +129,13 @@ def _compose_config(folder: Path, dotenv: str) -> dict:
     shutil.copy(ROOT / "docker-compose.yml", folder / "docker-compose.yml")
     (folder / ".env").write_text(dotenv, encoding="utf-8")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    checked = subprocess.run([*command, "-f", str(folder / "docker-compose.yml"), "config"], capture_output=True,
-                             text=True, cwd=folder, env=environment)
+    checked = subprocess.run(
+        [*command, "-f", str(folder / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=environment,
+    )
     assert checked.returncode == 0, checked.stderr
     return yaml.safe_load(checked.stdout)
 
@@ -132,10 +144,16 @@ def _compose_config(folder: Path, dotenv: str) -> dict:
 def test_docker_compose_file_is_valid(tmp_path):
     config = _compose_config(tmp_path, "DIGEST_EMAIL_TO=desk@example.org\n")
     assert {name for name, service in config["services"].items() if not service.get("profiles")} == {
-        "postgres", "prefect-server", "digest"}  # what `docker compose up` starts
+        "postgres",
+        "prefect-server",
+        "digest",
+    }  # what `docker compose up` starts
     assert config["services"]["digest"]["environment"]["DIGEST_EMAIL_TO"] == "desk@example.org"
     assert config["services"]["digest"]["depends_on"]["prefect-server"]["condition"] == "service_healthy"
-    assert "postgresql+asyncpg://" in config["services"]["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+    assert (
+        "postgresql+asyncpg://"
+        in config["services"]["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+    )
 
 
 @pytest.mark.slow  # docker compose in a subprocess
@@ -156,8 +174,11 @@ def test_compose_leaves_the_config_file_s_smtp_security_unless_set(tmp_path, mon
     """A config with port 465 and security "ssl": compose's environment no longer forces starttls on it."""
     environment = _compose_config(tmp_path, dotenv)["services"]["digest"]["environment"]
     config = tmp_path / "digest.toml"
-    config.write_text(f'[email]\nhost = "smtp.example.org"\nport = 465\nsecurity = "ssl"\n'
-                      f'[[sources]]\nname = "samples"\npath = "{ROOT / "samples"}"\n', encoding="utf-8")
+    config.write_text(
+        f'[email]\nhost = "smtp.example.org"\nport = 465\nsecurity = "ssl"\n'
+        f'[[sources]]\nname = "samples"\npath = "{ROOT / "samples"}"\n',
+        encoding="utf-8",
+    )
     for variable, value in environment.items():
         monkeypatch.setenv(variable, value or "")
     assert load_settings(config).email.security == security

@@ -13,9 +13,11 @@ from tests.conftest import ROOT, SAMPLES
 
 pytestmark = pytest.mark.prefect
 
-WORDS = ("harbour council budget workers strike container terminal minister railway station bridge river flood "
-         "school teachers parliament election museum festival theatre orchestra farmers market hospital nurses "
-         "airport runway forest wildfire village mayor").split()
+WORDS = (
+    "harbour council budget workers strike container terminal minister railway station bridge river flood "
+    "school teachers parliament election museum festival theatre orchestra farmers market hospital nurses "
+    "airport runway forest wildfire village mayor"
+).split()
 
 
 def _ties(count: int) -> str:
@@ -25,8 +27,16 @@ def _ties(count: int) -> str:
         chosen = random.Random(n).sample(WORDS, 20)
         first, second = " ".join(chosen[:10]), " ".join(chosen[10:])
         text = f"{first.capitalize()}.\n\n{second.capitalize()}.\n\n{first.capitalize()} {second}."
-        lines.append(json.dumps({"title": f"Dispatch {chosen[0]} {chosen[1]} {chosen[2]}", "text": text,
-                                 "source": f"Outlet {n}", "url": f"https://example.org/{n}"}))
+        lines.append(
+            json.dumps(
+                {
+                    "title": f"Dispatch {chosen[0]} {chosen[1]} {chosen[2]}",
+                    "text": text,
+                    "source": f"Outlet {n}",
+                    "url": f"https://example.org/{n}",
+                }
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -36,9 +46,27 @@ def _run(tmp_path: Path, name: str, seed: str) -> Path:
 
     env = {**os.environ, "PREFECT_API_URL": prefect.settings.PREFECT_API_URL.value(), "PYTHONHASHSEED": seed}
     out = tmp_path / name
-    run = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(tmp_path / "digest.toml"),
-                          "--date", "2026-11-27", "--data-dir", str(out / "data"), "--out", str(out)],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "run",
+            "--config",
+            str(tmp_path / "digest.toml"),
+            "--date",
+            "2026-11-27",
+            "--data-dir",
+            str(out / "data"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return out
 
@@ -48,7 +76,8 @@ def test_a_rerun_in_another_process_gives_the_same_bytes(prefect_api, tmp_path):
     (tmp_path / "ties" / "ties.jsonl").write_text(_ties(10), encoding="utf-8")
     (tmp_path / "digest.toml").write_text(
         f'[digest]\nmax_stories = 3\n\n[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n\n[[sources]]\nname = "ties"\npath = "{tmp_path / "ties"}"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     first, second = _run(tmp_path, "first", "1"), _run(tmp_path, "second", "2")
     report = json.loads((first / "2026-11-27.json").read_text(encoding="utf-8"))["report"]
     assert sum(r["reason"] == "already said in this dispatch" for r in report["removals"]) >= 10

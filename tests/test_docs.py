@@ -21,8 +21,12 @@ HTML_ID = re.compile(r"""<a\s[^>]*(?:id|name)\s*=\s*["']([^"']+)["']""", re.IGNO
 
 
 def documents() -> list[Path]:
-    return [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md")),
-            ROOT / "bench" / "README.md"]
+    return [
+        ROOT / "README.md",
+        ROOT / "CONTRIBUTING.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+        ROOT / "bench" / "README.md",
+    ]
 
 
 def prose(text: str) -> list[str]:
@@ -102,16 +106,20 @@ def test_the_link_check_finds_a_missing_file_and_a_missing_heading(tmp_path, mon
         "[ok](other.md#the-digest-table) [ok](other.md#run-once-then-again) [ok](#top) [web](https://x.org/a)\n"
         "`[in code](gone.md)`\n```\n[in a fence](gone.md)\n```\n"
         "[gone](gone.md) [no heading](other.md#nowhere) ![picture](missing.png)\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     assert [problem.split(": ", 1)[1] for problem in broken_links(page)] == [
-        "gone.md: no such file", "other.md#nowhere: no heading #nowhere in other.md",
-        "missing.png: no such file"]
+        "gone.md: no such file",
+        "other.md#nowhere: no heading #nowhere in other.md",
+        "missing.png: no such file",
+    ]
 
 
 def test_github_slugs():
     assert slug("Story clustering (`bench/clustering.py`, issue 18)") == "story-clustering-benchclusteringpy-issue-18"
     assert slug("Reliability: what is guaranteed (each tested with the real parts)") == (
-        "reliability-what-is-guaranteed-each-tested-with-the-real-parts")
+        "reliability-what-is-guaranteed-each-tested-with-the-real-parts"
+    )
     assert slug("`[digest.labels]`") == "digestlabels"
     assert slug("`digest_check` *now*") == "digest_check-now"
 
@@ -151,8 +159,17 @@ def undocumented(keys: list[str], text: str) -> list[str]:
 
 def test_every_configuration_key_is_in_the_reference():
     keys = config_keys()
-    assert {"digest.title", "sources.url", "fetch.user_agent", "email.unsubscribe", "schedules.cron",
-            "cleaning.executor", "dedup.containment", "cluster.threshold", "summary.words"} <= set(keys)
+    assert {
+        "digest.title",
+        "sources.url",
+        "fetch.user_agent",
+        "email.unsubscribe",
+        "schedules.cron",
+        "cleaning.executor",
+        "dedup.containment",
+        "cluster.threshold",
+        "summary.words",
+    } <= set(keys)
     assert undocumented(keys, CONFIGURATION.read_text(encoding="utf-8")) == []
 
 

@@ -13,8 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import ROOT
-from tests.helpers import Inbox
-from tests.helpers import french_config as _french_config
+from tests.helpers import Inbox, french_config as _french_config
 
 pytestmark = pytest.mark.prefect
 
@@ -109,8 +108,14 @@ def _digest_run(config: str) -> subprocess.CompletedProcess:
 
     env = {**os.environ, "PREFECT_API_URL": prefect.settings.PREFECT_API_URL.value()}
     env.pop("PREFECT_LOGGING_LEVEL")
-    return subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", config, "--date", "2026-11-27"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--config", config, "--date", "2026-11-27"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_each_retry_is_shown_as_it_is_decided(prefect_api, tmp_path, smtp):
@@ -122,11 +127,15 @@ def test_each_retry_is_shown_as_it_is_decided(prefect_api, tmp_path, smtp):
     assert inbox.attempts == 3 and len(inbox.messages) == 2
 
 
-@pytest.mark.parametrize("settings, reason", [
-    ({"username": '"desk"', "password": '"secret"'}, "does not support what the settings ask: SMTP AUTH extension"),
-    ({"security": '"ssl"'}, "TLS with the SMTP server failed"),
-    ({"port": "closed"}, "nothing listens on 127.0.0.1:"),
-], ids=["auth-not-offered", "ssl-to-a-plain-port", "nothing-listens"])
+@pytest.mark.parametrize(
+    "settings, reason",
+    [
+        ({"username": '"desk"', "password": '"secret"'}, "does not support what the settings ask: SMTP AUTH extension"),
+        ({"security": '"ssl"'}, "TLS with the SMTP server failed"),
+        ({"port": "closed"}, "nothing listens on 127.0.0.1:"),
+    ],
+    ids=["auth-not-offered", "ssl-to-a-plain-port", "nothing-listens"],
+)
 def test_a_permanent_smtp_error_is_tried_once_and_said_once(prefect_api, tmp_path, smtp, settings, reason):
     inbox, port = smtp()
     config = Path(_french_config(tmp_path, port))
@@ -151,14 +160,19 @@ def test_a_permanent_smtp_error_is_tried_once_and_said_once(prefect_api, tmp_pat
 DESK = ["a@desk.example", "b@desk.example", "c@desk.example"]
 
 
-def test_each_recipient_gets_a_message_of_their_own_with_list_unsubscribe_and_a_link_online(prefect_api, tmp_path,
-                                                                                             smtp):
+def test_each_recipient_gets_a_message_of_their_own_with_list_unsubscribe_and_a_link_online(
+    prefect_api, tmp_path, smtp
+):
     from flows.daily_digest import run_daily_digest
 
     inbox, port = smtp()
-    config = _french_config(tmp_path, port, recipients=DESK,
-                            digest='public_url = "https://desk.example/revue/"\n',
-                            email='unsubscribe = "https://desk.example/unsubscribe?address={recipient}"\n')
+    config = _french_config(
+        tmp_path,
+        port,
+        recipients=DESK,
+        digest='public_url = "https://desk.example/revue/"\n',
+        email='unsubscribe = "https://desk.example/unsubscribe?address={recipient}"\n',
+    )
     run_daily_digest(date="2026-11-27", config_path=config)
     assert [to for to, _ in inbox.messages] == [[r] for r in DESK]
     page = "https://desk.example/revue/2026-11-27.html"
@@ -179,22 +193,27 @@ def test_a_mailto_unsubscribe_is_not_one_click(tmp_path):
     from tasks.deliver import EmailSettings, build_message
 
     settings = EmailSettings(sender="digest@desk.example", unsubscribe="mailto:off@desk.example?subject=unsubscribe")
-    message = build_message("s", "p", "<p>h</p>", settings, ["a@desk.example"],
-                            unsubscribe=settings.unsubscribe_for("a@desk.example"))
+    message = build_message(
+        "s", "p", "<p>h</p>", settings, ["a@desk.example"], unsubscribe=settings.unsubscribe_for("a@desk.example")
+    )
     assert message["List-Unsubscribe"] == "<mailto:off@desk.example?subject=unsubscribe>"
     assert "List-Unsubscribe-Post" not in message
     assert "List-Unsubscribe" not in build_message("s", "p", "<p>h</p>", settings, ["a@desk.example"])  # alerts
     long = EmailSettings(sender="d@desk.example", unsubscribe="https://desk.example/" + "u" * 200 + "?a={recipient}")
-    header = build_message("s", "p", "h", long, ["jo+sé@desk.example"],
-                           unsubscribe=long.unsubscribe_for("jo+sé@desk.example"))
+    header = build_message(
+        "s", "p", "h", long, ["jo+sé@desk.example"], unsubscribe=long.unsubscribe_for("jo+sé@desk.example")
+    )
     [line] = [line for line in header.as_string().splitlines() if line.startswith("List-Unsubscribe:")]
     assert "=?" not in line and line.endswith(">")  # not folded into encoded words: a client must read the URL
     assert header["List-Unsubscribe"].endswith("?a=jo%2Bs%C3%A9@desk.example>")
 
 
-@pytest.mark.parametrize("refusal", ["550 5.1.1 No such user", "450 4.2.1 Mailbox busy"], ids=["permanent", "temporary"])
-def test_a_recipient_refused_does_not_stop_the_others_and_a_re_run_sends_only_to_them(prefect_api, tmp_path, smtp,
-                                                                                       refusal):
+@pytest.mark.parametrize(
+    "refusal", ["550 5.1.1 No such user", "450 4.2.1 Mailbox busy"], ids=["permanent", "temporary"]
+)
+def test_a_recipient_refused_does_not_stop_the_others_and_a_re_run_sends_only_to_them(
+    prefect_api, tmp_path, smtp, refusal
+):
     from flows.daily_digest import run_daily_digest
     from tasks.store import Store, store_url
 
@@ -227,8 +246,9 @@ def test_send_each_reports_each_delivery_as_it_is_made(smtp):
 
     inbox, port = smtp()
     inbox.refused["b@desk.example"] = "550 5.1.1 No such user"
-    settings = EmailSettings(host="127.0.0.1", port=port, security="none", sender="digest@desk.example",
-                             recipients=DESK, retries=0)
+    settings = EmailSettings(
+        host="127.0.0.1", port=port, security="none", sender="digest@desk.example", recipients=DESK, retries=0
+    )
     messages = [(r, build_message("s", "p", "<p>h</p>", settings, [r])) for r in DESK]
     sent = []
     failed = send_each(messages, settings, lambda *_: None, lambda r, message_id: sent.append((r, message_id)))
@@ -241,8 +261,15 @@ def test_a_temporary_failure_that_outlasts_its_retries_leaves_the_rest_untried(s
     from tasks.deliver import EmailSettings, build_message, send_each
 
     inbox, port = smtp(["250 OK", "451 4.3.0 Try again later"])  # the first message goes, then the server balks
-    settings = EmailSettings(host="127.0.0.1", port=port, security="none", sender="digest@desk.example",
-                             recipients=DESK, retries=1, retry_delay=0.01)
+    settings = EmailSettings(
+        host="127.0.0.1",
+        port=port,
+        security="none",
+        sender="digest@desk.example",
+        recipients=DESK,
+        retries=1,
+        retry_delay=0.01,
+    )
     messages = [(r, build_message("s", "p", "<p>h</p>", settings, [r])) for r in DESK]
     sent, retries = [], []
     failed = send_each(messages, settings, lambda *retry: retries.append(retry), lambda r, _: sent.append(r))

@@ -11,8 +11,9 @@ import flows
 import tasks
 from tasks.errors import ConfigError, DeliveryError, DigestError, FetchError, OutputError
 
-MODULES = sorted(f"{package.__name__}.{info.name}" for package in (tasks, flows)
-                 for info in pkgutil.iter_modules(package.__path__))
+MODULES = sorted(
+    f"{package.__name__}.{info.name}" for package in (tasks, flows) for info in pkgutil.iter_modules(package.__path__)
+)
 
 
 def _exception_classes() -> dict[str, type[BaseException]]:
@@ -34,11 +35,19 @@ def test_every_exception_class_derives_from_digest_error():
 
 # Where each was importable from before the tree: other code and tests import them from there.
 FORMER_HOMES = {
-    "tasks.output": ["OutputError"], "tasks.feeds": ["NotAFeed"], "tasks.workers": ["ExecutorUnreachable", "WorkerDied"],
-    "tasks.sources": ["Refused"], "tasks.fetch": ["FetchError"], "tasks.store": ["StoreError", "StoreBusy"],
-    "tasks.deliver": ["DeliveryError", "RecipientRefused"], "flows.stages": ["InputError"], "flows.opml": ["OpmlError"],
-    "flows.prefect_api": ["ApiUnreachable"], "flows.settings": ["ConfigError"],
-    "flows.daily_digest": ["AllSourcesFailed", "DeliveryFailed"], "flows.starter": ["StarterExists"],
+    "tasks.output": ["OutputError"],
+    "tasks.feeds": ["NotAFeed"],
+    "tasks.workers": ["ExecutorUnreachable", "WorkerDied"],
+    "tasks.sources": ["Refused"],
+    "tasks.fetch": ["FetchError"],
+    "tasks.store": ["StoreError", "StoreBusy"],
+    "tasks.deliver": ["DeliveryError", "RecipientRefused"],
+    "flows.stages": ["InputError"],
+    "flows.opml": ["OpmlError"],
+    "flows.prefect_api": ["ApiUnreachable"],
+    "flows.settings": ["ConfigError"],
+    "flows.daily_digest": ["AllSourcesFailed", "DeliveryFailed"],
+    "flows.starter": ["StarterExists"],
 }
 
 
@@ -55,14 +64,23 @@ def test_the_built_in_bases_callers_rely_on_are_kept():
 
     assert issubclass(WorkerDied, BrokenProcessPool)  # tasks/clean.py catches a dead local worker and a Dask one alike
     written = OutputError(28, "cannot write the digest to out: No space left on device")
-    assert isinstance(written, OSError) and str(written) == "[Errno 28] cannot write the digest to out: No space left on device"
+    assert (
+        isinstance(written, OSError)
+        and str(written) == "[Errno 28] cannot write the digest to out: No space left on device"
+    )
 
 
-@pytest.mark.parametrize("error", [
-    ConfigError("a.toml: digest.title: too long", "a.toml: email.port: not a port"),
-    FetchError("HTTP 404", status=404), FetchError("timeout after 15 s"),
-    DeliveryError("recipient refused", temporary=True), OutputError(28, "cannot write"),
-], ids=repr)
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConfigError("a.toml: digest.title: too long", "a.toml: email.port: not a port"),
+        FetchError("HTTP 404", status=404),
+        FetchError("timeout after 15 s"),
+        DeliveryError("recipient refused", temporary=True),
+        OutputError(28, "cannot write"),
+    ],
+    ids=repr,
+)
 def test_errors_cross_processes_whole(error):
     """Dask workers and Prefect states pickle exceptions: their attributes come back with them."""
     copy = pickle.loads(pickle.dumps(error))
@@ -102,4 +120,7 @@ def test_a_fetch_error_without_an_http_answer_has_no_status():
             return raised.value
 
     error = asyncio.run(get())
-    assert (str(error), error.status) == ("refused 'ftp://example.org/feed.xml': only http and https URLs are fetched", None)
+    assert (str(error), error.status) == (
+        "refused 'ftp://example.org/feed.xml': only http and https URLs are fetched",
+        None,
+    )

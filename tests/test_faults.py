@@ -21,10 +21,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.helpers import Inbox, smtp_server
-from tests.helpers import files_in as _files
-from tests.helpers import french_config as _french_config
-from tests.helpers import samples_config as _config
+from tests.helpers import (
+    Inbox,
+    files_in as _files,
+    french_config as _french_config,
+    samples_config as _config,
+    smtp_server,
+)
 
 pytestmark = pytest.mark.prefect
 DAY = "2026-11-27"
@@ -32,10 +35,18 @@ DAY = "2026-11-27"
 NO_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
 # The run's own user and mount namespace, with a 20 KB tmpfs over the output folder ($OUT); the
 # folder is listed, and its Markdown shown, from inside before the namespace (and the tmpfs) goes.
-FULL_DISK = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
-             'mount -t tmpfs -o size=20k tmpfs "$OUT" && printf "earlier\\n" > "$OUT/2026-11-27.md" || exit 99; '
-             '"$@"; status=$?; echo "listing: $(ls -A "$OUT" | tr "\\n" " ")"; '
-             'echo "markdown: $(cat "$OUT/2026-11-27.md")"; exit $status', "sh"]
+FULL_DISK = [
+    "unshare",
+    "--user",
+    "--map-root-user",
+    "--mount",
+    "sh",
+    "-c",
+    'mount -t tmpfs -o size=20k tmpfs "$OUT" && printf "earlier\\n" > "$OUT/2026-11-27.md" || exit 99; '
+    '"$@"; status=$?; echo "listing: $(ls -A "$OUT" | tr "\\n" " ")"; '
+    'echo "markdown: $(cat "$OUT/2026-11-27.md")"; exit $status',
+    "sh",
+]
 
 
 def digest_run(config: Path, *prefix: str, day: str = DAY, env: dict | None = None, wait: bool = True):
@@ -45,7 +56,9 @@ def digest_run(config: Path, *prefix: str, day: str = DAY, env: dict | None = No
     command = [*prefix, sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--date", day]
     environment = {**os.environ, "PREFECT_API_URL": prefect.settings.PREFECT_API_URL.value(), **(env or {})}
     if not wait:
-        return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
     return subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
 
 
@@ -163,8 +176,13 @@ def test_smtp_server_stopped_mid_run_then_the_next_run_sends_once(prefect_api, t
         state = run_daily_digest(date=DAY, config_path=config, return_state=True)
     assert state.is_failed() and "the email failed: cannot reach the SMTP server" in state.message, state.message
     assert stopping.attempts == 1 and stopping.messages == []
-    assert sorted(_files(tmp_path / "digests")) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md",
-                                                    "feed.xml", "index.html"]
+    assert sorted(_files(tmp_path / "digests")) == [
+        "2026-11-27.html",
+        "2026-11-27.json",
+        "2026-11-27.md",
+        "feed.xml",
+        "index.html",
+    ]
     assert _history(tmp_path) == ["email failed"]
 
     inbox = Inbox()

@@ -8,8 +8,7 @@ import sys
 import pytest
 
 from tests.conftest import ROOT, SAMPLES
-from tests.helpers import files_in as _files
-from tests.helpers import samples_config as _config
+from tests.helpers import files_in as _files, samples_config as _config
 
 pytestmark = pytest.mark.prefect
 
@@ -23,14 +22,17 @@ def test_flow_writes_digest_and_artifact_and_reports_failed_source(prefect_api, 
     state = run_daily_digest(date="2026-11-27", config_path=str(config), return_state=True)
     assert state.is_completed()
     result = state.result()
-    from prefect.client.orchestration import get_client
-
     with get_client(sync_client=True) as client:  # runs list by the digest's date
         assert client.read_flow_run(state.state_details.flow_run_id).name == "daily-digest-2026-11-27"
     assert result["stories"] == 4 and result["failures"] == 1
     out = tmp_path / "digests"
-    assert sorted(p.name for p in out.iterdir()) == ["2026-11-27.html", "2026-11-27.json", "2026-11-27.md",
-                                                     "feed.xml", "index.html"]  # the archive beside the days
+    assert sorted(p.name for p in out.iterdir()) == [
+        "2026-11-27.html",
+        "2026-11-27.json",
+        "2026-11-27.md",
+        "feed.xml",
+        "index.html",
+    ]  # the archive beside the days
     data = json.loads((out / "2026-11-27.json").read_text(encoding="utf-8"))
     assert data["report"]["dispatches_read"] == 6
     assert data["report"]["failures"][0]["source"] == "broken"
@@ -43,9 +45,12 @@ def test_flow_writes_digest_and_artifact_and_reports_failed_source(prefect_api, 
         async with get_client() as client:
             from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
-            return await client.read_artifacts(artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=["daily-digest"]),
-                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=["daily-digest"]),
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+                )
+            )
 
     import asyncio
 
@@ -59,7 +64,9 @@ def test_flow_fails_when_every_source_fails(prefect_api, tmp_path):
 
     config = tmp_path / "digest.toml"
     config.write_text('[[sources]]\nname = "gone"\npath = "nowhere"\n')
-    state = run_daily_digest(date="2026-11-27", config_path=str(config), out_dir=str(tmp_path / "out"), return_state=True)
+    state = run_daily_digest(
+        date="2026-11-27", config_path=str(config), out_dir=str(tmp_path / "out"), return_state=True
+    )
     assert state.is_failed()
     assert "gone: path does not exist" in state.message
     assert not (tmp_path / "out").exists()
@@ -72,13 +79,33 @@ def test_cli_run_uses_the_local_prefect_api(tmp_path):
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_SERVER_API_PORT=str(port), COLUMNS="200")
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_API_PORT=str(port),
+        COLUMNS="200",
+    )
     out = tmp_path / "out"
     run = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--config", str(_config(tmp_path)), "--date", "2026-11-27",
-         "--out", str(out), "--sentences", "2"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "run",
+            "--config",
+            str(_config(tmp_path)),
+            "--date",
+            "2026-11-27",
+            "--out",
+            str(out),
+            "--sentences",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     first = next(line for line in run.stdout.splitlines() if "│" in line)
@@ -92,8 +119,13 @@ def test_cli_run_uses_the_local_prefect_api(tmp_path):
 def test_cli_rejects_a_bad_config_before_any_work(tmp_path):
     config = tmp_path / "bad.toml"
     config.write_text('[[sources]]\nname = "x"\npath = "."\ncolour = "blue"\n[summary]\nsentences = 0\n')
-    run = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(config)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2
     assert "sources.0.colour: unknown key" in run.stderr
     assert "summary.sentences: Input should be greater than or equal to 1" in run.stderr
@@ -102,13 +134,15 @@ def test_cli_rejects_a_bad_config_before_any_work(tmp_path):
 def test_flow_reads_web_sources_and_reports_each_failure(prefect_api, tmp_path):
     from flows.daily_digest import run_daily_digest
     from tasks.sources import SourceSpec
-    from tests.http_server import FixtureServer, Reply
     from tests.helpers import PAGE, rss
+    from tests.http_server import FixtureServer, Reply
 
     with FixtureServer() as server:
-        server.routes["/feed.xml"] = Reply(200, rss(
-            ("Storm hits the coast", server.url("/a1"), "Fri, 27 Nov 2026 08:00:00 GMT")),
-            {"Content-Type": "application/rss+xml", "ETag": '"v1"'})
+        server.routes["/feed.xml"] = Reply(
+            200,
+            rss(("Storm hits the coast", server.url("/a1"), "Fri, 27 Nov 2026 08:00:00 GMT")),
+            {"Content-Type": "application/rss+xml", "ETag": '"v1"'},
+        )
         server.routes["/a1"] = Reply(200, PAGE)
         server.routes["/broken.xml"] = Reply(200, "this is not a feed")
         sources = [
@@ -155,7 +189,9 @@ def test_same_date_twice_gives_the_same_digest_and_the_next_day_nothing_new(pref
 # validators unsaved), every page read and cleaned, everything computed and nothing written, the digest's
 # files written but the store not told. dedup, history, cluster and summarise (dropped: 4 x ~18 s) write
 # nothing between 'clean' and 'render' (no task is cached): a kill after them left what a kill after either does.
-@pytest.mark.parametrize("kill_after", ["a page request", "Task run 'clean", "Task run 'render", "Task run 'write-digest"])
+@pytest.mark.parametrize(
+    "kill_after", ["a page request", "Task run 'clean", "Task run 'render", "Task run 'write-digest"]
+)
 def test_a_killed_run_leaves_nothing_partial_and_the_rerun_completes(prefect_api, tmp_path, kill_after):
     """SIGKILL the flow process mid-run, re-run the date: no loss, no duplicate, no partial file."""
     import signal
@@ -165,30 +201,57 @@ def test_a_killed_run_leaves_nothing_partial_and_the_rerun_completes(prefect_api
 
     from flows.daily_digest import run_daily_digest
     from tasks.store import Store, store_url
-    from tests.http_server import FixtureServer, Reply
     from tests.helpers import PAGE, article, rss
+    from tests.http_server import FixtureServer, Reply
 
     with FixtureServer() as server:
-        server.routes["/feed.xml"] = Reply(200, rss(
-            ("Storm hits the coast", server.url("/a1"), "Fri, 27 Nov 2026 08:00:00 GMT"),
-            ("Flood in the valley", server.url("/a2"), "Fri, 27 Nov 2026 09:00:00 GMT")),
-            {"Content-Type": "application/rss+xml", "ETag": '"v1"'})
+        server.routes["/feed.xml"] = Reply(
+            200,
+            rss(
+                ("Storm hits the coast", server.url("/a1"), "Fri, 27 Nov 2026 08:00:00 GMT"),
+                ("Flood in the valley", server.url("/a2"), "Fri, 27 Nov 2026 09:00:00 GMT"),
+            ),
+            {"Content-Type": "application/rss+xml", "ETag": '"v1"'},
+        )
         server.routes["/a1"] = Reply(200, PAGE)
         slow = kill_after == "a page request"
-        flood = article("Flood in the valley",
-                        "The river burst its banks in the valley on Friday morning, flooding the old town's main square.",
-                        "The mayor opened the school gym for residents who had to leave their homes before dawn.",
-                        "Engineers will inspect the dam on Saturday once the water level has dropped below the alert line.")
+        flood = article(
+            "Flood in the valley",
+            "The river burst its banks in the valley on Friday morning, flooding the old town's main square.",
+            "The mayor opened the school gym for residents who had to leave their homes before dawn.",
+            "Engineers will inspect the dam on Saturday once the water level has dropped below the alert line.",
+        )
         server.routes["/a2"] = Reply(200, flood, delay=30 if slow else 0)
         sources = tmp_path / "sources.toml"
-        sources.write_text(f'[[sources]]\nname = "coast"\nkind = "feed"\nurl = "{server.url("/feed.xml")}"\nlocal = true\n'
-                           f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n')
+        sources.write_text(
+            f'[[sources]]\nname = "coast"\nkind = "feed"\nurl = "{server.url("/feed.xml")}"\nlocal = true\n'
+            f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n'
+        )
         config = _config(tmp_path)
-        env = {**os.environ, "PREFECT_API_URL": prefect.settings.PREFECT_API_URL.value(),
-               "PREFECT_LOGGING_LEVEL": "INFO"}
+        env = {
+            **os.environ,
+            "PREFECT_API_URL": prefect.settings.PREFECT_API_URL.value(),
+            "PREFECT_LOGGING_LEVEL": "INFO",
+        }
         process = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--sources", str(sources),
-             "--date", "2026-11-27"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                "-m",
+                "flows.cli",
+                "run",
+                "--config",
+                str(config),
+                "--sources",
+                str(sources),
+                "--date",
+                "2026-11-27",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         deadline = time.monotonic() + 120
         if slow:
             while "/a2" not in server.requests and time.monotonic() < deadline:
@@ -215,8 +278,11 @@ def test_a_killed_run_leaves_nothing_partial_and_the_rerun_completes(prefect_api
         rerun = _files(out)
 
         reference_config = tmp_path / "reference.toml"
-        reference_config.write_text(config.read_text().replace(str(tmp_path / "digests"), str(tmp_path / "ref"))
-                                    .replace(str(tmp_path / "data"), str(tmp_path / "ref-data")))
+        reference_config.write_text(
+            config.read_text()
+            .replace(str(tmp_path / "digests"), str(tmp_path / "ref"))
+            .replace(str(tmp_path / "data"), str(tmp_path / "ref-data"))
+        )
         server.requests.clear()
         run_daily_digest(date="2026-11-27", config_path=str(reference_config), sources=spec)
         assert rerun == _files(tmp_path / "ref")

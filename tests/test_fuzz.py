@@ -10,8 +10,7 @@ property (`CASES`; CONTRIBUTING.md reports the totals).
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from tasks import compat
 from tasks.clean import clean, normalise
@@ -45,28 +44,102 @@ def _cleaned(body: str, code: str, outlet: str = "Outlet"):
 
 
 def fuzz(name: str) -> settings:
-    return settings(max_examples=CASES[name], derandomize=True, database=None, deadline=None, print_blob=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=CASES[name],
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 # Words of several scripts: Latin with accents, Cyrillic, Greek, Arabic and Hebrew (right to left),
 # CJK, Devanagari, digits, emoji and combining marks; and characters pysbd uses internally as
 # placeholders (∯ ♨ ȸ ...), which a page may well contain.
 WORDS = [
-    "the", "storm", "hit", "coast", "on", "Friday", "officials", "said", "préfecture", "évacué", "l’Ukraine",
-    "qu’il", "Zelensky", "Москва", "заявил", "Αθήνα", "σεισμός", "القاهرة", "الحكومة", "ירושלים", "הממשלה",
-    "東京", "地震", "नई", "दिल्ली", "2,000", "48-hour", "3.5", "١٢٣", "🌊", "👍🏽", "e\u0301te\u0301", "Dr.", "U.S.",
-    "∯", "♨", "ȸ", "ȹ", "☝", "✂", "⎋", "ƪ", "ǃ", "ᓰ", "&ᓰ&", "♟", "♝", "∮", "☉", "☄",
+    "the",
+    "storm",
+    "hit",
+    "coast",
+    "on",
+    "Friday",
+    "officials",
+    "said",
+    "préfecture",
+    "évacué",
+    "l’Ukraine",
+    "qu’il",
+    "Zelensky",
+    "Москва",
+    "заявил",
+    "Αθήνα",
+    "σεισμός",
+    "القاهرة",
+    "الحكومة",
+    "ירושלים",
+    "הממשלה",
+    "東京",
+    "地震",
+    "नई",
+    "दिल्ली",
+    "2,000",
+    "48-hour",
+    "3.5",
+    "١٢٣",
+    "🌊",
+    "👍🏽",
+    "e\u0301te\u0301",
+    "Dr.",
+    "U.S.",
+    "∯",
+    "♨",
+    "ȸ",
+    "ȹ",
+    "☝",
+    "✂",
+    "⎋",
+    "ƪ",
+    "ǃ",
+    "ᓰ",
+    "&ᓰ&",
+    "♟",
+    "♝",
+    "∮",
+    "☉",
+    "☄",
 ]
-ODD = ["\u200f", "\u202e", "\u202c", "\u200b", "\u00ad", "\x00", "\x07", "\x1b", "\x0b", "\x0c", "\r", "\t",
-       "\u2028", "\u2029", "\ufeff", "\ufffd", "\u0085", "\u00a0", "\u202f", "\u2011"]
+ODD = [
+    "\u200f",
+    "\u202e",
+    "\u202c",
+    "\u200b",
+    "\u00ad",
+    "\x00",
+    "\x07",
+    "\x1b",
+    "\x0b",
+    "\x0c",
+    "\r",
+    "\t",
+    "\u2028",
+    "\u2029",
+    "\ufeff",
+    "\ufffd",
+    "\u0085",
+    "\u00a0",
+    "\u202f",
+    "\u2011",
+]
 ENDS = [".", "!", "?", "…", "。", "?!", ".»", ".”", ":", ";", "", " (AFP)"]
 
 word = st.one_of(st.sampled_from(WORDS), st.text(min_size=1, max_size=8))
 odd = st.sampled_from(ODD)
 sentence = st.builds(
     lambda ws, end, junk: (" ".join(ws) + end).replace(" ", junk, 1) if junk else " ".join(ws) + end,
-    st.lists(word, min_size=1, max_size=14), st.sampled_from(ENDS), st.one_of(st.just(""), odd),
+    st.lists(word, min_size=1, max_size=14),
+    st.sampled_from(ENDS),
+    st.one_of(st.just(""), odd),
 )
 paragraph = st.lists(sentence, min_size=1, max_size=5).map(" ".join)
 # Text that looks like a dispatch (paragraphs of sentences), or any Unicode at all.
@@ -121,8 +194,12 @@ def _page(paragraphs: list[str], title: str, tags: list[str]) -> str:
 
 @pytest.mark.slow  # a long Hypothesis run
 @fuzz("clean_html")
-@given(st.lists(paragraph, max_size=6), st.text(max_size=40), st.lists(st.sampled_from(["p", "div", "li", "h2", "td"]),
-       min_size=1, max_size=3), language)
+@given(
+    st.lists(paragraph, max_size=6),
+    st.text(max_size=40),
+    st.lists(st.sampled_from(["p", "div", "li", "h2", "td"]), min_size=1, max_size=3),
+    language,
+)
 def test_html_through_extract_and_clean_never_raises(paragraphs, title, tags, code):
     html = _page(paragraphs, title, tags)
     first = clean(_raw(html, kind="html"), _rules(code))
@@ -155,12 +232,17 @@ def test_dedup_within_removes_only_and_is_idempotent(sentences, repeats, code):
 
 @pytest.mark.slow  # a long Hypothesis run
 @fuzz("dedup_across")
-@given(st.lists(st.tuples(paragraph, st.sampled_from(["AFP", "AP", "Reuters", "ANSA"])), min_size=1, max_size=5),
-       st.lists(st.tuples(st.integers(0, 4), st.floats(0.3, 1.0)), max_size=4), language, st.randoms(use_true_random=False))
+@given(
+    st.lists(st.tuples(paragraph, st.sampled_from(["AFP", "AP", "Reuters", "ANSA"])), min_size=1, max_size=5),
+    st.lists(st.tuples(st.integers(0, 4), st.floats(0.3, 1.0)), max_size=4),
+    language,
+    st.randoms(use_true_random=False),
+)
 def test_dedup_across_keeps_each_dispatch_once_whatever_the_order(texts, copies, code, random):
     # Copies of some dispatches, cut short as editors cut them, under other outlets.
-    bodies = list(texts) + [(texts[i % len(texts)][0][: max(1, int(len(texts[i % len(texts)][0]) * share))], "Copy")
-                            for i, share in copies]
+    bodies = list(texts) + [
+        (texts[i % len(texts)][0][: max(1, int(len(texts[i % len(texts)][0]) * share))], "Copy") for i, share in copies
+    ]
     dispatches = [d for n, (body, outlet) in enumerate(bodies) if (d := _cleaned(body, code, f"{outlet}{n}"))]
     unique, removals = dedup_across(dispatches, DedupOptions())
     assert (unique, removals) == dedup_across(dispatches, DedupOptions())
@@ -180,12 +262,15 @@ ALGORITHMS = ["news", "lead", "lexrank", "textrank", "lsa", "luhn", "sumbasic", 
 
 @pytest.mark.slow  # a long Hypothesis run
 @fuzz("summarise")
-@given(st.lists(st.tuples(st.lists(paragraph, min_size=1, max_size=3), st.text(max_size=30)), min_size=1, max_size=3),
-       st.sampled_from(ALGORITHMS), st.one_of(st.integers(1, 6).map(lambda n: {"sentences": n}),
-                                              st.integers(5, 80).map(lambda n: {"words": n})), language)
+@given(
+    st.lists(st.tuples(st.lists(paragraph, min_size=1, max_size=3), st.text(max_size=30)), min_size=1, max_size=3),
+    st.sampled_from(ALGORITHMS),
+    st.one_of(st.integers(1, 6).map(lambda n: {"sentences": n}), st.integers(5, 80).map(lambda n: {"words": n})),
+    language,
+)
 def test_summaries_are_made_of_input_sentences(docs, algorithm, length, code):
     dispatches = []
-    for n, (paragraphs, title) in enumerate(docs):
+    for n, (paragraphs, _title) in enumerate(docs):
         dispatch = _cleaned("\n".join(paragraphs), code, f"Outlet{n}")
         if dispatch is not None:
             dispatches.append(dedup_within(dispatch, DedupOptions())[0])
@@ -209,7 +294,9 @@ def test_summaries_are_made_of_input_sentences(docs, algorithm, length, code):
         assert all(s.attributions and {a.dispatch_id for a in s.attributions} <= ids for s in summary.sentences)
 
 
-@pytest.mark.parametrize("body", ["", " \n\t ", "\x00\x01\x02\u200b\ufeff", "\u202e\u200f", "." * 1000, "...\n!!!\n???"])
+@pytest.mark.parametrize(
+    "body", ["", " \n\t ", "\x00\x01\x02\u200b\ufeff", "\u202e\u200f", "." * 1000, "...\n!!!\n???"]
+)
 @pytest.mark.parametrize("kind", ["text", "html"])
 def test_empty_and_textless_input_is_a_failure_not_an_error(body, kind):
     dispatch, removals, failure = cleaned(body, kind, outlet="Outlet")

@@ -27,16 +27,43 @@ from tasks import fetch
 from tasks.fetch import Fetcher, FetchError, FetchOptions
 from tasks.sources import SourceSpec
 from tests.conftest import ROOT
+from tests.helpers import (
+    CHROMIUM,
+    FAST,
+    PAGE,
+    Inbox,
+    require_browser as _require_browser,
+    run_source as run,
+    smtp_server,
+)
 from tests.http_server import FixtureServer, Reply
-from tests.helpers import CHROMIUM, FAST, PAGE, Inbox, smtp_server
-from tests.helpers import require_browser as _require_browser
-from tests.helpers import run_source as run
 
 HOSTILE = ROOT / "tests" / "fixtures" / "hostile"
 PAYLOAD = "<script>window.__pwned=1</script>"
 # Elements that run code, load something or change where links go; the digest needs none of them.
-ACTIVE_TAGS = {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "svg", "math", "base", "form",
-               "input", "button", "link", "style", "img", "video", "audio", "source", "noscript", "template"}
+ACTIVE_TAGS = {
+    "script",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "svg",
+    "math",
+    "base",
+    "form",
+    "input",
+    "button",
+    "link",
+    "style",
+    "img",
+    "video",
+    "audio",
+    "source",
+    "noscript",
+    "template",
+}
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "poster", "background", "xlink:href", "srcset"}
 
 
@@ -68,7 +95,9 @@ def hostile_config(folder: Path, port: int, extra: str = "") -> Path:
         f'[digest]\ntitle = "Desk {PAYLOAD}"\nout_dir = "{folder / "digests"}"\ndata_dir = "{folder / "data"}"\n'
         f'[email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nsender = "digest@desk.example"\n'
         f'recipients = ["desk@desk.example"]\nretries = 0\n{extra}'
-        f'[[sources]]\nname = "hostile"\npath = "{inputs}"\n', encoding="utf-8")
+        f'[[sources]]\nname = "hostile"\npath = "{inputs}"\n',
+        encoding="utf-8",
+    )
     return config
 
 
@@ -83,14 +112,18 @@ def hostile_run(prefect_api, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
     inbox = Inbox()
     with smtp_server(inbox) as controller:
-        state = run_daily_digest(date="2026-11-27", config_path=str(hostile_config(folder, controller.port)),
-                                 return_state=True)
+        state = run_daily_digest(
+            date="2026-11-27", config_path=str(hostile_config(folder, controller.port)), return_state=True
+        )
     assert state.is_completed(), state.message
 
     async def artifacts():
         async with get_client() as client:
-            return await client.read_artifacts(artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+                )
+            )
 
     [artifact] = asyncio.run(artifacts())
     [(_, message)] = inbox.messages
@@ -112,8 +145,10 @@ def test_hostile_pages_reach_the_digest_as_text_and_nothing_runs(hostile_run):
     data = hostile_run["json"]
     assert len(data["stories"]) >= 6  # every hostile dispatch made it into the digest
     assert "onerror" in data["report"]["failures"][0]["location"]  # shown in the digest's run report
-    assert any(r["reason"] == "code or markup" and "<svg onload=window.__pwned=1>" in r["text"]
-               for r in data["report"]["removals"])  # removed, and said so
+    assert any(
+        r["reason"] == "code or markup" and "<svg onload=window.__pwned=1>" in r["text"]
+        for r in data["report"]["removals"]
+    )  # removed, and said so
     # The Prefect UI renders the artifact's Markdown: raw HTML in it would be live there.
     artifact_html = MarkdownIt("commonmark").render(hostile_run["artifact"])
     for name in ("html", "email"):
@@ -142,14 +177,18 @@ def test_hostile_digest_in_chromium_runs_no_script_and_requests_nothing(hostile_
         (route.continue_() if route.request.url.startswith("file:") else route.abort())
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         try:
             page = browser.new_page()
             page.route("**/*", record)
             page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-            for load in (lambda: page.goto(hostile_run["file"].as_uri()),
-                         lambda: page.set_content(hostile_run["email"])):
+            for load in (
+                lambda: page.goto(hostile_run["file"].as_uri()),
+                lambda: page.set_content(hostile_run["email"]),
+            ):
                 load()
                 page.wait_for_load_state("load")
                 page.mouse.move(200, 200)
@@ -158,8 +197,11 @@ def test_hostile_digest_in_chromium_runs_no_script_and_requests_nothing(hostile_
                 page.wait_for_timeout(300)
                 assert page.evaluate("window.__pwned") is None
                 assert page.title().startswith(f"Desk {PAYLOAD} — 2026-11-27")
-                assert page.evaluate("""[...document.querySelectorAll('*')].flatMap(e => [...e.attributes])
-                                        .filter(a => a.name.startsWith('on')).length""") == 0
+                assert (
+                    page.evaluate("""[...document.querySelectorAll('*')].flatMap(e => [...e.attributes])
+                                        .filter(a => a.name.startsWith('on')).length""")
+                    == 0
+                )
                 assert page.evaluate("document.scripts.length + document.querySelectorAll('iframe,svg').length") == 0
         finally:
             browser.close()
@@ -169,9 +211,12 @@ def test_hostile_digest_in_chromium_runs_no_script_and_requests_nothing(hostile_
 
 # The fetcher facing hostile servers ------------------------------------------------------------
 
-def fetch_one(url: str, transport: httpx.AsyncBaseTransport | None = None, local: bool = False,
-              options: FetchOptions = FAST) -> str:
+
+def fetch_one(
+    url: str, transport: httpx.AsyncBaseTransport | None = None, local: bool = False, options: FetchOptions = FAST
+) -> str:
     """The FetchError reason of one GET, or "ok <final url>"."""
+
     async def go():
         async with Fetcher(options.model_copy(update={"retries": 0}), transport=transport) as fetcher:
             return f"ok {(await fetcher.get(url, local=local)).url}"
@@ -182,8 +227,10 @@ def fetch_one(url: str, transport: httpx.AsyncBaseTransport | None = None, local
         return str(exc)
 
 
-@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/x", "javascript:alert(1)",
-                                    "data:text/html,hi", "gopher://127.0.0.1:70/"])
+@pytest.mark.parametrize(
+    "target",
+    ["file:///etc/passwd", "ftp://127.0.0.1/x", "javascript:alert(1)", "data:text/html,hi", "gopher://127.0.0.1:70/"],
+)
 def test_a_redirect_may_only_lead_to_http_or_https(target):
     with FixtureServer() as server:
         server.routes["/go"] = Reply(302, b"", {"Location": target})
@@ -193,9 +240,20 @@ def test_a_redirect_may_only_lead_to_http_or_https(target):
         assert list(server.requests) == ["/go"]
 
 
-PRIVATE = ["http://127.0.0.1/", "http://localhost/", "http://10.0.0.1/", "http://192.168.1.1/",
-           "http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://[::ffff:127.0.0.1]/",
-           "http://[fd00::1]/", "http://0x7f000001/", "http://2130706433/", "http://0.0.0.0/", "http://100.64.0.1/"]
+PRIVATE = [
+    "http://127.0.0.1/",
+    "http://localhost/",
+    "http://10.0.0.1/",
+    "http://192.168.1.1/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[::1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[fd00::1]/",
+    "http://0x7f000001/",
+    "http://2130706433/",
+    "http://0.0.0.0/",
+    "http://100.64.0.1/",
+]
 
 
 @pytest.fixture
@@ -300,8 +358,9 @@ def test_connect_timeout():
             sock.setblocking(False)
             sock.connect_ex(("127.0.0.1", port))
         transport = TimeoutsSeen()
-        reason = fetch_one(f"http://127.0.0.1:{port}/", transport, local=True,
-                           options=FAST.model_copy(update={"connect_timeout": 0.5}))
+        reason = fetch_one(
+            f"http://127.0.0.1:{port}/", transport, local=True, options=FAST.model_copy(update={"connect_timeout": 0.5})
+        )
         for sock in queued:
             sock.close()
     assert reason == "connect timeout after 0.5 s (after 1 attempts)"
@@ -368,7 +427,9 @@ def test_broken_urls_fail_their_page_not_the_whole_source():
         server.routes["/nul"] = Reply(302, b"", {"Location": "http://x\x01y/"})
         urls = [server.url(p) for p in ("/a1", "/ipv6", "/idna", "/nul")]
         for local in (True, False):
-            result = run(SourceSpec(name="desk", kind="urls", urls=urls, local=local), FAST.model_copy(update={"retries": 0}))
+            result = run(
+                SourceSpec(name="desk", kind="urls", urls=urls, local=local), FAST.model_copy(update={"retries": 0})
+            )
             assert len(result.raws) == int(local) and len(result.failures) == 4 - int(local)
     long_label = "a" * 64 + ".example"  # IDNA cannot encode it: this raised UnicodeError out of the fetcher
     assert fetch_one(f"http://{long_label}/") == f"cannot resolve {long_label}: not a valid host name"

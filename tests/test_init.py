@@ -82,8 +82,9 @@ def test_setup_installs_cleanly_once_and_again_only_when_pyproject_changes(tmp_p
     env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0"}  # "0": pip's spelling of "no isolation"
 
     def setup() -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", "scripts/setup.sh"], cwd=copy, env=env, capture_output=True, text=True,
-                              timeout=300)
+        return subprocess.run(
+            ["bash", "scripts/setup.sh"], cwd=copy, env=env, capture_output=True, text=True, timeout=300
+        )
 
     first = setup()
     assert first.returncode == 0, first.stderr
@@ -107,9 +108,26 @@ def test_the_wheel_holds_the_templates(tmp_path):
     import zipfile
 
     copy, _ = _project_copy(tmp_path)
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
-                            "--no-build-isolation", "--wheel-dir", str(tmp_path / "dist"), str(copy)],
-                           capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(tmp_path / "dist"),
+            str(copy),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert (build.returncode, build.stderr) == (0, ""), build.stderr
     names = zipfile.ZipFile(next((tmp_path / "dist").glob("*.whl"))).namelist()
-    assert {"tasks/templates/starter.toml", "tasks/templates/digest.md.j2", "tasks/templates/digest.html.j2"} <= set(names)
+    assert {"tasks/templates/starter.toml", "tasks/templates/digest.md.j2", "tasks/templates/digest.html.j2"} <= set(
+        names
+    )

@@ -1,7 +1,6 @@
 import hashlib
 import importlib.util
 import inspect
-import re
 import sys
 
 import pysbd.abbreviation_replacer
@@ -41,12 +40,16 @@ def test_faster_abbreviation_search_gives_what_pysbd_gives(code, text):
 
 def test_abbreviations_do_not_end_sentences():
     assert bundle("en").sentences(TEXTS[0]) == [
-        "Dr. Smith met Gov. Jones at No. 10 on Jan. 3, i.e. yesterday.", "They spoke for an hour.",
-        "(Mr. Lee was there.)"]
+        "Dr. Smith met Gov. Jones at No. 10 on Jan. 3, i.e. yesterday.",
+        "They spoke for an hour.",
+        "(Mr. Lee was there.)",
+    ]
 
 
-PORTUGUESE = ("O governo anunciou nesta quarta-feira um novo pacote de medidas para conter a inflação, "
-              "que atingiu o maior nível em dois anos, segundo dados divulgados pelo instituto de estatística.")
+PORTUGUESE = (
+    "O governo anunciou nesta quarta-feira um novo pacote de medidas para conter a inflação, "
+    "que atingiu o maior nível em dois anos, segundo dados divulgados pelo instituto de estatística."
+)
 
 
 def test_a_language_outside_the_allowed_ones_is_named_not_relabelled():
@@ -70,14 +73,17 @@ PATCHED_SOURCES = {
 def test_pysbd_is_the_version_patched():
     assert pysbd.__version__ == compat.PYSBD_VERSION, (
         f"pysbd {pysbd.__version__} is not {compat.PYSBD_VERSION}: check tasks/compat.py's three patches against "
-        "it, then update PYSBD_VERSION and PATCHED_SOURCES")
+        "it, then update PYSBD_VERSION and PATCHED_SOURCES"
+    )
 
 
 def test_pysbd_code_the_patches_replace_is_unchanged():
     spec = importlib.util.spec_from_file_location("pysbd_as_shipped", pysbd.abbreviation_replacer.__file__)
     shipped = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(shipped)
-    found = {name: getattr(shipped.AbbreviationReplacer, name, None) or getattr(shipped, name) for name in PATCHED_SOURCES}
+    found = {
+        name: getattr(shipped.AbbreviationReplacer, name, None) or getattr(shipped, name) for name in PATCHED_SOURCES
+    }
     digests = {name: hashlib.sha256(inspect.getsource(f).encode()).hexdigest()[:16] for name, f in found.items()}
     assert digests == PATCHED_SOURCES, "pysbd's abbreviation code changed: re-check patch 2 in tasks/compat.py"
 
@@ -92,33 +98,61 @@ def test_pysbd_patches_are_in_place():
 
 # --- the splitter's own rules ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    # glued sentences, after a closing quotation mark or none
-    ('Ils appellent au boycott de chacun".Appel au boycott lancé par le syndicat.',
-     ['Ils appellent au boycott de chacun".', 'Appel au boycott lancé par le syndicat.']),
-    ("Une nouvelle vague de contaminations.137 personnes ont été contaminées.",
-     ["Une nouvelle vague de contaminations.", "137 personnes ont été contaminées."]),
-    # a space before the full stop, the next sentence glued to it
-    ('Il veut "saisir la justice" .Les faits remontent à 2019.', ['Il veut "saisir la justice" .', "Les faits remontent à 2019."]),
-    # a quotation mark opened and never closed swallows no sentence
-    ('Le ministre a dit "non. Puis il a ajouté que le texte serait retiré. Les syndicats ont "salué" la décision.',
-     ['Le ministre a dit "non.', "Puis il a ajouté que le texte serait retiré.", 'Les syndicats ont "salué" la décision.']),
-    # a quote closed sentences later, inside a sentence going on
-    ('He called it "a disgrace. The police said 12 people were hurt. Officials said" the road was closed.',
-     ['He called it "a disgrace.', "The police said 12 people were hurt.", 'Officials said" the road was closed.']),
-    # spaces before punctuation inside a sentence change nothing
-    ('Le texte "est une tartufferie" , a-t-il dit. Il coûte 30 ,000 euros.',
-     ['Le texte "est une tartufferie" , a-t-il dit.', "Il coûte 30 ,000 euros."]),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # glued sentences, after a closing quotation mark or none
+        (
+            'Ils appellent au boycott de chacun".Appel au boycott lancé par le syndicat.',
+            ['Ils appellent au boycott de chacun".', "Appel au boycott lancé par le syndicat."],
+        ),
+        (
+            "Une nouvelle vague de contaminations.137 personnes ont été contaminées.",
+            ["Une nouvelle vague de contaminations.", "137 personnes ont été contaminées."],
+        ),
+        # a space before the full stop, the next sentence glued to it
+        (
+            'Il veut "saisir la justice" .Les faits remontent à 2019.',
+            ['Il veut "saisir la justice" .', "Les faits remontent à 2019."],
+        ),
+        # a quotation mark opened and never closed swallows no sentence
+        (
+            'Le ministre a dit "non. Puis il a ajouté que le texte serait retiré. Les syndicats ont "salué" la décision.',
+            [
+                'Le ministre a dit "non.',
+                "Puis il a ajouté que le texte serait retiré.",
+                'Les syndicats ont "salué" la décision.',
+            ],
+        ),
+        # a quote closed sentences later, inside a sentence going on
+        (
+            'He called it "a disgrace. The police said 12 people were hurt. Officials said" the road was closed.',
+            [
+                'He called it "a disgrace.',
+                "The police said 12 people were hurt.",
+                'Officials said" the road was closed.',
+            ],
+        ),
+        # spaces before punctuation inside a sentence change nothing
+        (
+            'Le texte "est une tartufferie" , a-t-il dit. Il coûte 30 ,000 euros.',
+            ['Le texte "est une tartufferie" , a-t-il dit.', "Il coûte 30 ,000 euros."],
+        ),
+    ],
+)
 def test_messy_text_is_cut_into_its_sentences(text, expected):
     assert bundle("fr" if "Il" in text or "Le " in text else "en").sentences(text) == expected
 
 
-@pytest.mark.parametrize("code, text", [
-    ("fr", "M. Dupont a vu Mme Martin. Elle a dit « bain ! Elle part », a-t-il dit."),
-    ("en", "The U.S. Army and Dr.Smith met at 5 p.m. in Washington. It cost $3.5bn, said gamesindustry.biz."),
-    ("en", 'He said: "We will win. We will never give up." Then he left.'),  # a quotation stays whole
-])
+@pytest.mark.parametrize(
+    "code, text",
+    [
+        ("fr", "M. Dupont a vu Mme Martin. Elle a dit « bain ! Elle part », a-t-il dit."),
+        ("en", "The U.S. Army and Dr.Smith met at 5 p.m. in Washington. It cost $3.5bn, said gamesindustry.biz."),
+        ("en", 'He said: "We will win. We will never give up." Then he left.'),  # a quotation stays whole
+    ],
+)
 def test_abbreviations_figures_and_quotations_are_not_cut(code, text):
     assert bundle(code).sentences(text) == bundle(code).segments(text)
 
@@ -126,7 +160,9 @@ def test_abbreviations_figures_and_quotations_are_not_cut(code, text):
 def test_inside_quotes_cuts_a_quotation_into_its_sentences():
     quotation = 'He said: "We will win. We will never give up." Then he left.'
     assert bundle("en").resplit('He said: "We will win. We will never give up."', inside_quotes=True) == [
-        'He said: "We will win.', 'We will never give up."']
+        'He said: "We will win.',
+        'We will never give up."',
+    ]
     assert "".join(bundle("en").sentences(quotation)).replace(" ", "") == quotation.replace(" ", "")
     assert bundle("en").resplit('" .Next one came.') == ['" .', "Next one came."]  # no word before the end
     race = "•VICTORY MARCH PLATE (Div. II) (1,200m), rated 40 to 66."  # an abbreviation no list has

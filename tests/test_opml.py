@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.settings import load_settings
 from flows.opml import OpmlError, _parse_without_dtd, read_opml
+from flows.settings import load_settings
 from tests.conftest import SAMPLES
 
 runner = CliRunner()
@@ -29,7 +29,7 @@ url = "https://www.lemonde.fr/rss/une.xml"
 [email]
 recipients = []  # the last table: the new [[sources]] come after it
 '''
-OPML = '''<?xml version="1.0" encoding="UTF-8"?>
+OPML = """<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0">
   <head><title>Subscriptions</title></head>
   <body>
@@ -47,7 +47,7 @@ OPML = '''<?xml version="1.0" encoding="UTF-8"?>
     <outline type="rss" text="Not the web" xmlUrl="ftp://files.example/feed.xml"/>
   </body>
 </opml>
-'''
+"""
 
 
 def _files(tmp_path: Path, config: str = CONFIG, opml: str = OPML) -> tuple[Path, Path]:
@@ -76,10 +76,12 @@ def test_feeds_are_appended_as_sources_and_the_config_text_is_kept(tmp_path):
         ("untitled.example", "feed", "https://untitled.example/rss"),  # no title: the host
         ('a "quoted" \\ name été', "feed", "https://quotes.example/rss?a=1&b=2"),
     ]
-    assert "# from feeds.opml, News / World\n[[sources]]\nname = \"BBC News\"\n" in text  # nested categories
+    assert '# from feeds.opml, News / World\n[[sources]]\nname = "BBC News"\n' in text  # nested categories
     lines = result.stdout.splitlines()
     assert 'skipped "Le Monde (une)" HTTPS://www.lemonde.fr/rss/une.xml/: already in the config as "Le Monde"' in lines
-    assert 'skipped "BBC again" https://feeds.bbci.co.uk/news/world/rss.xml: already in the config as "BBC News"' in lines
+    assert (
+        'skipped "BBC again" https://feeds.bbci.co.uk/news/world/rss.xml: already in the config as "BBC News"' in lines
+    )
     assert 'skipped "Not the web" ftp://files.example/feed.xml: not an http(s) URL' in lines
     assert lines[-1] == f"5 feeds added to {config}; 3 feeds skipped"
     assert [p.name for p in config.parent.iterdir()] == ["digest.toml"]  # no temporary file left
@@ -91,8 +93,9 @@ def test_feeds_are_appended_as_sources_and_the_config_text_is_kept(tmp_path):
 
 
 def test_one_feed_is_said_in_the_singular(tmp_path):
-    config, opml = _files(tmp_path, opml='<opml version="2.0"><body><outline text="One" '
-                          'xmlUrl="https://one.example/rss"/></body></opml>')
+    config, opml = _files(
+        tmp_path, opml='<opml version="2.0"><body><outline text="One" xmlUrl="https://one.example/rss"/></body></opml>'
+    )
     result = _import(config, opml)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == ['added "One" https://one.example/rss', f"1 feed added to {config}"]
@@ -123,15 +126,24 @@ def test_a_config_without_a_final_line_break_gets_one(tmp_path):
     assert config.read_text(encoding="utf-8").startswith(CONFIG + "\n# from feeds.opml")
 
 
-@pytest.mark.parametrize("opml, reason", [
-    ("<opml><body><outline text='x' xmlUrl='https://x.example/rss'></body></opml>", "not well-formed XML: mismatched tag: line 1"),
-    ("", "not well-formed XML: no element found"),
-    ("<rss><channel/></rss>", "not an OPML file: its root element is <rss>, not <opml>"),
-    ("<opml version='2.0'><head/></opml>", "not an OPML file: <opml> has no <body>"),
-    ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
-     "<opml><body><outline text='&lol2;' xmlUrl='https://x.example/'/></body></opml>", "it declares a DTD or entities"),
-    ('<?xml version="1.0"?><!DOCTYPE opml SYSTEM "file:///etc/passwd"><opml><body/></opml>', "declares a DTD"),
-])
+@pytest.mark.parametrize(
+    "opml, reason",
+    [
+        (
+            "<opml><body><outline text='x' xmlUrl='https://x.example/rss'></body></opml>",
+            "not well-formed XML: mismatched tag: line 1",
+        ),
+        ("", "not well-formed XML: no element found"),
+        ("<rss><channel/></rss>", "not an OPML file: its root element is <rss>, not <opml>"),
+        ("<opml version='2.0'><head/></opml>", "not an OPML file: <opml> has no <body>"),
+        (
+            '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+            "<opml><body><outline text='&lol2;' xmlUrl='https://x.example/'/></body></opml>",
+            "it declares a DTD or entities",
+        ),
+        ('<?xml version="1.0"?><!DOCTYPE opml SYSTEM "file:///etc/passwd"><opml><body/></opml>', "declares a DTD"),
+    ],
+)
 def test_a_malformed_opml_is_one_line_naming_the_file_and_the_config_is_untouched(tmp_path, opml, reason):
     config, path = _files(tmp_path, opml=opml)
     result = _import(config, path)
@@ -174,7 +186,9 @@ def test_a_result_the_settings_loader_refuses_is_not_written(tmp_path):
         opml.unlink()
 
 
-@pytest.mark.parametrize("data, reason", [(b"<opml><body>", "no element found"), (b"<opml></body></opml>", "mismatched tag")])
+@pytest.mark.parametrize(
+    "data, reason", [(b"<opml><body>", "no element found"), (b"<opml></body></opml>", "mismatched tag")]
+)
 def test_the_standard_library_parser_names_what_is_not_well_formed(data, reason):
     with pytest.raises(OpmlError, match=f"^x.opml: not well-formed XML: {reason}"):
         _parse_without_dtd(Path("x.opml"), data)

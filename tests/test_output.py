@@ -15,7 +15,6 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     target = tmp_path / "2026-11-27.md"
     write_atomic(target, "complete digest")
 
-
     with pytest.raises(TypeError):
         write_atomic(target, 12345)  # not text: fails while writing
     assert target.read_text() == "complete digest"

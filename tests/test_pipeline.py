@@ -4,7 +4,6 @@ API the flow leans on where a new Prefect would break it, the run bookkeeping as
 import subprocess
 import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,9 @@ from tests.conftest import ROOT
 
 DAY = date(2026, 11, 27)
 # What the extraction and summarising workers import, and every other stage module.
-STAGE_MODULES = sorted(f"tasks.{p.stem}" for p in (ROOT / "tasks").glob("*.py")
-                       if p.stem not in {"__init__", "prefect_tasks"})
+STAGE_MODULES = sorted(
+    f"tasks.{p.stem}" for p in (ROOT / "tasks").glob("*.py") if p.stem not in {"__init__", "prefect_tasks"}
+)
 # name -> (the plain function, retries): the task names the flow's runs have always shown.
 TASKS = {
     "read_source": ("read-source", "read_source", 1),
@@ -36,8 +36,10 @@ TASKS = {
 def test_the_stage_modules_do_not_import_prefect():
     """Worker processes import the stages: Prefect would cost each ~2 s and ~50 MB."""
     assert "tasks.clean" in STAGE_MODULES and "tasks.summarise" in STAGE_MODULES
-    program = (f"import sys\nimport {', '.join(STAGE_MODULES)}\n"
-               "print(sorted(m for m in sys.modules if m == 'prefect' or m.startswith('prefect.')))")
+    program = (
+        f"import sys\nimport {', '.join(STAGE_MODULES)}\n"
+        "print(sorted(m for m in sys.modules if m == 'prefect' or m.startswith('prefect.')))"
+    )
     run = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]", f"a stage module imports Prefect: {run.stdout}"
@@ -93,7 +95,12 @@ def test_a_run_is_recorded_failed_when_anything_raises_and_finished_with_its_cou
         raise KeyboardInterrupt
     failed, kept = store.history()
     assert (failed["status"], failed["dispatches_read"], failed["stories"]) == ("failed", 0, 0)
-    assert (kept["status"], kept["dispatches_read"], kept["dispatches_kept"], kept["stories"]) == ("kept stored", 6, 5, 4)
+    assert (kept["status"], kept["dispatches_read"], kept["dispatches_kept"], kept["stories"]) == (
+        "kept stored",
+        6,
+        5,
+        4,
+    )
     assert "HTTP 404" in kept["failures"] and kept["finished_at"] is not None
     store.close()
 
@@ -109,13 +116,29 @@ def test_the_flow_reads_like_its_stages(tmp_path):
     import ast
 
     source = (ROOT / "flows" / "daily_digest.py").read_text(encoding="utf-8")
-    [flow] = [node for node in ast.parse(source).body
-              if isinstance(node, ast.AsyncFunctionDef) and node.name == "daily_digest"]
-    calls = sorted((node.lineno, node.col_offset, node.func.id) for node in ast.walk(flow)
-                   if isinstance(node, ast.Call) and isinstance(node.func, ast.Name))
+    [flow] = [
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.AsyncFunctionDef) and node.name == "daily_digest"
+    ]
+    calls = sorted(
+        (node.lineno, node.col_offset, node.func.id)
+        for node in ast.walk(flow)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    )
     called = [name for _, _, name in calls]
-    stages = ["read_sources", "clean", "dedup", "history", "cluster", "summarise", "render", "write", "store_digest",
-              "deliver"]
+    stages = [
+        "read_sources",
+        "clean",
+        "dedup",
+        "history",
+        "cluster",
+        "summarise",
+        "render",
+        "write",
+        "store_digest",
+        "deliver",
+    ]
     assert [name for name in called if name in stages] == stages
     body = flow.body[1:]  # after the docstring
     assert body[-1].end_lineno - body[0].lineno + 1 <= 30

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Inbox, smtp_server
-from tests.helpers import french_config as _french_config
+from tests.helpers import Inbox, french_config as _french_config, smtp_server
 
 pytestmark = pytest.mark.prefect
 USER = "desk@desk.example"
@@ -26,8 +25,7 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     from aiosmtpd.smtp import AuthResult
 
     # handled=False: aiosmtpd answers 535 itself (with handled=True it waits for us to, and the client times out).
-    return AuthResult(success=auth_data.login == USER.encode() and auth_data.password == SECRET.encode(),
-                      handled=False)
+    return AuthResult(success=auth_data.login == USER.encode() and auth_data.password == SECRET.encode(), handled=False)
 
 
 def _forms(secret: str) -> list[bytes]:
@@ -64,8 +62,9 @@ def _block(port: int, password: str) -> str:
     from prefect_email import EmailServerCredentials
 
     name = f"smtp-{port}"
-    EmailServerCredentials(smtp_server="127.0.0.1", smtp_port=port, smtp_type="INSECURE", username=USER,
-                           password=password).save(name, overwrite=True)
+    EmailServerCredentials(
+        smtp_server="127.0.0.1", smtp_port=port, smtp_type="INSECURE", username=USER, password=password
+    ).save(name, overwrite=True)
     return name
 
 
@@ -82,7 +81,9 @@ def test_the_smtp_password_never_shows(prefect_api, tmp_path, monkeypatch, caplo
             monkeypatch.setenv("DIGEST_SMTP_USER", USER)
             monkeypatch.setenv("DIGEST_SMTP_PASSWORD", password)
         else:
-            config.write_text(config.read_text().replace('host = "127.0.0.1"', f'block = "{_block(controller.port, password)}"'))
+            config.write_text(
+                config.read_text().replace('host = "127.0.0.1"', f'block = "{_block(controller.port, password)}"')
+            )
         state = run_daily_digest(date="2026-11-27", config_path=str(config), return_state=True)
 
     if password == SECRET:
@@ -95,8 +96,11 @@ def test_the_smtp_password_never_shows(prefect_api, tmp_path, monkeypatch, caplo
     places = {
         "state": f"{state.message} {error!r} {error}",
         "captured output": "".join(capfd.readouterr()),
-        "log records": "\n".join(f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records
-                                 if not r.name.startswith("mail.log")),  # aiosmtpd is the server's side
+        "log records": "\n".join(
+            f"{r.getMessage()} {r.exc_text or ''} {r.args!r}"
+            for r in caplog.records
+            if not r.name.startswith("mail.log")
+        ),  # aiosmtpd is the server's side
         "run logs in the API": _run_logs(state.state_details.flow_run_id),
     }
     for name, text in places.items():

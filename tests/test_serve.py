@@ -24,27 +24,40 @@ def _config(folder: Path, summary: str = "sentences = 4", extra: str = "") -> Pa
     config.write_text(
         f'[digest]\nout_dir = "{folder / "digests"}"\ndata_dir = "{folder / "data"}"\n[summary]\n{summary}\n{extra}'
         f'[[schedules]]\nname = "morning"\ncron = "0 6 * * *"\ntimezone = "Europe/Paris"\n'
-        f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n', encoding="utf-8")
+        f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n',
+        encoding="utf-8",
+    )
     return config
 
 
 def _environment(tmp_path: Path, **variables: str) -> dict[str, str]:
     """No PREFECT_* of the test session (PREFECT_LOGGING_LEVEL hides what a user sees), a fresh home."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false", COLUMNS="200",
-               **variables)
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        COLUMNS="200",
+        **variables,
+    )
     return env
 
 
 def _digest(*arguments: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flows.cli", *arguments], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *arguments],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_serve_without_an_api_fails_in_one_line_naming_the_url_and_the_fix(tmp_path):
     port = free_port()  # nothing listens there: the "configured local port" of this test
-    served = _digest("serve", "--config", str(_config(tmp_path)),
-                     env=_environment(tmp_path, PREFECT_SERVER_API_PORT=str(port)))
+    served = _digest(
+        "serve", "--config", str(_config(tmp_path)), env=_environment(tmp_path, PREFECT_SERVER_API_PORT=str(port))
+    )
     assert served.returncode == 1
     [line] = served.stderr.strip().splitlines()
     assert f"nothing answers at http://127.0.0.1:{port}/api" in line
@@ -80,12 +93,19 @@ def test_run_uses_a_server_already_running_on_the_local_port_and_says_so(server,
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line for line in done.stdout.splitlines() if "│" in line]
     assert "Prefect API" in rows[0] and f"{api} (already running)" in rows[0], done.stdout
-    runs = httpx.post(f"{api}/flow_runs/filter", json={"flow_runs": {"name": {"any_": [f"daily-digest-{DAY}"]}}},
-                      timeout=10).json()
+    runs = httpx.post(
+        f"{api}/flow_runs/filter", json={"flow_runs": {"name": {"any_": [f"daily-digest-{DAY}"]}}}, timeout=10
+    ).json()
     assert [r["state"]["type"] for r in runs] == ["COMPLETED"]
 
-    with_url = _digest("run", "--config", str(_config(tmp_path / "again")), "--date", DAY,
-                       env=_environment(tmp_path, PREFECT_API_URL=api))
+    with_url = _digest(
+        "run",
+        "--config",
+        str(_config(tmp_path / "again")),
+        "--date",
+        DAY,
+        env=_environment(tmp_path, PREFECT_API_URL=api),
+    )
     assert with_url.returncode == 0, with_url.stderr[-3000:]
     rows = [line for line in with_url.stdout.splitlines() if "│" in line]
     assert f"{api} (PREFECT_API_URL)" in rows[0]
@@ -93,10 +113,15 @@ def test_run_uses_a_server_already_running_on_the_local_port_and_says_so(server,
 
 def _create_run(api: str, deployment: str, parameters: dict) -> dict:
     """A scheduled run of the deployment; a busy test server may answer 5xx once (its SQLite locked)."""
+
     def created():
-        reply = httpx.post(f"{api}/deployments/{deployment}/create_flow_run",
-                           json={"parameters": parameters, "state": {"type": "SCHEDULED"}}, timeout=10)
+        reply = httpx.post(
+            f"{api}/deployments/{deployment}/create_flow_run",
+            json={"parameters": parameters, "state": {"type": "SCHEDULED"}},
+            timeout=10,
+        )
         return reply.json() if reply.is_success else None
+
     return wait_for(created, 30, "a flow run created")
 
 
@@ -112,12 +137,21 @@ def test_a_served_deployment_reads_the_config_when_each_run_starts(server, tmp_p
     smtp = Controller(box, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     api = server["PREFECT_API_URL"]
-    config = _config(tmp_path, extra=f'[email]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
-                                     'sender = "digest@desk.example"\nalerts = ["oncall@desk.example"]\nretries = 0\n')
+    config = _config(
+        tmp_path,
+        extra=f'[email]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
+        'sender = "digest@desk.example"\nalerts = ["oncall@desk.example"]\nretries = 0\n',
+    )
     env = _environment(tmp_path, PREFECT_SERVER_API_PORT=_port(server), PREFECT_RUNNER_POLL_FREQUENCY="2")
     log = tmp_path / "serve.log"
-    serving = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--config", str(config)], cwd=ROOT,
-                               env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    serving = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "serve", "--config", str(config)],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deployment = wait_for(lambda: _deployment(api), 90, "the served deployment")
         first = log.read_text().splitlines()[0]
@@ -143,7 +177,9 @@ def test_a_served_deployment_reads_the_config_when_each_run_starts(server, tmp_p
         time.sleep(3)
         [(recipients, message)] = box.messages
         assert recipients == ["oncall@desk.example"] and message["Subject"].endswith(f"{DAY}: the run failed")
-        assert f"Run: daily-digest-{DAY} (http://127.0.0.1:{_port(server)}/" in message.get_body(("plain",)).get_content()
+        assert (
+            f"Run: daily-digest-{DAY} (http://127.0.0.1:{_port(server)}/" in message.get_body(("plain",)).get_content()
+        )
     finally:
         stop(serving)
         smtp.stop()

@@ -1,5 +1,5 @@
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tasks.sources import SourceSpec, load_file
 from tests.helpers import load_all
@@ -9,7 +9,7 @@ def test_text_dispatch_metadata_lines_and_date_sharing_a_line(tmp_path):
     path = tmp_path / "a.txt"
     path.write_text(" date 2025-08-19 Mark Rutte (Photo AFP)\n\nBody sentence here.\n", encoding="utf-8")
     [raw] = load_file(path, "desk")
-    assert raw.published == datetime(2025, 8, 19, tzinfo=timezone.utc)
+    assert raw.published == datetime(2025, 8, 19, tzinfo=UTC)
     assert raw.body.startswith("Mark Rutte (Photo AFP)")
     assert raw.source == "desk" and raw.outlet is None
 

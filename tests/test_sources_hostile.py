@@ -6,14 +6,13 @@ import json
 import os
 import threading
 import tracemalloc
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tasks.sources import Refused, SourceSpec, load_source
+from tests.helpers import PAGE, run_source as run
 from tests.http_server import FixtureServer, Reply
-from tests.helpers import PAGE
-from tests.helpers import run_source as run
 
 CAP = 10_000  # bytes: small, so that every file below is far over it
 
@@ -88,8 +87,9 @@ def test_a_symlink_out_of_the_folder_is_refused_unless_follow_links(tmp_path):
     raws, reasons = load(SourceSpec(name="desk", path=desk))
     assert sorted(r.location.rsplit("/", 1)[-1] for r in raws) == ["inside.txt", "real.txt"]
     assert not any("hunter2" in r.body for r in raws)
-    assert reasons == {"notes.txt": "symlink leading out of the source's folder: not read "
-                                    "(set follow_links = true to read it)"}
+    assert reasons == {
+        "notes.txt": "symlink leading out of the source's folder: not read (set follow_links = true to read it)"
+    }
 
     raws, reasons = load(SourceSpec(name="desk", path=desk, follow_links=True))
     assert reasons == {} and any("hunter2" in r.body for r in raws)
@@ -99,8 +99,12 @@ def test_files_over_the_cap_are_refused_without_being_read(tmp_path):
     desk, elsewhere = tmp_path / "desk", tmp_path / "elsewhere"
     desk.mkdir()
     elsewhere.mkdir()
-    for name, size in (("huge.txt", 85_000_000), ("huge.json", 200_000_000), ("huge.eml", 50_000_000),
-                       ("gigabyte", 1_000_000_000)):
+    for name, size in (
+        ("huge.txt", 85_000_000),
+        ("huge.json", 200_000_000),
+        ("huge.eml", 50_000_000),
+        ("gigabyte", 1_000_000_000),
+    ):
         target = (elsewhere if name == "gigabyte" else desk) / name
         target.touch()
         os.truncate(target, size)  # sparse: nothing on disk
@@ -139,8 +143,10 @@ def test_a_jsonl_record_over_the_cap_fails_alone_and_the_file_is_streamed(tmp_pa
         tracemalloc.stop()
     assert [r.body for r in raws] == ["first", "third"]
     assert raws[1].location.endswith("wire.jsonl#3")
-    assert reasons == {"wire.jsonl#2": "record over the 10000 byte cap (fetch.max_bytes)",
-                       "endless.jsonl#1": "record over the 10000 byte cap (fetch.max_bytes)"}
+    assert reasons == {
+        "wire.jsonl#2": "record over the 10000 byte cap (fetch.max_bytes)",
+        "endless.jsonl#1": "record over the 10000 byte cap (fetch.max_bytes)",
+    }
     assert peak < CAP * 10, f"{peak} bytes traced: a record over the cap was held"
 
 
@@ -160,22 +166,35 @@ def server():
 
 def urlset(*urls: tuple[str, datetime]) -> Reply:
     body = "".join(f"<url><loc>{loc}</loc><lastmod>{moment.isoformat()}</lastmod></url>" for loc, moment in urls)
-    return Reply(200, f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>',
-                 {"Content-Type": "application/xml"})
+    return Reply(
+        200,
+        f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>',
+        {"Content-Type": "application/xml"},
+    )
 
 
 def test_sitemap_index_listing_old_children_first_reaches_today_and_says_what_it_skipped(server):
-    today = datetime(2026, 11, 27, 20, 0, tzinfo=timezone.utc)
+    today = datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
     # 70 children of last month first, then 55 of the last two days, the newest last; one of those is gone.
     children = [(f"/old{n}.xml", today - timedelta(days=30 + n)) for n in range(70)]
     children += [(f"/new{n}.xml", today - timedelta(minutes=40 * n)) for n in reversed(range(55))]
-    server.routes["/index.xml"] = Reply(200, (
-        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        + "".join(f"<sitemap><loc>{server.url(path)}</loc><lastmod>{moment.isoformat()}</lastmod></sitemap>"
-                  for path, moment in children) + "</sitemapindex>"), {"Content-Type": "application/xml"})
+    server.routes["/index.xml"] = Reply(
+        200,
+        (
+            '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            + "".join(
+                f"<sitemap><loc>{server.url(path)}</loc><lastmod>{moment.isoformat()}</lastmod></sitemap>"
+                for path, moment in children
+            )
+            + "</sitemapindex>"
+        ),
+        {"Content-Type": "application/xml"},
+    )
     for path, moment in children:
         stem = path.removesuffix(".xml")
-        server.routes[path] = urlset((server.url(f"{stem}/a"), moment), (server.url(f"{stem}/b"), moment - timedelta(minutes=1)))
+        server.routes[path] = urlset(
+            (server.url(f"{stem}/a"), moment), (server.url(f"{stem}/b"), moment - timedelta(minutes=1))
+        )
     server.routes["/new3.xml"] = Reply(404, "gone")
     for page in ("/new0/a", "/new0/b", "/new1/a"):
         server.routes[page] = Reply(200, PAGE)
@@ -194,14 +213,21 @@ def test_sitemap_index_listing_old_children_first_reaches_today_and_says_what_it
 FEED_ITEM = "<item><title>Storm&nbsp;hits the coast</title><link>{link}</link><pubDate>Fri, 27 Nov 2026 08:00:00 GMT</pubDate></item>"
 
 
-@pytest.mark.parametrize("doctype", [
-    "",  # &nbsp; undeclared
-    '<!DOCTYPE rss [<!ENTITY desk "The&nbsp;desk">]>',  # an internal DTD, itself using an undeclared entity
-], ids=["undeclared-entity", "internal-dtd"])
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        "",  # &nbsp; undeclared
+        '<!DOCTYPE rss [<!ENTITY desk "The&nbsp;desk">]>',  # an internal DTD, itself using an undeclared entity
+    ],
+    ids=["undeclared-entity", "internal-dtd"],
+)
 def test_auto_detects_a_feed_that_is_not_well_formed(server, doctype):
     item = FEED_ITEM.format(link=server.url("/a1"))
-    server.routes["/feed"] = Reply(200, f'<?xml version="1.0"?>{doctype}<rss version="2.0"><channel><title>Desk'
-                                        f'</title>{item}</channel></rss>', {"Content-Type": "text/xml"})
+    server.routes["/feed"] = Reply(
+        200,
+        f'<?xml version="1.0"?>{doctype}<rss version="2.0"><channel><title>Desk</title>{item}</channel></rss>',
+        {"Content-Type": "text/xml"},
+    )
     server.routes["/a1"] = Reply(200, PAGE)
     result = run(SourceSpec(name="auto", kind="auto", url=server.url("/feed"), local=True))
     assert result.failures == []
@@ -210,13 +236,22 @@ def test_auto_detects_a_feed_that_is_not_well_formed(server, doctype):
 
 def test_auto_feed_detection_neither_resolves_nor_expands_entities(server):
     laughs = '<!ENTITY lol0 "lol">' + "".join(f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 10))
-    doctype = (f'<!DOCTYPE rss [<!ENTITY % remote SYSTEM "{server.url("/evil.dtd")}"> %remote; '
-               f'<!ENTITY passwd SYSTEM "file:///etc/passwd"> {laughs}]>')
-    server.routes["/evil.dtd"] = Reply(200, '<!ENTITY leaked "from the network">', {"Content-Type": "application/xml-dtd"})
-    item = (f"<item><title>&passwd;&leaked;&lol9;&nbsp;</title><link>{server.url('/a1')}</link>"
-            "<description>&lol9;&passwd;</description></item>")
-    server.routes["/feed"] = Reply(200, f'<?xml version="1.0"?>{doctype}<rss version="2.0"><channel><title>Desk'
-                                        f'</title>{item}</channel></rss>', {"Content-Type": "text/xml"})
+    doctype = (
+        f'<!DOCTYPE rss [<!ENTITY % remote SYSTEM "{server.url("/evil.dtd")}"> %remote; '
+        f'<!ENTITY passwd SYSTEM "file:///etc/passwd"> {laughs}]>'
+    )
+    server.routes["/evil.dtd"] = Reply(
+        200, '<!ENTITY leaked "from the network">', {"Content-Type": "application/xml-dtd"}
+    )
+    item = (
+        f"<item><title>&passwd;&leaked;&lol9;&nbsp;</title><link>{server.url('/a1')}</link>"
+        "<description>&lol9;&passwd;</description></item>"
+    )
+    server.routes["/feed"] = Reply(
+        200,
+        f'<?xml version="1.0"?>{doctype}<rss version="2.0"><channel><title>Desk</title>{item}</channel></rss>',
+        {"Content-Type": "text/xml"},
+    )
     server.routes["/a1"] = Reply(200, PAGE)
     spec = SourceSpec(name="auto", kind="auto", url=server.url("/feed"), local=True, entry_content=True)
     result = finished(lambda: run(spec))

@@ -15,9 +15,11 @@ from tests.conftest import ROOT
 from tests.helpers import make_dispatch
 
 DAY = date(2026, 11, 27)
-TEXT = ("Le Sénat a adopté jeudi soir en première lecture le projet de budget de la Sécurité sociale pour 2027. "
-        "Les sénateurs ont supprimé l’article qui doublait les franchises médicales, une mesure jugée injuste. "
-        "Le texte doit désormais être examiné en commission mixte paritaire avec les députés.")
+TEXT = (
+    "Le Sénat a adopté jeudi soir en première lecture le projet de budget de la Sécurité sociale pour 2027. "
+    "Les sénateurs ont supprimé l’article qui doublait les franchises médicales, une mesure jugée injuste. "
+    "Le texte doit désormais être examiné en commission mixte paritaire avec les députés."
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -63,8 +65,10 @@ def test_a_version_1_store_gains_the_run_process_columns(tmp_path):
 @pytest.mark.slow  # processes racing on the store
 def test_a_run_whose_process_died_shows_as_interrupted(store):
     url = store.engine.url.render_as_string(hide_password=False)
-    killed = ("import os, signal, sys\nfrom datetime import date\nfrom tasks.store import Store\n"
-              "Store.open(sys.argv[1]).start_run(date(2026, 11, 27))\nos.kill(os.getpid(), signal.SIGKILL)")
+    killed = (
+        "import os, signal, sys\nfrom datetime import date\nfrom tasks.store import Store\n"
+        "Store.open(sys.argv[1]).start_run(date(2026, 11, 27))\nos.kill(os.getpid(), signal.SIGKILL)"
+    )
     process = subprocess.run([sys.executable, "-c", killed, url], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert process.returncode == -9, process.stderr
     store.start_run(DAY)  # this process: alive
@@ -93,10 +97,16 @@ def test_digest_marks_its_dispatches_and_history_finds_them(store):
 
     tomorrow = DAY + timedelta(days=1)
     same = make_dispatch(TEXT, outlet="Le Figaro", title="Budget : le Sénat dit oui", language="fr")
-    reworded = make_dispatch(TEXT.replace("Le Sénat a adopté", "Les sénateurs ont voté"), outlet="Ouest-France", language="fr")
-    update = make_dispatch(TEXT + " Le gouvernement table sur un déficit ramené à 16 milliards d’euros l’an prochain, "
-                           "a indiqué vendredi la ministre, qui promet un nouveau texte sur les hôpitaux avant l’été "
-                           "et une réforme du financement des Ehpad dès janvier.", outlet="AFP", language="fr")
+    reworded = make_dispatch(
+        TEXT.replace("Le Sénat a adopté", "Les sénateurs ont voté"), outlet="Ouest-France", language="fr"
+    )
+    update = make_dispatch(
+        TEXT + " Le gouvernement table sur un déficit ramené à 16 milliards d’euros l’an prochain, "
+        "a indiqué vendredi la ministre, qui promet un nouveau texte sur les hôpitaux avant l’été "
+        "et une réforme du financement des Ehpad dès janvier.",
+        outlet="AFP",
+        language="fr",
+    )
     kept, removals = dedup_history([same, reworded, update], store.digested_around(tomorrow, 7), DedupOptions())
     assert kept == [update]
     assert {r.dispatch_id for r in removals} == {same.id, reworded.id}
@@ -105,8 +115,12 @@ def test_digest_marks_its_dispatches_and_history_finds_them(store):
 
 def test_validators_deliveries_runs_and_history(store):
     store.save_validators({"https://x.example/feed": {"etag": '"v1"'}})
-    store.save_validators({"https://x.example/feed": {"etag": '"v2"', "last_modified": "Fri, 27 Nov 2026 08:00:00 GMT"}})
-    assert store.validators() == {"https://x.example/feed": {"etag": '"v2"', "last_modified": "Fri, 27 Nov 2026 08:00:00 GMT"}}
+    store.save_validators(
+        {"https://x.example/feed": {"etag": '"v2"', "last_modified": "Fri, 27 Nov 2026 08:00:00 GMT"}}
+    )
+    assert store.validators() == {
+        "https://x.example/feed": {"etag": '"v2"', "last_modified": "Fri, 27 Nov 2026 08:00:00 GMT"}
+    }
     store.record_delivery(DAY, "email", ["b@x.example", "a@x.example"], "<id@x>")
     assert store.delivered(DAY, "email") == ["a@x.example", "b@x.example"] and store.delivered(DAY, "other") == []
     run = store.start_run(DAY)
@@ -119,8 +133,11 @@ def test_validators_deliveries_runs_and_history(store):
 
 def test_forget_and_prune(store):
     old = make_dispatch(TEXT, outlet="AFP", language="fr")
-    new = make_dispatch("Le Rhône est monté de plus de deux mètres en vingt-quatre heures, la préfecture ferme les quais.",
-                        outlet="Le Progrès", language="fr")
+    new = make_dispatch(
+        "Le Rhône est monté de plus de deux mètres en vingt-quatre heures, la préfecture ferme les quais.",
+        outlet="Le Progrès",
+        language="fr",
+    )
     store.save_digest(DAY - timedelta(days=100), 1, "{}", _carried(old))
     store.save_digest(DAY, 1, "{}", _carried(new))
     assert store.prune(90, DAY) == 1
@@ -152,13 +169,16 @@ def test_a_day_keeps_its_dispatches_when_another_day_carries_them_too(store):
     assert store.first_seen_on(DAY) == [dispatch]
 
 
-HOLD_LOCK = ("import sys\nfrom tasks.store import Store\nstore = Store.open(sys.argv[1])\n"
-             "with store.locked('run for 2026-11-27'):\n    print('locked', flush=True)\n    sys.stdin.readline()\n")
+HOLD_LOCK = (
+    "import sys\nfrom tasks.store import Store\nstore = Store.open(sys.argv[1])\n"
+    "with store.locked('run for 2026-11-27'):\n    print('locked', flush=True)\n    sys.stdin.readline()\n"
+)
 
 
 def _holding_the_lock(url: str) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, url], cwd=ROOT, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, url], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline() == "locked\n"
     return holder
 
@@ -188,8 +208,10 @@ def test_a_killed_holder_frees_the_lock(store):
         pass
 
 
-CREATE = ("import sys, time\nfrom tasks.store import Store\nstart = float(sys.argv[2])\n"
-          "time.sleep(max(0, start - time.time()))\nStore.open(sys.argv[1]).close()\n")
+CREATE = (
+    "import sys, time\nfrom tasks.store import Store\nstart = float(sys.argv[2])\n"
+    "time.sleep(max(0, start - time.time()))\nStore.open(sys.argv[1]).close()\n"
+)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -203,8 +225,10 @@ def test_first_runs_at_once_on_a_fresh_store_all_open_it(tmp_path, backend):
     if backend == "postgresql":
         metadata.drop_all(Store.open(url).engine)
     start = time.time() + 3  # after every interpreter has started
-    openers = [subprocess.Popen([sys.executable, "-c", CREATE, url, str(start)], cwd=ROOT, stderr=subprocess.PIPE,
-                                text=True) for _ in range(6)]
+    openers = [
+        subprocess.Popen([sys.executable, "-c", CREATE, url, str(start)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
     errors = [opener.communicate(timeout=120)[1] for opener in openers]
     assert [opener.returncode for opener in openers] == [0] * 6, "\n".join(errors)
     with Store.open(url).engine.connect() as db:
@@ -221,10 +245,13 @@ def test_an_empty_store_file_is_refused_unless_new_store(tmp_path):
     Store.open(url).close()  # a store now
 
 
-@pytest.mark.parametrize("url, reason", [
-    ("notadialect://x", "not a usable store URL"),
-    ("sqlite:///{tmp}/file/digest.sqlite3", "Not a directory|File exists"),
-])
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("notadialect://x", "not a usable store URL"),
+        ("sqlite:///{tmp}/file/digest.sqlite3", "Not a directory|File exists"),
+    ],
+)
 def test_a_bad_store_url_or_folder_is_one_line(tmp_path, url, reason):
     (tmp_path / "file").write_text("a file, not a folder")
     with pytest.raises(StoreError, match=reason) as raised:

@@ -6,8 +6,15 @@ from tasks.cluster import ClusterOptions, cluster
 from tasks.language import SumyTokenizer, words
 from tasks.models import Story
 from tasks.summarise import (
-    SUMY_ALGORITHMS, Centrality, ConceptCoverage, NewsSummarizer, StoryDocument, SummaryOptions, make_summarizer,
-    summarise_dispatches, summarise_story,
+    SUMY_ALGORITHMS,
+    Centrality,
+    ConceptCoverage,
+    NewsSummarizer,
+    StoryDocument,
+    SummaryOptions,
+    make_summarizer,
+    summarise_dispatches,
+    summarise_story,
 )
 from tests.helpers import make_dispatch
 
@@ -71,8 +78,9 @@ def test_sumy_interface_on_a_plain_document():
     tokenizer = SumyTokenizer("fr")
     document = ObjectDocumentModel([])
     assert make_summarizer("news", "fr")(document, 3) == ()
-    story = StoryDocument([make_dispatch("Le Sénat a voté le budget. Les députés l'examineront lundi.", language="fr")],
-                          tokenizer)
+    story = StoryDocument(
+        [make_dispatch("Le Sénat a voté le budget. Les députés l'examineront lundi.", language="fr")], tokenizer
+    )
     chosen = NewsSummarizer("fr")(story, 1)
     assert [str(s) for s in chosen] == ["Le Sénat a voté le budget."]
 
@@ -94,6 +102,7 @@ def test_seed_story_has_no_caption_no_repeat_and_attributed_sentences(seeds):
 
 
 # --- NewsSummarizer's relevance: titles, sentence form, dangling openings -----------------------
+
 
 def _plain(sentences, heading=None, language="en"):
     """A plain sumy document (no dispatches, no de-duplication): one paragraph, an optional heading."""
@@ -175,7 +184,9 @@ def test_news_summarizer_takes_any_sumy_count():
 
 def test_news_summarizer_on_thousands_of_similar_sentences():
     """Many near-identical sentences that differ by their numbers: five distinct ones are chosen."""
-    lines = [f"Report {i} says the river rose by {i % 7} metres near town {i % 50} on day {i % 9}." for i in range(3000)]
+    lines = [
+        f"Report {i} says the river rose by {i % 7} metres near town {i % 50} on day {i % 9}." for i in range(3000)
+    ]
     document = _plain(lines)
     chosen = NewsSummarizer("en")(document, 5)
     assert len(chosen) == 5 and len({str(s) for s in chosen}) == 5
@@ -243,6 +254,7 @@ def test_two_dispatches_keep_centroid_centrality():
 
 # --- the summarisation bench's scoring -----------------------------------------------------------
 
+
 def _bench():
     """bench/summarisation.py as a module (it is a script, not a package); needs the bench extra."""
     import importlib.util
@@ -285,17 +297,21 @@ def test_bench_reference_lengths():
 
 # --- summary sentences stand alone (issue 17) -----------------------------------------------------
 
-@pytest.mark.parametrize("fragment", [
-    "drawn to play fourth seeded Mauresmo in the semi-finals of the open.",  # lower-case start
-    "he added.",
-    "See more photos:",  # under six words
-    "Germany's Frankfurter Allgemeine Zeitung Reported Wednesday.",  # capitalised words only: a title, no verb
-    "Viera (3-0): Talorie Crafton 1 goal, 2 assists.",  # a result line, mostly numbers
-    "Focus on these business goals during the build stage:",  # a lead-in
-    "Was in development for several months, but not any more...",  # a teaser cut short
-    "The Trojans resume their Pacific-10 Conference schedule tonight against No.5",  # cut: no end
-    "The storm hit the coast " + "and the wind rose again " * 16 + "on Friday.",  # glued lines: 86 words
-])
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "drawn to play fourth seeded Mauresmo in the semi-finals of the open.",  # lower-case start
+        "he added.",
+        "See more photos:",  # under six words
+        "Germany's Frankfurter Allgemeine Zeitung Reported Wednesday.",  # capitalised words only: a title, no verb
+        "Viera (3-0): Talorie Crafton 1 goal, 2 assists.",  # a result line, mostly numbers
+        "Focus on these business goals during the build stage:",  # a lead-in
+        "Was in development for several months, but not any more...",  # a teaser cut short
+        "The Trojans resume their Pacific-10 Conference schedule tonight against No.5",  # cut: no end
+        "The storm hit the coast " + "and the wind rose again " * 16 + "on Friday.",  # glued lines: 86 words
+    ],
+)
 def test_fragments_lead_ins_teasers_and_glued_lines_do_not_stand_alone(fragment):
     from tasks.summarise import stands_alone
 
@@ -316,26 +332,35 @@ def test_a_central_fragment_is_never_chosen():
 
 def test_a_sentence_opening_on_a_pronoun_waits_for_its_antecedent():
     lead = "Storms closed three ports in the north of the country on Sunday night."
-    text = (f"{lead} The mayor of Brest spoke on the radio in the morning. "
-            "She said the new budget for the harbour and its ferries would pay for new ferries and new quays. "
-            "The council said a new budget for the harbour would be voted in the spring.")
+    text = (
+        f"{lead} The mayor of Brest spoke on the radio in the morning. "
+        "She said the new budget for the harbour and its ferries would pay for new ferries and new quays. "
+        "The council said a new budget for the harbour would be voted in the spring."
+    )
     document = StoryDocument([make_dispatch(text, language="en")], SumyTokenizer("en"))
     chosen = [str(s) for s in NewsSummarizer("en", position_weight=0)(document, 2)]
     assert not any(s.startswith("She said") for s in chosen)
     # once its antecedent is in, it may follow
     all_four = [str(s) for s in NewsSummarizer("en", position_weight=0)(document, 4)]
     assert all_four.index("The mayor of Brest spoke on the radio in the morning.") < all_four.index(
-        "She said the new budget for the harbour and its ferries would pay for new ferries and new quays.")
+        "She said the new budget for the harbour and its ferries would pay for new ferries and new quays."
+    )
 
 
 def test_two_outlets_writing_one_fact_differently_give_one_summary_sentence():
     short = "About 1,200 people were evacuated from the town on Sunday, the police said."
-    long = ("About 1200 people were evacuated from the town on Sunday as the river rose, the police said, "
-            "and schools, shops and the station stayed closed until the water went down on Tuesday evening.")
-    dispatches = [make_dispatch(f"{short} Rain is forecast again for Thursday and Friday in the whole region.",
-                                "Reuters", language="en"),
-                  make_dispatch(f"Flood waters rose fast overnight in the valley after a week of heavy rain. {long}",
-                                "AP", language="en")]
+    long = (
+        "About 1200 people were evacuated from the town on Sunday as the river rose, the police said, "
+        "and schools, shops and the station stayed closed until the water went down on Tuesday evening."
+    )
+    dispatches = [
+        make_dispatch(
+            f"{short} Rain is forecast again for Thursday and Friday in the whole region.", "Reuters", language="en"
+        ),
+        make_dispatch(
+            f"Flood waters rose fast overnight in the valley after a week of heavy rain. {long}", "AP", language="en"
+        ),
+    ]
     story = Story(1, tuple(dispatches), "Floods", 1.0)
     summary = summarise_story(story, SummaryOptions(sentences=4))
     texts = [s.text for s in summary.sentences]

@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, SAMPLES
-from tests.helpers import CHROMIUM
-from tests.helpers import require_browser as _require_browser
+from tests.helpers import CHROMIUM, require_browser as _require_browser
 from tests.prefect_server import prefect_server, stop, wait_for
 
 pytestmark = pytest.mark.prefect
@@ -34,19 +33,39 @@ def test_custom_run_from_the_ui_writes_the_digest_and_the_artifact(prefect_serve
     config.write_text(
         f'[digest]\nout_dir = "{tmp_path / "digests"}"\ndata_dir = "{tmp_path / "data"}"\n'
         f'[[schedules]]\nname = "morning"\ncron = "0 6 * * *"\ntimezone = "Europe/Paris"\n'
-        f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n', encoding="utf-8")
-    serving = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--config", str(config)], cwd=ROOT, env=env,
-                               stdout=(tmp_path / "serve.log").open("w"), stderr=subprocess.STDOUT,
-                               start_new_session=True)
+        f'[[sources]]\nname = "samples"\npath = "{SAMPLES}"\n',
+        encoding="utf-8",
+    )
+    serving = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "serve", "--config", str(config)],
+        cwd=ROOT,
+        env=env,
+        stdout=(tmp_path / "serve.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deployment = wait_for(lambda: _deployment(api), 90, "the served deployment")
-        assert deployment["schedules"][0]["schedule"] == {"cron": "0 6 * * *", "timezone": "Europe/Paris",
-                                                         "day_or": True}
+        assert deployment["schedules"][0]["schedule"] == {
+            "cron": "0 6 * * *",
+            "timezone": "Europe/Paris",
+            "day_or": True,
+        }
         base = api.removesuffix("/api")
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
             page = browser.new_page()
             # The UI tries outside hosts even with analytics off: nothing may leave 127.0.0.1.
             page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda route: route.abort())
@@ -71,8 +90,9 @@ def test_custom_run_from_the_ui_writes_the_digest_and_the_artifact(prefect_serve
         assert len(written) == 1
         data = json.loads(written[0].read_text(encoding="utf-8"))
         assert data["stories"] and all(len(story["summary"]) <= 2 for story in data["stories"])
-        artifacts = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}},
-                               timeout=10).json()
+        artifacts = httpx.post(
+            f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}, timeout=10
+        ).json()
         assert [a["key"] for a in artifacts] == ["daily-digest"]
         assert data["stories"][0]["headline"].split(":")[0] in artifacts[0]["data"]
     finally:
@@ -93,8 +113,10 @@ def _submit(page, api: str, deployment_id: str, prefect_home: str) -> None:
             if not submit.is_visible():
                 break
     server_log = (Path(prefect_home) / "server.log").read_text(errors="replace")[-3000:]
-    raise AssertionError(f"no run from the UI's form; the page showed:\n{page.inner_text('body')[-3000:]}\n"
-                         f"the server's log ends with:\n{server_log}")
+    raise AssertionError(
+        f"no run from the UI's form; the page showed:\n{page.inner_text('body')[-3000:]}\n"
+        f"the server's log ends with:\n{server_log}"
+    )
 
 
 def _deployment(api: str):
@@ -104,11 +126,16 @@ def _deployment(api: str):
 
 def _runs(api: str, deployment_id: str) -> list[dict]:
     """Flow runs of the deployment made with the Custom run's parameter (the schedule's own have 4)."""
-    runs = httpx.post(f"{api}/flow_runs/filter", json={"deployments": {"id": {"any_": [deployment_id]}}}, timeout=5).json()
+    runs = httpx.post(
+        f"{api}/flow_runs/filter", json={"deployments": {"id": {"any_": [deployment_id]}}}, timeout=5
+    ).json()
     return [r for r in runs if r["parameters"].get("sentences") == 2]
 
 
 def _finished_run(api: str, deployment_id: str):
-    finished = [r for r in _runs(api, deployment_id)
-                if r["state"] and r["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}]
+    finished = [
+        r
+        for r in _runs(api, deployment_id)
+        if r["state"] and r["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+    ]
     return finished[0] if finished else None

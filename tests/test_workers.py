@@ -39,8 +39,13 @@ def test_dask_work_that_kills_its_workers_fails_with_worker_died_and_the_next_wo
     from tests.dask_cluster import dask_cluster
 
     # allowed-failures 0: the first worker lost marks the task as killing workers (Dask's default is 3).
-    with dask_cluster(tmp_path, workers=2, scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}) as (
-            address, processes), open_executor(address) as executor:
+    with (
+        dask_cluster(tmp_path, workers=2, scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}) as (
+            address,
+            processes,
+        ),
+        open_executor(address) as executor,
+    ):
         # Run by a worker (a poisoned pickle would kill the scheduler first: it reads the task's arguments).
         doomed = executor.submit(os._exit, 3)
         assert isinstance(doomed.exception(timeout=60), WorkerDied)
