@@ -24,21 +24,11 @@ from playwright.sync_api import Page, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.prefect_server import prefect_server, stop, wait_for  # noqa: E402
 
 DOCS = ROOT / "docs"
 DAY = "2026-11-27"  # the samples' day
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 OUTSIDE = re.compile(r"^(?!file:|https?://127\.0\.0\.1[:/])")  # the UI calls outside hosts even with analytics off
 
 

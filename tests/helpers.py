@@ -246,6 +246,17 @@ def run_source(spec, options: FetchOptions = FAST, validators: dict | None = Non
 # --- the browser --------------------------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Headless, and quiet: nothing of Chromium's own calls home (the pages' requests are routed by each caller).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def require_browser() -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, SAMPLES
-from tests.helpers import CHROMIUM, require_browser as _require_browser
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, require_browser as _require_browser
 from tests.prefect_server import prefect_server, stop, wait_for
 
 pytestmark = pytest.mark.prefect
@@ -53,19 +53,7 @@ def test_custom_run_from_the_ui_writes_the_digest_and_the_artifact(prefect_serve
         }
         base = api.removesuffix("/api")
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-            )
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
             # The UI tries outside hosts even with analytics off: nothing may leave 127.0.0.1.
             page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda route: route.abort())
