@@ -103,7 +103,7 @@ def vectorise(dispatches: Sequence[Dispatch], options: ClusterOptions) -> tuple[
         name_rows, name_cols, name_values, len(dispatches), len(names))
 
 
-def _tfidf(rows: array, cols: array, values: array, count: int, terms: int) -> sparse.csr_matrix:
+def _tfidf(rows: array[int], cols: array[int], values: array[float], count: int, terms: int) -> sparse.csr_matrix:
     coordinates = (np.frombuffer(rows, dtype=np.intc), np.frombuffer(cols, dtype=np.intc))
     counts = sparse.csr_matrix((np.frombuffer(values), coordinates), shape=(count, max(terms, 1)))
     document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
@@ -443,6 +443,6 @@ def _story(dispatches: tuple[Dispatch, ...], options: ClusterOptions, templates:
                  importance=0.0)
 
 
-def _order_key(dispatch: Dispatch) -> tuple:
+def _order_key(dispatch: Dispatch) -> tuple[datetime, str]:
     published = dispatch.published or datetime.max.replace(tzinfo=timezone.utc)
     return (published, dispatch.id)
