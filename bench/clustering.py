@@ -30,7 +30,6 @@ import json
 import re
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +39,9 @@ from scipy.cluster.hierarchy import fcluster, linkage
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import tasks.cluster as clustering  # noqa: E402
 from bench.pages import build_pages, load_articles  # noqa: E402
 from flows.stages import SEGMENT_ONLY, _dispatch  # noqa: E402
-import tasks.cluster as clustering  # noqa: E402
 from tasks.cluster import ClusterOptions, cluster  # noqa: E402
 from tasks.language import bundle, words  # noqa: E402
 from tasks.models import Block, Dispatch, parse_datetime  # noqa: E402
@@ -66,20 +65,27 @@ def main() -> None:
     print(f"{len(dispatches)} dispatches, {len(set(gold.values()))} events; options: {options.model_dump()}")
 
     rows = [("digest cluster", _timed_groups(lambda: _project(dispatches, options)))]
-    rows.append(("digest cluster, cross_language", _timed_groups(
-        lambda: _project(dispatches, options.model_copy(update={"cross_language": True})))))
+    rows.append(
+        (
+            "digest cluster, cross_language",
+            _timed_groups(lambda: _project(dispatches, options.model_copy(update={"cross_language": True}))),
+        )
+    )
     vectors = tfidf(dispatches)
     rows.append(("TF-IDF single-pass centroid 0.2", _timed_groups(lambda: single_pass(vectors, dispatches, 0.2))))
     best = max(THRESHOLDS, key=lambda t: bcubed(average_link(vectors, dispatches, t), gold)[2])
-    rows.append((f"TF-IDF average-link at its best ({best})",
-                 _timed_groups(lambda: average_link(vectors, dispatches, best))))
+    rows.append(
+        (f"TF-IDF average-link at its best ({best})", _timed_groups(lambda: average_link(vectors, dispatches, best)))
+    )
     print("\nB-cubed P / R / F1; 'across languages': a topic's English and French articles are one event.\n")
     print("| clustering | all 500 | story lines | all 500, across languages | story lines, across languages | s |")
     print("|---|---|---|---|---|---|")
     for name, (groups, seconds) in rows:
-        print(f"| {name} | {_prf(bcubed(groups, gold))} | {_prf(bcubed(groups, gold, STORY_LINE))} | "
-              f"{_prf(bcubed(groups, _topics(gold)))} | {_prf(bcubed(groups, _topics(gold), STORY_LINE))} | "
-              f"{seconds:.2f} |")
+        print(
+            f"| {name} | {_prf(bcubed(groups, gold))} | {_prf(bcubed(groups, gold, STORY_LINE))} | "
+            f"{_prf(bcubed(groups, _topics(gold)))} | {_prf(bcubed(groups, _topics(gold), STORY_LINE))} | "
+            f"{seconds:.2f} |"
+        )
 
     print()
     candidate_recall("dev set", dispatches, options)
@@ -152,8 +158,10 @@ def tfidf(dispatches: list[Dispatch]) -> sparse.csr_matrix:
 def single_pass(vectors: sparse.csr_matrix, dispatches: list[Dispatch], threshold: float) -> list[list[str]]:
     """Each dispatch, in (published, id) order, joins the same-language story whose centroid is closest, at
     `threshold` or more, else starts one."""
-    order = sorted(range(len(dispatches)), key=lambda i: (dispatches[i].published is None, dispatches[i].published
-                                                          or 0, dispatches[i].id))
+    order = sorted(
+        range(len(dispatches)),
+        key=lambda i: (dispatches[i].published is None, dispatches[i].published or 0, dispatches[i].id),
+    )
     dense = vectors.toarray()
     sums: list[np.ndarray] = []
     members: list[list[int]] = []
@@ -220,9 +228,11 @@ def candidate_recall(name: str, dispatches: list[Dispatch], options: ClusterOpti
     ci, cj = clustering.candidates(vectors, languages, clustering._times(ordered), options.span_hours)
     found = np.isin(np.minimum(i, j).astype(np.int64) * count + np.maximum(i, j), ci.astype(np.int64) * count + cj)
     close = similarity >= options.threshold
-    print(f"candidates on the {name}: {len(ci):,} pairs of {count * (count - 1) // 2:,} ({len(ci) / count:.1f} a "
-          f"dispatch); recall of the exact {clustering.NEIGHBOURS} closest: {found.mean():.3f} of {len(found):,}, "
-          f"at the threshold {found[close].mean():.3f} of {close.sum():,}")
+    print(
+        f"candidates on the {name}: {len(ci):,} pairs of {count * (count - 1) // 2:,} ({len(ci) / count:.1f} a "
+        f"dispatch); recall of the exact {clustering.NEIGHBOURS} closest: {found.mean():.3f} of {len(found):,}, "
+        f"at the threshold {found[close].mean():.3f} of {close.sum():,}"
+    )
 
 
 def robustness(dispatches: list[Dispatch], gold: dict[str, str], options: ClusterOptions) -> None:
@@ -242,12 +252,16 @@ def robustness(dispatches: list[Dispatch], gold: dict[str, str], options: Cluste
     for threshold in THRESHOLDS:
         en, fr = curves["en"][threshold], curves["fr"][threshold]
         mark = " (default)" if abs(threshold - options.threshold) < 1e-9 else ""
-        print(f"| {threshold}{mark} | {en[0]:.3f} | {en[1]:.3f} / {en[2]:.3f} | {fr[0]:.3f} | {fr[1]:.3f} / {fr[2]:.3f} |")
+        print(
+            f"| {threshold}{mark} | {en[0]:.3f} | {en[1]:.3f} / {en[2]:.3f} | {fr[0]:.3f} | {fr[1]:.3f} / {fr[2]:.3f} |"
+        )
     for tuned, checked in (("en", "fr"), ("fr", "en")):
         best = max(THRESHOLDS, key=lambda t: (curves[tuned][t][0], -t))
-        print(f"\ntuned on {tuned}: threshold {best} (F1 {curves[tuned][best][0]:.3f}); on {checked} at it: "
-              f"F1 {curves[checked][best][0]:.3f} (its own best: "
-              f"{max(c[0] for c in curves[checked].values()):.3f})")
+        print(
+            f"\ntuned on {tuned}: threshold {best} (F1 {curves[tuned][best][0]:.3f}); on {checked} at it: "
+            f"F1 {curves[checked][best][0]:.3f} (its own best: "
+            f"{max(c[0] for c in curves[checked].values()):.3f})"
+        )
 
 
 def pipeline_dispatches(size: int) -> list[Dispatch]:
@@ -262,9 +276,18 @@ def pipeline_dispatches(size: int) -> list[Dispatch]:
         outlet = re.search(r'og:site_name" content="([^"]*)"', page).group(1)
         published = re.search(r'article:published_time" content="([^"]*)"', page).group(1)
         language = re.search(r'<html lang="(\w+)"', page).group(1)
-        out.append(Dispatch(id=f"page-{n}", source=html.unescape(outlet), location=f"https://news.example/{n}",
-                            blocks=tuple(Block((p,)) for p in paragraphs if p.strip()), language=language,
-                            title=title, published=parse_datetime(published), url=f"https://news.example/{n}"))
+        out.append(
+            Dispatch(
+                id=f"page-{n}",
+                source=html.unescape(outlet),
+                location=f"https://news.example/{n}",
+                blocks=tuple(Block((p,)) for p in paragraphs if p.strip()),
+                language=language,
+                title=title,
+                published=parse_datetime(published),
+                url=f"https://news.example/{n}",
+            )
+        )
     return out
 
 
@@ -275,8 +298,10 @@ def timing(sizes: list[int], options: ClusterOptions) -> None:
         dispatches = pipeline_dispatches(size)
         start, cpu = time.perf_counter(), time.process_time()
         stories = cluster(dispatches, options)
-        print(f"| {size:,} | {len(stories):,} | {time.process_time() - cpu:.2f} | {time.perf_counter() - start:.2f} |",
-              flush=True)
+        print(
+            f"| {size:,} | {len(stories):,} | {time.process_time() - cpu:.2f} | {time.perf_counter() - start:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,13 +79,23 @@ def build_dispatches(articles: list[Article], count: int, seed: int, events_from
     by_lang = {lang: [n for n, a in enumerate(articles) if a.lang == lang] for lang in {a.lang for a in articles}}
     outlets = {lang: [name for name, language in OUTLETS if language == lang] for lang in by_lang}
     sentences = [[s for p in a.paragraphs for s in SENTENCE_END.split(p)] for a in articles]
-    start = datetime.combine(DAY, datetime.min.time(), tzinfo=timezone.utc)
+    start = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC)
     made: list = []
     for n in range(count):
         if made and rng.random() < DUPLICATE_SHARE:
             earlier = made[rng.randrange(len(made))]
-            made.append(Dispatch(earlier.id, "Agence " + earlier.source, f"bench:{n}", earlier.blocks, earlier.language,
-                                 earlier.title, earlier.published, f"https://agence.example/{n}"))
+            made.append(
+                Dispatch(
+                    earlier.id,
+                    "Agence " + earlier.source,
+                    f"bench:{n}",
+                    earlier.blocks,
+                    earlier.language,
+                    earlier.title,
+                    earlier.published,
+                    f"https://agence.example/{n}",
+                )
+            )
             continue
         number, round_ = n % len(articles), n // len(articles)
         event = round_ // ROUNDS_PER_EVENT + events_from
@@ -99,8 +109,18 @@ def build_dispatches(articles: list[Article], count: int, seed: int, events_from
         blocks = tuple(Block(tuple(_renamed(s, event) for s in p if s.strip())) for p in paragraphs if p)
         text = "\n\n".join(b.text for b in blocks)
         outlet = rng.choice(outlets[article.lang])
-        made.append(Dispatch(fingerprint(text), outlet, f"bench:{n}", blocks, article.lang, title,
-                             start + timedelta(minutes=rng.randrange(20 * 60)), f"https://outlet.example/{n}"))
+        made.append(
+            Dispatch(
+                fingerprint(text),
+                outlet,
+                f"bench:{n}",
+                blocks,
+                article.lang,
+                title,
+                start + timedelta(minutes=rng.randrange(20 * 60)),
+                f"https://outlet.example/{n}",
+            )
+        )
     return made
 
 
@@ -117,8 +137,11 @@ def _renamed(text: str, event: int) -> str:
     def rename(match: re.Match) -> str:
         word = match.group(0)
         chooser = random.Random(f"{event}:{word.casefold()}")
-        return word + "".join(chooser.choice("aeiou") + chooser.choice("bdklmnrstv") for _ in range(2)) \
-            if chooser.random() < RENAMED else word
+        return (
+            word + "".join(chooser.choice("aeiou") + chooser.choice("bdklmnrstv") for _ in range(2))
+            if chooser.random() < RENAMED
+            else word
+        )
 
     return LONG_WORD.sub(rename, text)
 
@@ -136,9 +159,11 @@ def run_stages(articles: list[Article], size: int, summarise: bool) -> dict:
     prints = {d.id: DocumentPrint.of(d) for d in dispatches}
     # The day before: its own events, and 2 % of today's dispatches (carried again by today's sources).
     earlier = build_dispatches(articles, size, seed=11, events_from=10**6)
-    earlier = list({d.id: d for d in earlier + dispatches[:: 50]}.values())
-    seen = [Seen(d.id, d.title, DAY - timedelta(days=1), (prints.get(d.id) or DocumentPrint.of(d)).packed())
-            for d in earlier]
+    earlier = list({d.id: d for d in earlier + dispatches[::50]}.values())
+    seen = [
+        Seen(d.id, d.title, DAY - timedelta(days=1), (prints.get(d.id) or DocumentPrint.of(d)).packed())
+        for d in earlier
+    ]
     del earlier
     built = time.perf_counter() - started
     print(f"N = {size:,}: built in {built:.0f} s", file=sys.stderr, flush=True)
@@ -163,8 +188,17 @@ def run_stages(articles: list[Article], size: int, summarise: bool) -> dict:
 
         stage("summarise", lambda: summarise_batch(stories, settings.summary, settings.dedup))
     sizes = sorted((len(s.dispatches) for s in stories), reverse=True)
-    return {"size": size, "kept": len(kept), "seen": len(seen), "stories": len(stories), "largest": sizes[:3],
-            "built": built, "seconds": seconds, "peak_mb": peaks, "process_peak_mb": _memory_mb("VmPeak_HWM")}
+    return {
+        "size": size,
+        "kept": len(kept),
+        "seen": len(seen),
+        "stories": len(stories),
+        "largest": sizes[:3],
+        "built": built,
+        "seconds": seconds,
+        "peak_mb": peaks,
+        "process_peak_mb": _memory_mb("VmPeak_HWM"),
+    }
 
 
 def _reset_peak() -> None:
@@ -186,8 +220,11 @@ def _memory_mb(field: str) -> float:
 
 def print_table(rows: list[dict]) -> None:
     stages = [s for s in STAGES if s in rows[0]["seconds"]]
-    print("| stage | " + " | ".join(f"N = {r['size']:,}: s | peak MB" for r in rows)
-          + (" | time growth |" if len(rows) > 1 else " |"))
+    print(
+        "| stage | "
+        + " | ".join(f"N = {r['size']:,}: s | peak MB" for r in rows)
+        + (" | time growth |" if len(rows) > 1 else " |")
+    )
     print("|---|" + "---|---|" * len(rows) + ("---|" if len(rows) > 1 else ""))
     for name in [*stages, "total"]:
         cells = []
@@ -201,11 +238,15 @@ def print_table(rows: list[dict]) -> None:
         print(f"| {name} | " + " | ".join(cells) + growth + " |")
     print()
     for row in rows:
-        print(f"N = {row['size']:,}: kept {row['kept']:,} after dedup and history ({row['seen']:,} dispatches in the "
-              f"history), {row['stories']:,} stories (largest: {', '.join(map(str, row['largest']))}); "
-              f"built in {row['built']:.0f} s (not counted)")
-    print(f"Machine: {__import__('os').cpu_count()} CPUs, Python {sys.version.split()[0]}. Peak MB: the process's "
-          "resident peak during the stage (it holds the day's dispatches, prints and history throughout).")
+        print(
+            f"N = {row['size']:,}: kept {row['kept']:,} after dedup and history ({row['seen']:,} dispatches in the "
+            f"history), {row['stories']:,} stories (largest: {', '.join(map(str, row['largest']))}); "
+            f"built in {row['built']:.0f} s (not counted)"
+        )
+    print(
+        f"Machine: {__import__('os').cpu_count()} CPUs, Python {sys.version.split()[0]}. Peak MB: the process's "
+        "resident peak during the stage (it holds the day's dispatches, prints and history throughout)."
+    )
 
 
 if __name__ == "__main__":

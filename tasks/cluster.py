@@ -21,8 +21,8 @@ import re
 import unicodedata
 from array import array
 from collections import Counter
-from datetime import datetime, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -36,16 +36,29 @@ from tasks.models import Dispatch, Story
 class ClusterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    threshold: float = Field(0.1, gt=0, le=1, description="mean similarity of two groups' dispatches (over all their "
-                             "pairs) for them to be one story")
-    name_weight: float = Field(2.0, ge=1, description="weight of names (capitalised words within a sentence) and "
-                               "numbers against other words")
-    lead_weight: float = Field(2.0, ge=1, description="weight of the title's and the first two sentences' words "
-                               "against the rest of the text")
-    span_hours: float = Field(96.0, gt=0, description="longest time between two dispatches of one story; pairs more "
-                              "than a day apart count less, half at this span")
-    cross_language: bool = Field(False, description="let dispatches in two languages share a story when their names "
-                                 "and numbers agree (transliteration-tolerant)")
+    threshold: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="mean similarity of two groups' dispatches (over all their pairs) for them to be one story",
+    )
+    name_weight: float = Field(
+        2.0, ge=1, description="weight of names (capitalised words within a sentence) and numbers against other words"
+    )
+    lead_weight: float = Field(
+        2.0, ge=1, description="weight of the title's and the first two sentences' words against the rest of the text"
+    )
+    span_hours: float = Field(
+        96.0,
+        gt=0,
+        description="longest time between two dispatches of one story; pairs more "
+        "than a day apart count less, half at this span",
+    )
+    cross_language: bool = Field(
+        False,
+        description="let dispatches in two languages share a story when their names "
+        "and numbers agree (transliteration-tolerant)",
+    )
     headline_words: int = Field(16, ge=4, description="longest headline taken from a lead sentence")
 
 
@@ -100,7 +113,8 @@ def vectorise(dispatches: Sequence[Dispatch], options: ClusterOptions) -> tuple[
         name_cols.extend(name_weights.keys())
         name_values.extend(name_weights.values())
     return _tfidf(rows, cols, values, len(dispatches), len(vocabulary)), _tfidf(
-        name_rows, name_cols, name_values, len(dispatches), len(names))
+        name_rows, name_cols, name_values, len(dispatches), len(names)
+    )
 
 
 def _tfidf(rows: array[int], cols: array[int], values: array[float], count: int, terms: int) -> sparse.csr_matrix:
@@ -169,8 +183,9 @@ def _edges(dispatches: Sequence[Dispatch], options: ClusterOptions) -> tuple[np.
     return code[last] // count, code[last] % count, similarity[last]
 
 
-def candidates(vectors: sparse.csr_matrix, languages: np.ndarray, times: np.ndarray, span_hours: float,
-               across: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def candidates(
+    vectors: sparse.csr_matrix, languages: np.ndarray, times: np.ndarray, span_hours: float, across: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(i, j), i < j, each pair once, sorted: the pairs worth a product, of one language (of two when
     `across`) and within `span_hours`. A dispatch's index is its `INDEX_TERMS` heaviest terms (by TF-IDF,
     names and the lead weighted up: the rare words, names and numbers that set its event apart), less
@@ -306,8 +321,10 @@ def group(dispatches: Sequence[Dispatch], options: ClusterOptions) -> list[list[
         for other, link in links[keep].items():
             if _mergeable(link, len(members[keep]), len(members[other]), options.threshold):
                 low, high = min(keep, other), max(keep, other)
-                heapq.heappush(heap, (-link[0] / (len(members[keep]) * len(members[other])), low, high,
-                                      version[low], version[high]))
+                heapq.heappush(
+                    heap,
+                    (-link[0] / (len(members[keep]) * len(members[other])), low, high, version[low], version[high]),
+                )
     return [[order[i] for i in sorted(group)] for group in members if group]
 
 
@@ -354,8 +371,11 @@ def headline(dispatches: Sequence[Dispatch], max_words: int, templates: frozense
     tie. A title of two words or that shares no word with the texts ("Local Teams", "Sponsored Links")
     loses to a lead that reads as a sentence."""
     story_terms = [_terms(d.text[:OPENING_CHARS], d.language) for d in dispatches]
-    ranked = [(_title_rank(d, story_terms, max_words, templates), -n, d.title) for n, d in enumerate(dispatches)
-              if d.title and not MARKUP.search(d.title)]  # markup never reaches a reader, even for want of a lead
+    ranked = [
+        (_title_rank(d, story_terms, max_words, templates), -n, d.title)
+        for n, d in enumerate(dispatches)
+        if d.title and not MARKUP.search(d.title)
+    ]  # markup never reaches a reader, even for want of a lead
     (rank, _), _, title = max(ranked, default=((TitleRank.NOT_A_TITLE, 0.0), 0, None))
     lead = next((d.sentences[0] for d in dispatches if d.sentences), None)
     good_enough = TitleRank.TITLE if lead and _reads_as_sentence(lead) else TitleRank.WEAK
@@ -375,8 +395,9 @@ class TitleRank:
     TITLE = 2
 
 
-def _title_rank(dispatch: Dispatch, story_terms: list[set[str]], max_words: int,
-                templates: frozenset[str]) -> tuple[int, float]:
+def _title_rank(
+    dispatch: Dispatch, story_terms: list[set[str]], max_words: int, templates: frozenset[str]
+) -> tuple[int, float]:
     """(rank, the mean share of the title's words in each of the story's texts)."""
     title = dispatch.title or ""
     terms = _terms(title, dispatch.language)
@@ -439,10 +460,11 @@ def template_titles(groups: Sequence[Sequence[Dispatch]]) -> frozenset[str]:
 
 def _story(dispatches: tuple[Dispatch, ...], options: ClusterOptions, templates: frozenset[str]) -> Story:
     ordered = tuple(sorted(dispatches, key=_order_key))
-    return Story(id=0, dispatches=ordered, headline=headline(ordered, options.headline_words, templates),
-                 importance=0.0)
+    return Story(
+        id=0, dispatches=ordered, headline=headline(ordered, options.headline_words, templates), importance=0.0
+    )
 
 
 def _order_key(dispatch: Dispatch) -> tuple[datetime, str]:
-    published = dispatch.published or datetime.max.replace(tzinfo=timezone.utc)
+    published = dispatch.published or datetime.max.replace(tzinfo=UTC)
     return (published, dispatch.id)
