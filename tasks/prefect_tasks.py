@@ -2,7 +2,7 @@
 
 The stage modules (the other modules of `tasks/`) never import Prefect: extraction and summarising
 worker processes import them, and Prefect would cost each worker ~2 s and ~50 MB
-(tests/test_prefect_tasks.py checks it). Only the flow imports this module; tests, the batch
+(tests/test_pipeline.py checks it). Only the flow imports this module; tests, the batch
 commands (flows/stages.py) and benchmarks call the plain functions.
 
 A task runs its stage over a whole batch (a task run costs the Prefect server ~30-40 ms: one per
