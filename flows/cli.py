@@ -116,7 +116,7 @@ def _opened_store(config: Path, store: str | None, data_dir: Path | None):
     _store_environment(store, data_dir)
     try:
         settings = load_settings(config)
-        opened = Store.open(settings.digest.store, lock_wait=settings.digest.lock_wait)
+        opened = Store.open(settings.digest.database_url, lock_wait=settings.digest.lock_wait)
         try:
             yield opened, settings
         finally:

@@ -250,7 +250,7 @@ def open_job(
             out_dir = out_dir or entry.out_dir
             email = entry.email if email is None else email
         chosen = sources or select_sources(settings.sources, only_sources)
-        store = Store.open(settings.digest.store, new_store=new_store, lock_wait=settings.digest.lock_wait)
+        store = Store.open(settings.digest.database_url, new_store=new_store, lock_wait=settings.digest.lock_wait)
     return Job(
         settings,
         date or Date.today(),

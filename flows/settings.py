@@ -100,9 +100,9 @@ class DigestSettings(BaseModel):
         return labels
 
     @property
-    def store(self) -> str:
-        """The store's SQLAlchemy URL (a URL, not a path: sqlite:///…, postgresql+psycopg://…): `store_url` when
-        set, else that of the SQLite file in `data_dir`. Not a config key (the file sets digest.store_url)."""
+    def database_url(self) -> str:
+        """The store's SQLAlchemy URL (sqlite:///…, postgresql+psycopg://…): `store_url` when set, else that
+        of the SQLite file in `data_dir`. Not a config key (the file sets digest.store_url)."""
         return self.store_url or store_url(self.data_dir)
 
 
