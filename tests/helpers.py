@@ -1,11 +1,12 @@
 """What tests share (test modules never import each other): dispatches built from plain text, configs,
-an SMTP inbox, fetch options and pages, a browser check."""
+the `digest` command, an SMTP inbox, fetch options and pages, a browser check."""
 
 import asyncio
 import email
 import json
 import os
 import shutil
+import sys
 import time
 from contextlib import contextmanager
 from datetime import date
@@ -20,6 +21,8 @@ from tasks.fetch import Fetcher, FetchOptions
 from tasks.models import Dispatch, Failure, RawDispatch, Removal, parse_datetime
 from tests.conftest import SAMPLES
 
+# `digest` as this interpreter runs it, for tests that run the CLI in a subprocess: [*DIGEST, "run", ...]
+DIGEST = [sys.executable, "-m", "flows.cli"]
 FRENCH_SAMPLES = ("lyon-crue-afp.txt", "lyon-crue-progres.html", "senat-budget-afp.txt")
 
 

@@ -9,7 +9,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import SAMPLES
-from tests.helpers import Inbox
+from tests.helpers import DIGEST, Inbox
 
 
 def _free_port() -> int:
@@ -252,7 +252,7 @@ def test_the_readme_s_automation_on_the_event_calls_a_webhook_when_a_run_fails(t
             config = tmp_path / "digest.toml"
             config.write_text(f'[digest]\ndata_dir = "{tmp_path / "data"}"\n{GONE}', encoding="utf-8")
             run = subprocess.run(
-                [sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--date", "2026-11-27"],
+                [*DIGEST, "run", "--config", str(config), "--date", "2026-11-27"],
                 cwd=ROOT,
                 env=env,
                 capture_output=True,

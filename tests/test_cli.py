@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from tests.conftest import ROOT, SAMPLES
+from tests.helpers import DIGEST
 
 runner = CliRunner()
 
@@ -67,22 +68,9 @@ def _run(config_text: str, tmp_path, *options: str) -> subprocess.CompletedProce
     config.write_text(config_text, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_LOGGING_LEVEL"}
     env["PREFECT_API_URL"] = prefect.settings.PREFECT_API_URL.value()
+    places = ["--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out")]
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flows.cli",
-            "run",
-            "--config",
-            str(config),
-            "--date",
-            "2026-11-27",
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--out",
-            str(tmp_path / "out"),
-            *options,
-        ],
+        [*DIGEST, "run", "--config", str(config), "--date", "2026-11-27", *places, *options],
         cwd=ROOT,
         env=env,
         capture_output=True,

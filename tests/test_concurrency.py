@@ -7,14 +7,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, SAMPLES
-from tests.helpers import Inbox, smtp_server
+from tests.helpers import DIGEST, Inbox, smtp_server
 
 pytestmark = pytest.mark.prefect
 RECIPIENTS = ["a@desk.example", "b@desk.example"]
@@ -63,7 +62,7 @@ def _digest(*arguments: str) -> subprocess.Popen:
 
     env = {**os.environ, "PREFECT_API_URL": prefect.settings.PREFECT_API_URL.value(), "PREFECT_LOGGING_LEVEL": "INFO"}
     return subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", *arguments],
+        [*DIGEST, *arguments],
         cwd=ROOT,
         env=env,
         text=True,

@@ -4,12 +4,12 @@ import json
 import os
 import random
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, SAMPLES
+from tests.helpers import DIGEST
 
 pytestmark = pytest.mark.prefect
 
@@ -46,21 +46,9 @@ def _run(tmp_path: Path, name: str, seed: str) -> Path:
 
     env = {**os.environ, "PREFECT_API_URL": prefect.settings.PREFECT_API_URL.value(), "PYTHONHASHSEED": seed}
     out = tmp_path / name
+    places = ["--data-dir", str(out / "data"), "--out", str(out)]
     run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flows.cli",
-            "run",
-            "--config",
-            str(tmp_path / "digest.toml"),
-            "--date",
-            "2026-11-27",
-            "--data-dir",
-            str(out / "data"),
-            "--out",
-            str(out),
-        ],
+        [*DIGEST, "run", "--config", str(tmp_path / "digest.toml"), "--date", "2026-11-27", *places],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -5,7 +5,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import ROOT
-from tests.helpers import Inbox, french_config as _french_config
+from tests.helpers import DIGEST, Inbox, french_config as _french_config
 
 pytestmark = pytest.mark.prefect
 
@@ -109,7 +108,7 @@ def _digest_run(config: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PREFECT_API_URL": prefect.settings.PREFECT_API_URL.value()}
     env.pop("PREFECT_LOGGING_LEVEL")
     return subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--config", config, "--date", "2026-11-27"],
+        [*DIGEST, "run", "--config", config, "--date", "2026-11-27"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -13,7 +13,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import threading
 from datetime import date
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.helpers import (
+    DIGEST,
     Inbox,
     files_in as _files,
     french_config as _french_config,
@@ -53,7 +53,7 @@ def digest_run(config: Path, *prefix: str, day: str = DAY, env: dict | None = No
     """`digest run` in a subprocess on the test session's Prefect API (behind `prefix`)."""
     import prefect.settings
 
-    command = [*prefix, sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--date", day]
+    command = [*prefix, *DIGEST, "run", "--config", str(config), "--date", day]
     environment = {**os.environ, "PREFECT_API_URL": prefect.settings.PREFECT_API_URL.value(), **(env or {})}
     if not wait:
         return subprocess.Popen(

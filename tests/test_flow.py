@@ -3,12 +3,11 @@
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import ROOT, SAMPLES
-from tests.helpers import files_in as _files, samples_config as _config
+from tests.helpers import DIGEST, files_in as _files, samples_config as _config
 
 pytestmark = pytest.mark.prefect
 
@@ -88,9 +87,7 @@ def test_cli_run_uses_the_local_prefect_api(tmp_path):
     out = tmp_path / "out"
     run = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "flows.cli",
+            *DIGEST,
             "run",
             "--config",
             str(_config(tmp_path)),
@@ -120,7 +117,7 @@ def test_cli_rejects_a_bad_config_before_any_work(tmp_path):
     config = tmp_path / "bad.toml"
     config.write_text('[[sources]]\nname = "x"\npath = "."\ncolour = "blue"\n[summary]\nsentences = 0\n')
     run = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--config", str(config)],
+        [*DIGEST, "run", "--config", str(config)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -234,18 +231,7 @@ def test_a_killed_run_leaves_nothing_partial_and_the_rerun_completes(prefect_api
             "PREFECT_LOGGING_LEVEL": "INFO",
         }
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "flows.cli",
-                "run",
-                "--config",
-                str(config),
-                "--sources",
-                str(sources),
-                "--date",
-                "2026-11-27",
-            ],
+            [*DIGEST, "run", "--config", str(config), "--sources", str(sources), "--date", "2026-11-27"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -4,7 +4,6 @@ fix; a served deployment reads the config when each run starts. A real `prefect 
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, SAMPLES
+from tests.helpers import DIGEST
 from tests.prefect_server import free_port, prefect_server, stop, wait_for
 
 pytestmark = pytest.mark.slow  # `digest` CLIs in subprocesses, a real Prefect server
@@ -44,7 +44,7 @@ def _environment(tmp_path: Path, **variables: str) -> dict[str, str]:
 
 def _digest(*arguments: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *arguments],
+        [*DIGEST, *arguments],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -145,7 +145,7 @@ def test_a_served_deployment_reads_the_config_when_each_run_starts(server, tmp_p
     env = _environment(tmp_path, PREFECT_SERVER_API_PORT=_port(server), PREFECT_RUNNER_POLL_FREQUENCY="2")
     log = tmp_path / "serve.log"
     serving = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "serve", "--config", str(config)],
+        [*DIGEST, "serve", "--config", str(config)],
         cwd=ROOT,
         env=env,
         stdout=log.open("w"),

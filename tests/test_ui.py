@@ -5,14 +5,13 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import ROOT, SAMPLES
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, require_browser as _require_browser
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, DIGEST, require_browser as _require_browser
 from tests.prefect_server import prefect_server, stop, wait_for
 
 pytestmark = pytest.mark.prefect
@@ -37,7 +36,7 @@ def test_custom_run_from_the_ui_writes_the_digest_and_the_artifact(prefect_serve
         encoding="utf-8",
     )
     serving = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "serve", "--config", str(config)],
+        [*DIGEST, "serve", "--config", str(config)],
         cwd=ROOT,
         env=env,
         stdout=(tmp_path / "serve.log").open("w"),
