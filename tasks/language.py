@@ -37,6 +37,10 @@ PYSBD_RESERVED = str.maketrans({c: "\ue000" for c in "∯♟♝ǃ♨☝ƪᓴᓷ�
 # characters, cut after a sentence end (PIECE_END) when the piece has one.
 PYSBD_CHUNK = 4000
 PIECE_END = re.compile(r"[.!?…][\"'”’»)\]]*\s+")
+# A piece pysbd would give back whole, so it is not asked (its rules cost ~1 ms a paragraph): no end
+# punctuation but a final run, and none of what else it cuts at (a closing quotation mark before a
+# capital, a list item "a)"). Checked against pysbd on real paragraphs by tests/test_language.py.
+ONE_SENTENCE = re.compile(r"[^.!?。．！？…)\"“”«»„]*[.!?。．！？…]*\s*")
 # A word (with inner hyphens and apostrophes), or an elided French article or pronoun (l’, d’,
 # qu’...) before one: its own word, without the apostrophe. One regex: tokenising is a hot spot.
 # How sure detection must be to call a dispatch a language outside the configured ones.
@@ -58,8 +62,13 @@ class LanguageBundle:
     def segments(self, text: str) -> list[str]:
         """pysbd's sentences of the text alone (without `resplit`), as pieces of the text."""
         copy = text.translate(PYSBD_RESERVED)  # same length: offsets in it are offsets in the text
-        segments = [s for piece in _pieces(copy) if piece.strip() for s in compat.segments(self.code, piece)]
+        segments = [s for piece in _pieces(copy) if piece.strip() for s in self._segmented(piece)]
         return split_at_segments(text, copy, segments)
+
+    def _segmented(self, piece: str) -> list[str]:
+        if ONE_SENTENCE.fullmatch(piece) and "''" not in piece and "``" not in piece:
+            return [piece]
+        return compat.segments(self.code, piece)
 
     def resplit(self, sentence: str, inside_quotes: bool = False) -> list[str]:
         """`sentence` cut where another one starts that pysbd missed, in pieces of it as it is.

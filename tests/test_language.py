@@ -1,6 +1,8 @@
+import gzip
 import hashlib
 import importlib.util
 import inspect
+import json
 import sys
 
 import pysbd.abbreviation_replacer
@@ -9,7 +11,9 @@ from pysbd.abbreviation_replacer import AbbreviationReplacer
 from pysbd.languages import LANGUAGE_CODES
 
 from tasks import compat
-from tasks.language import bundle, detect_language
+from tasks.extract import extract_html
+from tasks.language import ONE_SENTENCE, PYSBD_RESERVED, bundle, detect_language
+from tests.conftest import shared_path
 
 TEXTS = [
     "Dr. Smith met Gov. Jones at No. 10 on Jan. 3, i.e. yesterday. They spoke for an hour. (Mr. Lee was there.)",
@@ -167,3 +171,36 @@ def test_inside_quotes_cuts_a_quotation_into_its_sentences():
     assert bundle("en").resplit('" .Next one came.') == ['" .', "Next one came."]  # no word before the end
     race = "•VICTORY MARCH PLATE (Div. II) (1,200m), rated 40 to 66."  # an abbreviation no list has
     assert bundle("en").resplit(race, inside_quotes=True) == [race]
+
+
+ONE_PIECE_CASES = [
+    "The president said on Monday that taxes would rise.",
+    "Le gouvernement a annoncé lundi une hausse des impôts",
+    "We want a) apples b) pears and c) plums",  # a list: pysbd cuts it
+    "“We’ve never had demand that we saw that day, and continue to see ” Mayer said.",  # cut at the quote
+    "Said Davis: ``We've concluded further investigation is warranted.''",
+    'opponents in the game."',
+    "Le score final était de 3-2 après prolongation !",
+]
+
+
+def _kept_whole(code: str, piece: str) -> bool:
+    """Whether the piece skips pysbd, after checking that pysbd gives the same."""
+    ours = bundle(code)._segmented(piece)
+    assert ours == [piece] or ours == compat.segments(code, piece)
+    assert [s.strip() for s in ours] == [s.strip() for s in compat.segments(code, piece) if s.strip()], piece
+    return ours == [piece] and ONE_SENTENCE.fullmatch(piece) is not None
+
+
+@pytest.mark.parametrize("code", ["en", "fr"])
+def test_a_piece_not_given_to_pysbd_is_one_pysbd_keeps_whole(code):
+    assert [_kept_whole(code, piece) for piece in ONE_PIECE_CASES] == [True, True, False, False, False, False, True]
+
+
+def test_paragraphs_of_real_pages_not_given_to_pysbd_are_those_it_keeps_whole():
+    pages = shared_path("bench", "extraction", "l3s-gn1.dev.jsonl.gz")
+    with gzip.open(pages, "rt", encoding="utf-8") as lines:
+        texts = [extract_html(json.loads(line)["html"])[0] for line, _ in zip(lines, range(60))]
+    paragraphs = [line.translate(PYSBD_RESERVED) for text in texts for line in text.splitlines() if line.strip()]
+    whole = [_kept_whole("en", paragraph) for paragraph in paragraphs]
+    assert len(paragraphs) > 500 and sum(whole) > len(paragraphs) / 4  # the shortcut is taken, and right
