@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -172,40 +172,49 @@ def run(
     except ConfigError as exc:
         _exit_on_problems(exc.problems)
     run_sources += [SourceSpec(name=urlsplit(u).netloc or u, kind="auto", url=u) for u in url or []]
-    from rich.console import Console
-
-    from flows.daily_digest import run_daily_digest
-    from flows.prefect_api import ApiUnreachable, choose_api, using
-    from flows.progress import RunProgress, quiet_prefect_console
+    from flows.prefect_api import ApiUnreachable, TemporaryServer, choose_api, using
 
     try:  # PREFECT_API_URL, else a server already running on the local port, else a temporary one
         api = choose_api(temporary_allowed=True)
     except ApiUnreachable as exc:
         _warn(str(exc))
         raise typer.Exit(1) from None
-    quiet_prefect_console()
-    console = Console()
-    progress = nullcontext() if quiet else RunProgress(console, verbose, api.describe())
-    with using(api), progress:
-        try:
-            result = run_daily_digest(
-                date=day,
-                config_path=str(config),
-                sources=run_sources or None,
-                out_dir=str(out) if out else None,
-                sentences=sentences,
-                words=words,
-                algorithm=algorithm,
-                email=email,
-                resend=resend,
-                replace=replace,
-                new_store=new_store,
-            )
-        except DigestError as exc:  # anything else is a bug: its traceback is shown
-            _warn(f"Run failed: {exc}")
-            raise typer.Exit(1) from None
-    if quiet:
-        return
+    with ExitStack() as stack:
+        server = None if api.url else stack.enter_context(TemporaryServer(api.origin))  # starts as the flow loads
+        api = server.api if server else api
+        from rich.console import Console
+
+        from flows.daily_digest import run_daily_digest
+        from flows.progress import RunProgress, quiet_prefect_console
+
+        quiet_prefect_console()
+        console = Console()
+        progress = nullcontext() if quiet else RunProgress(console, verbose, api.describe())
+        with using(api), progress:
+            try:
+                if server:
+                    server.ready()
+                result = run_daily_digest(
+                    date=day,
+                    config_path=str(config),
+                    sources=run_sources or None,
+                    out_dir=str(out) if out else None,
+                    sentences=sentences,
+                    words=words,
+                    algorithm=algorithm,
+                    email=email,
+                    resend=resend,
+                    replace=replace,
+                    new_store=new_store,
+                )
+            except DigestError as exc:  # anything else is a bug: its traceback is shown
+                _warn(f"Run failed: {exc}")
+                raise typer.Exit(1) from None
+        if not quiet:
+            _print_run(console, progress, result)
+
+
+def _print_run(console, progress, result: dict) -> None:
     console.print(progress.summary())
     if not result["written"]:
         typer.echo(

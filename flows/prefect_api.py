@@ -2,13 +2,23 @@
 
 `PREFECT_API_URL` when set (it must answer); else a server already answering on the configured local
 address (`PREFECT_SERVER_API_HOST`/`PREFECT_SERVER_API_PORT`, by default http://127.0.0.1:4200/api);
-else, for `digest run` only, Prefect's temporary server (a served deployment on a temporary server
-would be seen by nobody, so `digest serve` refuses it).
+else, for `digest run` only, a temporary server of the run's own (a served deployment on a temporary
+server would be seen by nobody, so `digest serve` refuses it).
+
+The temporary server is `prefect server start` in a process of its own, API only, on a free local port,
+started as soon as the run knows it needs one and stopped when the run ends. Prefect would start the same
+on its first API call, but only then, after the flow's modules (~5 s) are imported, and importing its
+server code (~4 s) in the run's process: started first, the server readies itself while they load.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +28,7 @@ import httpx
 from tasks.errors import DigestError
 
 START_SERVER = "PREFECT_SERVER_API_HOST=127.0.0.1 prefect server start"
+SERVER_START_TIMEOUT = 120.0  # seconds: a first start migrates a new database (~15-30 s on 2 busy cores)
 
 
 class ApiUnreachable(DigestError):
@@ -26,13 +37,74 @@ class ApiUnreachable(DigestError):
 
 @dataclass(frozen=True)
 class PrefectApi:
-    url: str | None  # None: Prefect's temporary server, started on the first API call
+    url: str | None  # None: a temporary server is needed (see `TemporaryServer`)
     origin: str  # why this one: "PREFECT_API_URL", "already running", or why a temporary server
 
     def describe(self) -> str:
         if self.url is None:
             return f"temporary server ({self.origin})"
         return f"{self.url} ({self.origin})"
+
+
+class TemporaryServer:
+    """`prefect server start` (API only, no services) on a free 127.0.0.1 port, for one run; its output
+    goes to a file that an error quotes. `ready` waits for it, `stop` ends it (a context manager does)."""
+
+    def __init__(self, why: str):
+        self._log = tempfile.TemporaryFile()
+        self._port = _free_port()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self._port)]
+            + ["--no-services", "--no-ui", "--analytics-off", "--log-level", "WARNING"],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C in the terminal reaches the run, which stops the server
+        )
+        self.api = PrefectApi(f"http://127.0.0.1:{self._port}/api", f"temporary server, {why}")
+
+    def __enter__(self) -> TemporaryServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def ready(self, timeout: float = SERVER_START_TIMEOUT) -> None:
+        """Return once the server answers; ApiUnreachable with its last output if it ends or times out."""
+        assert self.api.url is not None
+        deadline = time.monotonic() + timeout
+        while not answers(self.api.url, timeout=1.0):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                why = "did not answer in time" if self._process.poll() is None else "ended"
+                raise ApiUnreachable(f"the temporary Prefect server {why}: {self._output()}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Once the run's logs and events are sent (else Prefect retries them at exit, ~80 s), the server ends."""
+        if self._process.poll() is None:
+            from prefect.events.worker import EventsWorker
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all()
+            EventsWorker.drain_all()
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._log.close()
+
+    def _output(self) -> str:
+        self._log.seek(0)
+        lines = self._log.read().decode("utf-8", "replace").strip().splitlines()
+        return " / ".join(lines[-5:]) or "no output"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def local_api_url() -> str:

@@ -22,7 +22,7 @@ def _run_raising(monkeypatch, tmp_path, error: BaseException, *options: str):
     def run_daily_digest(**parameters):
         raise error
 
-    api = types.SimpleNamespace(describe=lambda: "stand-in")
+    api = flows.prefect_api.PrefectApi("http://127.0.0.1:9/api", "stand-in")  # no temporary server to start
     monkeypatch.setitem(sys.modules, "flows.daily_digest", types.SimpleNamespace(run_daily_digest=run_daily_digest))
     monkeypatch.setitem(
         sys.modules, "flows.progress", types.SimpleNamespace(RunProgress=None, quiet_prefect_console=lambda: None)

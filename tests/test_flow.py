@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
 
+from flows.prefect_api import ApiUnreachable, TemporaryServer, answers
 from tests.conftest import ROOT, SAMPLES
 from tests.helpers import DIGEST, files_in as _files, samples_config as _config
 
@@ -106,11 +108,23 @@ def test_cli_run_uses_the_local_prefect_api(tmp_path):
     )
     assert run.returncode == 0, run.stderr[-3000:]
     first = next(line for line in run.stdout.splitlines() if "│" in line)
-    assert "Prefect API" in first and f"temporary server (nothing answers at http://127.0.0.1:{port}/api)" in first
+    assert "Prefect API" in first and f"(temporary server, nothing answers at http://127.0.0.1:{port}/api)" in first
+    temporary = re.search(r"(http://127\.0\.0\.1:\d+/api) \(temporary", first).group(1)
+    assert not answers(temporary)  # stopped with the run
+    assert "Error logging to API" not in run.stderr  # its logs were sent before it stopped
     assert "4 stories for 2026-11-27; 0 failures" in run.stdout
     assert str(out / "2026-11-27.md") in run.stdout
     data = json.loads((out / "2026-11-27.json").read_text(encoding="utf-8"))
     assert all(len(s["summary"]) <= 2 for s in data["stories"])
+
+
+@pytest.mark.slow
+def test_a_temporary_server_that_cannot_start_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    monkeypatch.setenv("PREFECT_SERVER_DATABASE_CONNECTION_URL", f"sqlite+aiosqlite:///{tmp_path}/absent/prefect.db")
+    with TemporaryServer("nothing answers") as server:
+        with pytest.raises(ApiUnreachable, match="the temporary Prefect server ended: .+"):
+            server.ready(timeout=120)
 
 
 def test_cli_rejects_a_bad_config_before_any_work(tmp_path):
