@@ -46,6 +46,21 @@ class PrefectApi:
         return f"{self.url} ({self.origin})"
 
 
+# Runs the command given after it, asking Linux first (prctl PR_SET_PDEATHSIG, kept across exec) to
+# send it SIGTERM when the run's process dies: a run killed (SIGTERM, SIGKILL, OOM) leaves no server
+# behind. Elsewhere the command just runs, and is stopped when the run ends normally.
+ENDS_WITH_PARENT = """import ctypes, os, signal, sys
+parent, command = int(sys.argv[1]), sys.argv[2:]
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+except (AttributeError, OSError):
+    pass
+if os.getppid() != parent:
+    sys.exit("the run that started this server has ended")
+os.execv(command[0], command)
+"""
+
+
 class TemporaryServer:
     """`prefect server start` (API only, no services) on a free 127.0.0.1 port, for one run; its output
     goes to a file that an error quotes. `ready` waits for it, `stop` ends it (a context manager does)."""
@@ -53,9 +68,10 @@ class TemporaryServer:
     def __init__(self, why: str):
         self._log = tempfile.TemporaryFile()
         self._port = _free_port()
+        command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self._port)]
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self._port)]
-            + ["--no-services", "--no-ui", "--analytics-off", "--log-level", "WARNING"],
+            [sys.executable, "-c", ENDS_WITH_PARENT, str(os.getpid()), *command, "--no-services", "--no-ui"]
+            + ["--analytics-off", "--log-level", "WARNING"],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

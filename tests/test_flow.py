@@ -127,6 +127,32 @@ def test_a_temporary_server_that_cannot_start_is_one_clear_error(tmp_path, monke
             server.ready(timeout=120)
 
 
+@pytest.mark.slow
+def test_a_killed_run_leaves_no_temporary_server(tmp_path):
+    import psutil
+
+    from tests.prefect_server import free_port, wait_for
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_API_PORT=str(free_port()))
+    command = [*DIGEST, "run", "--config", str(_config(tmp_path)), "--out", str(tmp_path / "out")]
+    run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+
+        def server() -> psutil.Process | None:
+            found = [p for p in psutil.Process(run.pid).children(recursive=True) if "server" in p.cmdline()]
+            return found[0] if found else None
+
+        started = wait_for(server, 120, "the run's temporary server")
+    finally:
+        run.kill()  # no clean-up of its own: the kernel tells the server
+        run.wait()
+    gone, alive = psutil.wait_procs([started], timeout=30)
+    for process in alive:
+        process.kill()
+    assert gone and not alive
+
+
 def test_cli_rejects_a_bad_config_before_any_work(tmp_path):
     config = tmp_path / "bad.toml"
     config.write_text('[[sources]]\nname = "x"\npath = "."\ncolour = "blue"\n[summary]\nsentences = 0\n')
