@@ -60,9 +60,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.pages import build_pages, load_articles  # noqa: E402
+from flows.prefect_api import free_port  # noqa: E402
 from tests.dask_cluster import dask_cluster  # noqa: E402
 from tests.http_server import FixtureServer, Reply  # noqa: E402
-from tests.prefect_server import free_port, prefect_server, wait_for  # noqa: E402
+from tests.prefect_server import prefect_server, wait_for  # noqa: E402
 
 DAY = "2026-11-27"
 # Stages the flow runs as Prefect tasks (their code time comes from the task runs) and those it runs itself.

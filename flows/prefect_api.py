@@ -67,7 +67,7 @@ class TemporaryServer:
 
     def __init__(self, why: str):
         self._log = tempfile.TemporaryFile()
-        self._port = _free_port()
+        self._port = free_port()
         command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self._port)]
         self._process = subprocess.Popen(
             [sys.executable, "-c", ENDS_WITH_PARENT, str(os.getpid()), *command, "--no-services", "--no-ui"]
@@ -117,7 +117,8 @@ class TemporaryServer:
         return " / ".join(lines[-5:]) or "no output"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on now (the kernel's pick)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

@@ -192,7 +192,7 @@ def smtp_server(handler, port: int | None = None, **options):
     """aiosmtpd on 127.0.0.1 with `handler` (and Controller options such as an authenticator)."""
     from aiosmtpd.controller import Controller
 
-    from tests.prefect_server import free_port
+    from flows.prefect_api import free_port
 
     controller = Controller(handler, hostname="127.0.0.1", port=port or free_port(), **options)
     controller.start()

@@ -1,27 +1,21 @@
 """Failure alerts: email.alerts through a real SMTP server (aiosmtpd) and a Prefect event, from real flow runs."""
 
 import asyncio
-import socket
 import time
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from flows.prefect_api import free_port
 from tests.conftest import SAMPLES
 from tests.helpers import DIGEST, Inbox
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
 def inbox():
     """An SMTP server on 127.0.0.1 (stopped after the test): (inbox, port)."""
-    box, port = Inbox(), _free_port()
+    box, port = Inbox(), free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     yield box, port
@@ -134,7 +128,7 @@ def test_a_run_where_a_source_failed_completes_and_alerts_once(prefect_api, tmp_
 def test_an_alert_that_cannot_be_sent_masks_nothing(prefect_api, tmp_path):
     from flows.daily_digest import run_daily_digest
 
-    closed = _free_port()  # nothing listens: the alert fails at once, and is only a warning
+    closed = free_port()  # nothing listens: the alert fails at once, and is only a warning
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     state = run_daily_digest(date="2026-11-27", config_path=_config(tmp_path / "a", closed, GONE), return_state=True)

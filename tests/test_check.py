@@ -1,6 +1,5 @@
 """`digest check`: each kind of problem, found without running, on one line with its key and the fix."""
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,7 @@ from typer.testing import CliRunner
 
 from flows.check import check_config
 from flows.cli import app
+from flows.prefect_api import free_port
 from tests.conftest import SAMPLES
 from tests.http_server import FixtureServer, Reply
 
@@ -20,12 +20,6 @@ def _config(tmp_path: Path, text: str) -> Path:
     config = tmp_path / "digest.toml"
     config.write_text(text, encoding="utf-8")
     return config
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _only(problems: list[str], key: str) -> str:
@@ -200,7 +194,7 @@ def test_unreachable_and_refused_urls_are_found_unless_offline(tmp_path):
                 ("ok", server.url("/feed.xml"), "true"),
                 ("gone", server.url("/gone.xml"), "true"),
                 ("refused", server.url("/private.xml"), "true"),
-                ("down", f"http://127.0.0.1:{_free_port()}/rss", "true"),
+                ("down", f"http://127.0.0.1:{free_port()}/rss", "true"),
                 ("loopback", server.url("/feed.xml"), "false"),
             ]
         )
@@ -225,7 +219,7 @@ def smtp_server():
     """Starts aiosmtpd servers on 127.0.0.1 (Controller's options, e.g. enable_SMTPUTF8); stops them after."""
 
     def start(**options) -> int:
-        port = _free_port()
+        port = free_port()
         controller = Controller(_Quiet(), hostname="127.0.0.1", port=port, **options)
         controller.start()
         started.append(controller)
@@ -245,7 +239,7 @@ def smtp_port(smtp_server):
 def test_smtp_is_tried_only_with_smtp(tmp_path, smtp_port):
     email = f'[email]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\nsender = "d@example.org"\n'
     assert check_config(_config(tmp_path, GOOD + email), smtp=True) == []
-    closed = _config(tmp_path, GOOD + email.replace(str(smtp_port), str(_free_port())))
+    closed = _config(tmp_path, GOOD + email.replace(str(smtp_port), str(free_port())))
     assert check_config(closed) == []
     assert "cannot talk to 127.0.0.1" in _only(check_config(closed, smtp=True), "email.host")
     tls = _config(tmp_path, GOOD + email.replace('"none"', '"ssl"'))
@@ -309,7 +303,7 @@ def test_smtp_check_takes_the_prefect_email_block_that_sending_takes(prefect_api
     result = runner.invoke(app, ["check", "--config", str(config), "--offline", "--smtp"])
     assert result.exit_code == 0, result.output
 
-    EmailServerCredentials(smtp_server="127.0.0.1", smtp_port=_free_port(), smtp_type="INSECURE").save(
+    EmailServerCredentials(smtp_server="127.0.0.1", smtp_port=free_port(), smtp_type="INSECURE").save(
         "closed", overwrite=True
     )
     closed = _config(tmp_path, config.read_text().replace('"desk-smtp"', '"closed"'))

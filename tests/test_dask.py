@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from flows.prefect_api import free_port
 from tasks.clean import Cleaner, CleaningRules
 from tasks.models import RawDispatch
 from tasks.workers import DaskExecutor, ExecutorUnreachable
 from tests.conftest import SAMPLES
-from tests.dask_cluster import dask_cluster, free_port
+from tests.dask_cluster import dask_cluster
 from tests.helpers import SLOW_READ_SECONDS, SlowToRead
 
 WORDS = (

@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import socket
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from flows.prefect_api import free_port
 from tests.conftest import ROOT
 from tests.helpers import DIGEST, Inbox, french_config as _french_config
 
@@ -21,9 +21,7 @@ pytestmark = pytest.mark.prefect
 def smtp():
     def start(replies=("250 OK",), **options):
         inbox = Inbox(replies)
-        with socket.socket() as probe:  # a free port: aiosmtpd checks readiness by connecting to it
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()  # aiosmtpd checks readiness by connecting to it
         controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
         controller.start()
         started.append(controller)
@@ -141,9 +139,7 @@ def test_a_permanent_smtp_error_is_tried_once_and_said_once(prefect_api, tmp_pat
     text = config.read_text(encoding="utf-8")
     for key, value in settings.items():
         if key == "port":
-            with socket.socket() as probe:  # bound, never listening: a refused connection
-                probe.bind(("127.0.0.1", 0))
-                text = text.replace(f"port = {port}", f"port = {probe.getsockname()[1]}")
+            text = text.replace(f"port = {port}", f"port = {free_port()}")  # nothing listens: refused
         elif f"\n{key} = " in text:
             text = re.sub(rf"\n{key} = .*", f"\n{key} = {value}", text)
         else:

@@ -76,7 +76,7 @@ def test_flow_fails_when_every_source_fails(prefect_api, tmp_path):
 def test_cli_run_uses_the_local_prefect_api(tmp_path):
     """`digest run` as a user runs it: its own temporary Prefect server, a fresh Prefect home (a free local
     port: a server already answering on it would be used instead)."""
-    from tests.prefect_server import free_port
+    from flows.prefect_api import free_port
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
@@ -131,7 +131,8 @@ def test_a_temporary_server_that_cannot_start_is_one_clear_error(tmp_path, monke
 def test_a_killed_run_leaves_no_temporary_server(tmp_path):
     import psutil
 
-    from tests.prefect_server import free_port, wait_for
+    from flows.prefect_api import free_port
+    from tests.prefect_server import wait_for
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_API_PORT=str(free_port()))

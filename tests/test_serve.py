@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from flows.prefect_api import free_port
 from tests.conftest import ROOT, SAMPLES
 from tests.helpers import DIGEST
-from tests.prefect_server import free_port, prefect_server, stop, wait_for
+from tests.prefect_server import prefect_server, stop, wait_for
 
 pytestmark = pytest.mark.slow  # `digest` CLIs in subprocesses, a real Prefect server
 DAY = "2026-11-27"
