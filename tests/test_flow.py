@@ -4,6 +4,7 @@ import json
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -167,6 +168,37 @@ def test_cli_rejects_a_bad_config_before_any_work(tmp_path):
     assert run.returncode == 2
     assert "sources.0.colour: unknown key" in run.stderr
     assert "summary.sentences: Input should be greater than or equal to 1" in run.stderr
+
+
+def test_a_bad_config_with_no_prefect_api_stops_the_temporary_server_it_started(tmp_path):
+    """The temporary server starts before the config is checked (it readies itself meanwhile): a config
+    with problems ends the run with them, and the server with it."""
+    import psutil
+
+    from flows.prefect_api import free_port
+
+    config = tmp_path / "bad.toml"
+    config.write_text('[[sources]]\nname = "x"\npath = "."\ncolour = "blue"\n')
+    home = str(tmp_path / "prefect")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=home, PREFECT_SERVER_API_PORT=str(free_port()))
+    run = subprocess.Popen(
+        [*DIGEST, "run", "--config", str(config)], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    servers = []
+    while run.poll() is None:  # the run's children while it lasts: its server among them
+        try:
+            servers += [p for p in psutil.Process(run.pid).children(recursive=True) if "server" in p.cmdline()]
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    assert run.returncode == 2
+    assert "sources.0.colour: unknown key" in run.stderr.read()
+    assert servers, "no temporary server was started"
+    gone, alive = psutil.wait_procs(servers, timeout=30)
+    for process in alive:
+        process.kill()
+    assert not alive
 
 
 def test_flow_reads_web_sources_and_reports_each_failure(prefect_api, tmp_path):
