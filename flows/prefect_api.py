@@ -7,8 +7,9 @@ server would be seen by nobody, so `digest serve` refuses it).
 
 The temporary server is `prefect server start` in a process of its own, API only, on a free local port,
 started as soon as the run knows it needs one and stopped when the run ends. Prefect would start the same
-on its first API call, but only then, after the flow's modules (~5 s) are imported, and importing its
-server code (~4 s) in the run's process: started first, the server readies itself while they load.
+on its first API call, but only then, after the config is checked and the flow's modules are imported
+(~5 s), and importing its server code (~4 s) in the run's process: started first, the server readies
+itself while they load.
 """
 
 from __future__ import annotations
