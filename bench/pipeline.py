@@ -24,7 +24,9 @@ dump read by a `files` source and runs `digest run` as a user would, the CLI in 
 the whole wall time counted, three times: with its own temporary Prefect server and a new
 PREFECT_HOME (the first run ever: a new database to migrate), again with that home (every later
 day), and against a Prefect server already running (PREFECT_API_URL); then plain
-`trafilatura.extract` on one core on the same pages, in the same run.
+`trafilatura.extract` on one core on the same pages, in the same run. It also prints each run's CPU
+time (the CLI, its workers and a temporary server), and the floor they set: the CPU time of cleaning the
+pages on one core and of importing the flow, which comes before the first page is read.
 
     .venv/bin/python bench/pipeline.py [--sizes 100,1000,10000] [--mode disk|http] [--workers 0]
                                        [--executor local|tcp://host:8786 | --dask-workers 1,2]
@@ -45,6 +47,7 @@ import gzip
 import json
 import logging
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -401,43 +404,75 @@ def run_pages(paths: list[Path], args) -> dict:
         "executor": args.executor,
         "reference": reference,
         "reference_rate": rate,
+        "cleaning_cpu": one_core_cleaning(records),
+        "import_cpu": _child_cpu([sys.executable, "-c", "import flows.daily_digest"], os.environ)[1],
         "paths": [str(p) for p in paths],
     }
 
 
-def _digest_run(work: Path, args, env: dict[str, str], pages: int) -> tuple[float, int]:
-    """One `digest run` of work/../pages.jsonl into `work`: its wall time and its stories."""
+def one_core_cleaning(records: list[dict]) -> float:
+    """CPU seconds to extract and clean the pages on one core, as a worker does (`prepare`), default rules."""
+    from tasks.clean import CleaningRules, prepare
+    from tasks.dedup import DedupOptions
+    from tasks.models import RawDispatch
+
+    rules, repeats = CleaningRules(), DedupOptions()
+    raws = [RawDispatch("bench", f"page-{n}", r["html"], "html", url=r["url"]) for n, r in enumerate(records)]
+    prepare(raws[0], rules, repeats)  # the imports and models' first use, which a worker pays once
+    started = time.process_time()
+    for raw in raws:
+        prepare(raw, rules, repeats)
+    return time.process_time() - started
+
+
+def _child_cpu(command: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
+    """Run `command` from the project's folder: its result and the CPU seconds of it and its children
+    (extraction workers, a temporary Prefect server it started and waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    child = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return child, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def _digest_run(work: Path, args, env: dict[str, str], pages: int) -> tuple[float, int, float]:
+    """One `digest run` of work/../pages.jsonl into `work`: its wall time, its stories and its CPU time."""
     work.mkdir()
     os.link(work.parent / "pages.jsonl", work / "pages.jsonl")  # config_text's files source
     config = work / "digest.toml"
     config.write_text(config_text(work, args, pages, "", args.executor), encoding="utf-8")
     started = time.perf_counter()
-    child = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--date", DAY, "--no-email"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    child, cpu = _child_cpu(
+        [sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--date", DAY, "--no-email"], env
     )
     wall = time.perf_counter() - started
     if child.returncode:
         sys.exit(f"digest run failed:\n{child.stdout[-2000:]}\n{child.stderr[-3000:]}")
     data = json.loads((work / "digests" / f"{DAY}.json").read_text(encoding="utf-8"))
-    return wall, len(data["stories"])
+    return wall, len(data["stories"]), cpu
 
 
 def print_pages(row: dict) -> None:
+    reference = row["reference"]
     print(
         "| pages | executor | Prefect | `digest run` s (CLI, Prefect start included) | pages/s | stories | "
-        "plain trafilatura.extract s (one core) | pages/s | run time / trafilatura time |"
+        "plain trafilatura.extract s (one core) | pages/s | run time / trafilatura time | run CPU / trafilatura |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for prefect, wall, stories in row["runs"]:
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for prefect, wall, stories, cpu in row["runs"]:
         print(
             f"| {row['pages']:,} | {row['executor']} | {prefect} | {wall:.1f} | {row['pages'] / wall:.1f} | "
-            f"{stories} | {row['reference']:.1f} | {row['reference_rate']:.1f} | {wall / row['reference']:.2f} |"
+            f"{stories} | {reference:.1f} | {row['reference_rate']:.1f} | {wall / reference:.2f} | "
+            f"{cpu / reference:.2f} |"
         )
-    print(f"\nPages: {', '.join(row['paths'])}. Machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}.")
+    cpus = os.cpu_count() or 1
+    cleaning, imports = row["cleaning_cpu"] / reference, row["import_cpu"] / reference
+    # the flow is imported before a page is read; cleaning spreads over the CPUs; the later stages are left out
+    print(
+        f"\nIn trafilatura's time T: cleaning the pages on one core {cleaning:.2f}T, importing the flow "
+        f"{imports:.2f}T; so no run on {cpus} CPUs takes less than {imports + cleaning / cpus:.2f}T before "
+        "its stories and summaries."
+    )
+    print(f"\nPages: {', '.join(row['paths'])}. Machine: {cpus} CPUs, Python {sys.version.split()[0]}.")
 
 
 def print_tables(rows: list[dict]) -> None:
