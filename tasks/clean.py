@@ -72,10 +72,10 @@ DEFAULT_DROP_LINES = [
     r"|(?:(?:leave|post|add|write|view|read|show) (?:a |your |all )?comments?|comments?\s*(?:\(\d+\)|:|$))"
     r"|(?:réagissez|laisser un commentaire|commentaires?\s*(?:\(\d+\)|:|$))"
     r"|(?:more|plus|suite|lire la suite|continue reading)\s*(?:\.\.\.|…|»|>+)?$|advertisement$|publicité$)",
+    # the others, found anywhere; a page's tool row (Comments Print Email); a contact address, found from its "@"
     r"\b(?:click|tap) here\W*$|\b(?:place (?:a |your )?bets?|free bets?|bet now|pariez)\b"
     r"|\bhave your say\b|\bjoin the (?:conversation|discussion|debate)\b"
     r"|(?-i:\b(?:Comments?|Print|E-?mail|Share|Save|Tweet)(?:\s+(?:Comments?|Print|E-?mail|Share|Save|Tweet)){2})"
-    # a page's tool row (Comments Print Email); a contact address (found from its "@", not from every word)
     r"|(?<=[\w.+\-])@[\w\-]+\.\w{2,}",
 ]
 # A dateline is followed by a sentence's start: "Smith (Labour) - the MP said" is not one.
